@@ -1,0 +1,46 @@
+# Atelier: `make demo` runs the whole thing on a fresh machine, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+UV_VERSION := 0.13.9
+CUSTOMERS ?= 2000
+
+.PHONY: install demo test lint worker beat serve bench-seed clean-db
+
+# The virtual environment is rebuilt whenever the lock file changes; installs use the pinned, hashed lock only.
+$(VENV)/.installed: requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(VENV)/bin/uv pip install --quiet --python $(PY) --require-hashes -r requirements.lock
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo --if-empty --customers $(CUSTOMERS)
+	$(PY) manage.py demo_login
+	$(PY) manage.py serve_demo
+
+test: install lint
+	$(VENV)/bin/pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+
+worker: install
+	$(VENV)/bin/celery -A config worker --loglevel=info
+
+beat: install
+	$(VENV)/bin/celery -A config beat --loglevel=info --schedule=var/celerybeat-schedule
+
+serve: install
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+bench-seed: install
+	$(PY) bench/seed.py --customers 100000
+
+# Stops the embedded PostgreSQL (if running) and deletes its data.
+clean-db:
+	rm -rf var/pgdata

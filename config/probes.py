@@ -1,0 +1,27 @@
+"""Quick "is anything listening?" checks used by the settings to pick sensible defaults."""
+
+from __future__ import annotations
+
+import socket
+from urllib.parse import urlsplit
+
+
+def tcp_port_answers(host: str, port: int, *, timeout: float = 0.3) -> bool:
+    """True when something accepts a TCP connection on host:port within `timeout` seconds."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def broker_answers(url: str) -> bool:
+    """True when the broker named by a Celery broker URL accepts connections (memory:// always does)."""
+    parts = urlsplit(url)
+    if parts.scheme in {"memory", ""}:
+        return True
+    default_ports = {"redis": 6379, "rediss": 6379, "amqp": 5672, "amqps": 5671, "pyamqp": 5672}
+    port = parts.port or default_ports.get(parts.scheme)
+    if port is None:
+        return False
+    return tcp_port_answers(parts.hostname or "127.0.0.1", port)

@@ -1,0 +1,186 @@
+"""Settings shared by every environment. Everything that varies is read from the environment here.
+
+`local.py`, `test.py` and `production.py` only set defaults or override; see README.md for every variable.
+"""
+
+from __future__ import annotations
+
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from config.probes import broker_answers, tcp_port_answers
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+
+DEBUG = env.bool("DEBUG", default=False)
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set the SECRET_KEY environment variable (required when DEBUG is off)."
+        )
+    SECRET_KEY = "django-insecure-atelier-local-development-only-never-in-production"
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "rest_framework",
+    "django_filters",
+    "import_export",
+    "core",
+    "customers",
+    "touchpoints",
+    "journeys",
+    "feedback",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database: PostgreSQL only. DATABASE_URL, else the embedded server in var/pgdata. ---------------------
+DATABASE_URL = env.str("DATABASE_URL", default="")
+
+
+def database_settings(url: str) -> dict:
+    """A DATABASES entry from DATABASE_URL, or from the embedded PostgreSQL when the URL is empty."""
+    if not url:
+        from config.embedded_postgres import embedded_database_settings
+
+        config = embedded_database_settings(VAR_DIR / "pgdata")
+    else:
+        config = environ.Env.db_url_config(url)
+        if config["ENGINE"] != "django.db.backends.postgresql":
+            raise ImproperlyConfigured(
+                f"DATABASE_URL names {config['ENGINE']!r}; Atelier runs on PostgreSQL only (postgres://…)."
+            )
+    config["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    config["CONN_HEALTH_CHECKS"] = True
+    return config
+
+
+DATABASES = {"default": database_settings(DATABASE_URL)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
+
+# --- Email: EMAIL_URL such as smtp+tls://user:password@smtp.example.com:587 or consolemail:// --------------
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Atelier <clienteling@atelier.example>")
+
+# --- Money: the house reports in one currency; orders keep their own and are converted at record time. ---
+HOUSE_CURRENCY = env.str("HOUSE_CURRENCY", default="EUR")
+# Units of house currency per unit of each currency. Override with CURRENCY_RATES="USD=0.92,GBP=1.17".
+CURRENCY_RATES = {
+    "EUR": Decimal("1"),
+    "USD": Decimal("0.92"),
+    "GBP": Decimal("1.17"),
+    "CHF": Decimal("1.05"),
+    "JPY": Decimal("0.0062"),
+    "AED": Decimal("0.25"),
+    "HKD": Decimal("0.118"),
+    "SGD": Decimal("0.68"),
+    "CNY": Decimal("0.127"),
+}
+CURRENCY_RATES.update({code: Decimal(rate) for code, rate in env.dict("CURRENCY_RATES", default={}).items()})
+
+# --- Celery: CELERY_BROKER_URL, else Redis on localhost when it answers, else tasks run eagerly. ----------
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
+CELERY_BROKER_IS_DEFAULT = not CELERY_BROKER_URL
+if not CELERY_BROKER_URL:
+    CELERY_BROKER_URL = "redis://127.0.0.1:6379/0" if tcp_port_answers("127.0.0.1", 6379) else ""
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+if CELERY_TASK_ALWAYS_EAGER:
+    # No broker answers: run tasks in the calling process. core.checks warns about it on every start.
+    CELERY_BROKER_URL = "memory://"
+CELERY_BROKER_ANSWERS = broker_answers(CELERY_BROKER_URL)
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=None)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=30 * 60)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=60 * 60)}
+CELERY_TIMEZONE = TIME_ZONE
+# Periodic tasks are declared here, in code; exactly one beat runs them (see README "Scaling out").
+CELERY_BEAT_SCHEDULE = {
+    "refresh-recency-scores-nightly": {
+        "task": "customers.tasks.customers_recency_refresh_task",
+        "schedule": 24 * 60 * 60,
+    },
+}
+
+# --- REST framework (the full API is its own piece of work; the error format is shared already). --------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "stream": sys.stderr, "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# Region for phone numbers typed without a country code when no boutique tells (ISO 3166-1 alpha-2).
+DEFAULT_PHONE_REGION = env.str("DEFAULT_PHONE_REGION", default="FR")

@@ -1,0 +1,292 @@
+"""Boutiques, advisors, personas and clients: the golden record everything else points at."""
+
+from __future__ import annotations
+
+import uuid
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+
+from core.models import TimeStampedModel
+
+
+class Channel(models.TextChoices):
+    """Where a client meets the house. Consent, personas, touchpoints and follow-ups share this vocabulary."""
+
+    BOUTIQUE = "boutique", "Boutique"
+    WEB = "web", "Website"
+    APP = "app", "App"
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+    PHONE = "phone", "Phone"
+    MESSAGING = "messaging", "Messaging"
+    SOCIAL = "social", "Social"
+    EVENT = "event", "Event"
+
+
+class ConsentChannel(models.TextChoices):
+    """The channels a client can agree (or refuse) to be contacted on."""
+
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+    PHONE = "phone", "Phone"
+    MESSAGING = "messaging", "Messaging"
+
+
+class ConsentPurpose(models.TextChoices):
+    MARKETING = "marketing", "Marketing"
+    SERVICE = "service", "Service"
+
+
+class SourceSystem(models.TextChoices):
+    """The system a record came from; (system, external id) pairs identify records across systems."""
+
+    POS = "pos", "Point of sale"
+    ECOMMERCE = "ecommerce", "Ecommerce"
+    CRM = "crm", "Legacy CRM"
+    ATELIER = "atelier", "Atelier"
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not a known time zone (for example Europe/Paris).")
+
+
+class Boutique(TimeStampedModel):
+    """A store of the house. Its country gives the default region for local phone numbers."""
+
+    code = models.SlugField(max_length=16, unique=True, help_text="Short code used by the POS, e.g. PAR-FSH.")
+    name = models.CharField(max_length=120)
+    city = models.CharField(max_length=80)
+    country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2 code, e.g. FR.")
+    timezone = models.CharField(max_length=64, default="Europe/Paris", validators=[validate_timezone])
+    currency = models.CharField(max_length=3, default="EUR", help_text="ISO 4217 code, e.g. EUR.")
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(country__regex=r"^[A-Z]{2}$"), name="boutique_country_iso"),
+            models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="boutique_currency_iso"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Advisor(TimeStampedModel):
+    """A staff member's role in the house. Advisors and managers work for one boutique; head office sees all."""
+
+    class Role(models.TextChoices):
+        ADVISOR = "advisor", "Advisor"
+        BOUTIQUE_MANAGER = "boutique_manager", "Boutique manager"
+        HEAD_OFFICE = "head_office", "Head office"
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="advisor")
+    boutique = models.ForeignKey(Boutique, null=True, blank=True, on_delete=models.PROTECT, related_name="advisors")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.ADVISOR)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["user__last_name", "user__first_name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(role="head_office") | Q(boutique__isnull=False), name="advisor_boutique_unless_head_office"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.user.get_full_name() or self.user.get_username()
+
+
+class Persona(TimeStampedModel):
+    """A portrait of a kind of client: what moves them, what annoys them, how they like to be reached."""
+
+    name = models.CharField(max_length=80, unique=True)
+    slug = models.SlugField(max_length=80, unique=True)
+    description = models.TextField(blank=True)
+    motivations = models.TextField(blank=True)
+    pain_points = models.TextField(blank=True)
+    preferred_channels = models.JSONField(default=list, blank=True, help_text="Channel codes, most preferred first.")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ValueTier(models.TextChoices):
+    """Tiers by lifetime value in the house currency (thresholds in customers.services.metrics)."""
+
+    PROSPECT = "prospect", "Prospect"
+    CLIENT = "client", "Client"
+    GOLD = "gold", "Gold"
+    PLATINUM = "platinum", "Platinum"
+    VIC = "vic", "VIC"
+
+
+class Customer(TimeStampedModel):
+    """One client of the house: the golden record that identities, orders, interactions and journeys point at.
+
+    Email is lower-case and phone E.164 (customers.normalizers). Consent lives in the ConsentEvent ledger;
+    `consent` is its current state, kept by customers.services.consent_record. The metrics are derived from
+    orders by customers.services.customer_metrics_refresh; nothing else writes them.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    first_name = models.CharField(max_length=80, blank=True)
+    last_name = models.CharField(max_length=80, blank=True)
+    email = models.EmailField(max_length=254, blank=True)
+    phone = models.CharField(max_length=20, blank=True, help_text="E.164, e.g. +33612345678.")
+    birth_date = models.DateField(null=True, blank=True)
+    language = models.CharField(max_length=8, blank=True, help_text="Language code, e.g. fr or en.")
+    city = models.CharField(max_length=80, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+    home_boutique = models.ForeignKey(
+        Boutique, null=True, blank=True, on_delete=models.PROTECT, related_name="customers"
+    )
+    advisor = models.ForeignKey(Advisor, null=True, blank=True, on_delete=models.SET_NULL, related_name="customers")
+    persona = models.ForeignKey(Persona, null=True, blank=True, on_delete=models.SET_NULL, related_name="customers")
+    value_tier = models.CharField(max_length=12, choices=ValueTier.choices, default=ValueTier.PROSPECT)
+    preferences = models.JSONField(default=dict, blank=True, help_text='{"sizes": [], "categories": [], "styles": []}')
+    advisor_notes = models.TextField(blank=True)
+    consent = models.JSONField(default=dict, blank=True, editable=False, help_text="Current consent, from the ledger.")
+
+    # Derived metrics, in the house currency.
+    lifetime_value = models.DecimalField(max_digits=14, decimal_places=2, default=0, editable=False)
+    order_count = models.PositiveIntegerField(default=0, editable=False)
+    first_order_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_order_at = models.DateTimeField(null=True, blank=True, editable=False)
+    average_order_value = models.DecimalField(max_digits=14, decimal_places=2, default=0, editable=False)
+    recency_score = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    frequency_score = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    monetary_score = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    last_interaction_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    is_anonymized = models.BooleanField(default=False, editable=False)
+    anonymized_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["last_name", "first_name", "pk"]
+        constraints = [
+            # The golden record: one client per email address (blank emails are not addresses).
+            models.UniqueConstraint(fields=["email"], condition=~Q(email=""), name="customer_unique_email"),
+            models.CheckConstraint(
+                condition=Q(phone="") | Q(phone__regex=r"^\+[1-9][0-9]{6,14}$"), name="customer_phone_e164"
+            ),
+            models.CheckConstraint(condition=Q(email=Lower("email")), name="customer_email_lowercase"),
+            models.CheckConstraint(condition=Q(lifetime_value__gte=0), name="customer_lifetime_value_not_negative"),
+            models.CheckConstraint(
+                condition=Q(average_order_value__gte=0), name="customer_average_order_value_not_negative"
+            ),
+            *[
+                models.CheckConstraint(
+                    condition=Q(**{f"{score}__isnull": True}) | Q(**{f"{score}__range": (1, 5)}),
+                    name=f"customer_{score}_1_to_5",
+                )
+                for score in ("recency_score", "frequency_score", "monetary_score")
+            ],
+        ]
+        indexes = [
+            models.Index(fields=["phone"], name="customer_phone_idx"),
+            models.Index(fields=["home_boutique", "advisor"], name="customer_boutique_advisor_idx"),
+            models.Index(fields=["value_tier"], name="customer_value_tier_idx"),
+            models.Index(fields=["last_order_at"], name="customer_last_order_idx"),
+            models.Index(fields=["-lifetime_value"], name="customer_lifetime_value_idx"),
+            models.Index(fields=["updated_at"], name="customer_updated_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email or str(self.public_id)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def has_consent(self, channel: str, purpose: str = ConsentPurpose.MARKETING) -> bool:
+        return bool(self.consent.get(f"{channel}_{purpose}", False))
+
+
+class CustomerIdentity(models.Model):
+    """The client's id in another system (POS, ecommerce, CRM). One (system, id) pair points at one client."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="identities")
+    system = models.CharField(max_length=16, choices=SourceSystem.choices)
+    external_id = models.CharField(max_length=128)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "customer identities"
+        constraints = [
+            models.UniqueConstraint(fields=["system", "external_id"], name="identity_unique_per_system"),
+            models.CheckConstraint(condition=~Q(external_id=""), name="identity_external_id_not_blank"),
+        ]
+        indexes = [models.Index(fields=["customer"], name="identity_customer_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.system}:{self.external_id}"
+
+
+class ConsentEvent(models.Model):
+    """One entry of the consent ledger: a client granted or withdrew consent for a channel and purpose."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="consent_events")
+    channel = models.CharField(max_length=16, choices=ConsentChannel.choices)
+    purpose = models.CharField(max_length=16, choices=ConsentPurpose.choices)
+    is_granted = models.BooleanField()
+    occurred_at = models.DateTimeField()
+    source = models.CharField(max_length=16, choices=SourceSystem.choices)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    wording_version = models.CharField(max_length=40, blank=True, help_text="Version of the consent text shown.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-pk"]
+        constraints = [
+            # One event per client, channel and purpose at one moment: a replayed sync records nothing twice.
+            models.UniqueConstraint(
+                fields=["customer", "channel", "purpose", "occurred_at"], name="consent_event_unique_moment"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        verb = "granted" if self.is_granted else "withdrew"
+        return f"{verb} {self.channel}/{self.purpose} on {self.occurred_at:%Y-%m-%d}"
+
+
+class CustomerMerge(models.Model):
+    """Audit entry of a merge: which record was folded into which, what it held, what moved, and who did it."""
+
+    surviving_customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="merges")
+    merged_public_id = models.UUIDField(db_index=True)
+    merged_snapshot = models.JSONField(help_text="The merged record's fields as they were.")
+    moved = models.JSONField(default=dict, help_text="How many rows of each kind moved to the surviving record.")
+    merged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.merged_public_id} → {self.surviving_customer_id}"
+
+
+class Segment(TimeStampedModel):
+    """A saved, named filter over clients (the CustomerFilterSet's parameters) for journeys and dashboards."""
+
+    name = models.CharField(max_length=120, unique=True)
+    slug = models.SlugField(max_length=120, unique=True)
+    description = models.TextField(blank=True)
+    definition = models.JSONField(default=dict, help_text='CustomerFilterSet parameters, e.g. {"value_tier": "vic"}.')
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,76 @@
+"""The consent ledger: every grant and withdrawal is an event; the client's current consent is derived from it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from core.errors import ApplicationError
+from customers.models import ConsentChannel, ConsentEvent, ConsentPurpose, Customer, SourceSystem
+
+logger = logging.getLogger(__name__)
+
+
+def consent_key(channel: str, purpose: str) -> str:
+    return f"{channel}_{purpose}"
+
+
+def current_consent(customer: Customer) -> dict[str, bool]:
+    """The latest event per channel and purpose decides; events may arrive out of order from syncs."""
+    latest = (
+        ConsentEvent.objects.filter(customer=customer)
+        .order_by("channel", "purpose", "-occurred_at", "-pk")
+        .distinct("channel", "purpose")
+        .values_list("channel", "purpose", "is_granted")
+    )
+    return {consent_key(channel, purpose): granted for channel, purpose, granted in latest}
+
+
+@transaction.atomic
+def consent_record(
+    *,
+    customer: Customer,
+    channel: str,
+    purpose: str,
+    is_granted: bool,
+    occurred_at: dt.datetime,
+    source: str,
+    recorded_by: AbstractBaseUser | None = None,
+    wording_version: str = "",
+) -> ConsentEvent:
+    """Record that a client granted or withdrew consent, and update their current consent from the ledger.
+
+    Replaying the same event (same client, channel, purpose and moment) records nothing new.
+    """
+    if channel not in ConsentChannel.values:
+        raise ApplicationError.for_field("channel", f"Unknown consent channel {channel!r}.")
+    if purpose not in ConsentPurpose.values:
+        raise ApplicationError.for_field("purpose", f"Unknown consent purpose {purpose!r}.")
+    if source not in SourceSystem.values:
+        raise ApplicationError.for_field("source", f"Unknown source system {source!r}.")
+    if occurred_at.tzinfo is None:
+        raise ApplicationError.for_field("occurred_at", "The moment of consent needs a time zone.")
+
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    event, created = ConsentEvent.objects.get_or_create(
+        customer=customer,
+        channel=channel,
+        purpose=purpose,
+        occurred_at=occurred_at,
+        defaults={
+            "is_granted": is_granted,
+            "source": source,
+            "recorded_by": recorded_by,
+            "wording_version": wording_version,
+        },
+    )
+    if created:
+        state = current_consent(customer)
+        if state != customer.consent:
+            customer.consent = state
+            customer.save(update_fields=["consent", "updated_at"])
+        logger.info("customers.consent_recorded customer_id=%s event_id=%s", customer.pk, event.pk)
+    return event

@@ -1,0 +1,215 @@
+"""Finding the one client a record from any system is about, and creating them when there is none."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from core.errors import ApplicationError
+from customers.models import Advisor, Boutique, Customer, CustomerIdentity, Persona, SourceSystem
+from customers.normalizers import normalize_email, normalize_phone
+
+logger = logging.getLogger(__name__)
+
+PREFERENCE_KEYS = ("sizes", "categories", "styles")
+
+
+@dataclass
+class UpsertResult:
+    customer: Customer
+    created: bool
+    changed_fields: list[str] = field(default_factory=list)
+
+
+def clean_preferences(preferences: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Preferences are lists of short strings under known keys; anything else is refused."""
+    if not isinstance(preferences, Mapping):
+        raise ApplicationError.for_field("preferences", "Preferences must be an object of lists.")
+    unknown = set(preferences) - set(PREFERENCE_KEYS)
+    if unknown:
+        raise ApplicationError.for_field(
+            "preferences", f"Unknown preference keys: {', '.join(sorted(unknown))}. Use {', '.join(PREFERENCE_KEYS)}."
+        )
+    cleaned: dict[str, list[str]] = {}
+    for key, values in preferences.items():
+        if isinstance(values, str):
+            values = [part for part in (piece.strip() for piece in values.split(",")) if part]
+        if not isinstance(values, list | tuple) or not all(isinstance(value, str) for value in values):
+            raise ApplicationError.for_field("preferences", f"Preferences under {key!r} must be a list of text.")
+        cleaned[key] = list(dict.fromkeys(value.strip() for value in values if value.strip()))
+    return cleaned
+
+
+def _find_by_identities(identities: dict[tuple[str, str], None]) -> Customer | None:
+    if not identities:
+        return None
+    customer_ids = set()
+    for system, external_id in identities:
+        matches = CustomerIdentity.objects.filter(system=system, external_id=external_id)
+        customer_ids.update(matches.values_list("customer_id", flat=True))
+    if len(customer_ids) > 1:
+        raise ApplicationError(
+            "These identities belong to different clients; merge the clients first.",
+            extra={"identities": [f"{system}:{external_id}" for system, external_id in identities]},
+        )
+    if not customer_ids:
+        return None
+    return Customer.objects.select_for_update().get(pk=customer_ids.pop())
+
+
+def _find_by_phone(phone: str, email: str) -> Customer | None:
+    # A shared phone (a couple, a household) is not proof of one person: match only an unambiguous record whose
+    # email does not contradict the incoming one.
+    candidates = list(Customer.objects.filter(phone=phone).values_list("pk", "email")[:2])
+    if len(candidates) != 1:
+        return None
+    pk, candidate_email = candidates[0]
+    if email and candidate_email and candidate_email != email:
+        return None
+    return Customer.objects.select_for_update().get(pk=pk)
+
+
+def _match(identities: dict[tuple[str, str], None], email: str, phone: str) -> Customer | None:
+    customer = _find_by_identities(identities)
+    if customer is None and email:
+        customer = Customer.objects.select_for_update().filter(email=email).first()
+    if customer is None and phone:
+        customer = _find_by_phone(phone, email)
+    return customer
+
+
+@transaction.atomic
+def customer_upsert(
+    *,
+    source: str,
+    external_id: str | None = None,
+    identities: Mapping[str, str] | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    birth_date: dt.date | None = None,
+    language: str | None = None,
+    city: str | None = None,
+    country: str | None = None,
+    home_boutique: Boutique | None = None,
+    advisor: Advisor | None = None,
+    persona: Persona | None = None,
+    preferences: Mapping[str, Any] | None = None,
+    advisor_notes: str | None = None,
+) -> UpsertResult:
+    """Find the client a record is about (identity, then normalized email, then phone) and create or update them.
+
+    `source`/`external_id` is the record's own identity; `identities` adds ids the record knows in other systems
+    ({"pos": "123"}). Blank or missing values never erase what Atelier already knows. Never creates a second
+    client for an identity: the unique constraint on identities settles races between concurrent callers.
+    """
+    if source not in SourceSystem.values:
+        raise ApplicationError.for_field("source", f"Unknown source system {source!r}.")
+    wanted: dict[tuple[str, str], None] = {}
+    for system, value in [(source, external_id), *(identities or {}).items()]:
+        if system not in SourceSystem.values:
+            raise ApplicationError.for_field("identities", f"Unknown system {system!r}.")
+        if value is not None and str(value).strip():
+            wanted[(system, str(value).strip())] = None
+    email = normalize_email(email)
+    phone = normalize_phone(phone, region=home_boutique.country if home_boutique else country)
+    if country:
+        country = country.strip().upper()
+        if len(country) != 2 or not country.isalpha():
+            raise ApplicationError.for_field("country", f"{country!r} is not a two-letter country code.")
+    if preferences is not None:
+        preferences = clean_preferences(preferences)
+    if not (wanted or email or phone):
+        raise ApplicationError("A client needs at least an identity, an email or a phone number to be found again.")
+
+    values: dict[str, Any] = {
+        "email": email,
+        "phone": phone,
+        "first_name": first_name,
+        "last_name": last_name,
+        "birth_date": birth_date,
+        "language": language,
+        "city": city,
+        "country": country,
+        "home_boutique": home_boutique,
+        "advisor": advisor,
+        "persona": persona,
+        "advisor_notes": advisor_notes,
+    }
+    given = {
+        name: value.strip() if isinstance(value, str) else value
+        for name, value in values.items()
+        if value is not None and value != ""
+    }
+
+    # Two callers may create the same new client at once; the loser of the race finds the winner's row.
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                result = _upsert_once(wanted, email, phone, given, preferences)
+            break
+        except IntegrityError as error:
+            if attempt == 2:
+                raise ApplicationError("The client could not be saved; please try again.") from error
+    logger.info(
+        "customers.upserted customer_id=%s created=%s changed=%s",
+        result.customer.pk,
+        result.created,
+        ",".join(result.changed_fields),
+    )
+    return result
+
+
+def _upsert_once(
+    wanted: dict[tuple[str, str], None],
+    email: str,
+    phone: str,
+    given: dict[str, Any],
+    preferences: dict[str, list[str]] | None,
+) -> UpsertResult:
+    customer = _match(wanted, email, phone)
+    if customer is None:
+        customer = Customer.objects.create(**given, preferences=preferences or {})
+        CustomerIdentity.objects.bulk_create(
+            [CustomerIdentity(customer=customer, system=system, external_id=value) for system, value in wanted]
+        )
+        return UpsertResult(customer=customer, created=True, changed_fields=sorted(given))
+
+    changed: list[str] = []
+    for name, value in given.items():
+        current = getattr(customer, name)
+        if (
+            name == "email"
+            and current != value
+            and Customer.objects.filter(email=value).exclude(pk=customer.pk).exists()
+        ):
+                raise ApplicationError(
+                    "Another client already uses this email address; merge the two clients first.",
+                    extra={"fields": {"email": [f"{value} belongs to another client."]}},
+                )
+        if current != value:
+            setattr(customer, name, value)
+            changed.append(name)
+    if preferences:
+        merged = {key: list(values) for key, values in customer.preferences.items()}
+        for key, items in preferences.items():
+            merged[key] = list(dict.fromkeys([*merged.get(key, []), *items]))
+        if merged != customer.preferences:
+            customer.preferences = merged
+            changed.append("preferences")
+    if changed:
+        customer.save(update_fields=[*changed, "updated_at"])
+    known = set(customer.identities.values_list("system", "external_id"))
+    missing = [key for key in wanted if key not in known]
+    if missing:
+        CustomerIdentity.objects.bulk_create(
+            [CustomerIdentity(customer=customer, system=system, external_id=value) for system, value in missing]
+        )
+        changed.append("identities")
+    return UpsertResult(customer=customer, created=False, changed_fields=changed)

@@ -1,0 +1,254 @@
+"""Journey maps, the stages clients move through, the rules that move them and the follow-ups that follow."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+from core.models import TimeStampedModel
+from customers.models import Advisor, Customer, Persona, Segment
+from touchpoints.models import Interaction, LifecycleStage, Order, TouchpointType
+
+
+class Journey(TimeStampedModel):
+    """A journey map: ordered stages a client moves through, optionally for one persona or segment."""
+
+    name = models.CharField(max_length=120, unique=True)
+    slug = models.SlugField(max_length=120, unique=True)
+    description = models.TextField(blank=True)
+    persona = models.ForeignKey(Persona, null=True, blank=True, on_delete=models.SET_NULL, related_name="journeys")
+    segment = models.ForeignKey(Segment, null=True, blank=True, on_delete=models.SET_NULL, related_name="journeys")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Stage(TimeStampedModel):
+    """One stage of a journey, in order, with the touchpoints expected there and a target time in stage."""
+
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="stages")
+    key = models.SlugField(max_length=40, help_text=f"E.g. {', '.join(LifecycleStage.values)}.")
+    name = models.CharField(max_length=80)
+    position = models.PositiveSmallIntegerField()
+    description = models.TextField(blank=True)
+    expected_touchpoint_types = models.ManyToManyField(TouchpointType, blank=True, related_name="expected_in_stages")
+    target_days = models.PositiveIntegerField(null=True, blank=True, help_text="Expected days in this stage.")
+
+    class Meta:
+        ordering = ["journey", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["journey", "position"], name="stage_unique_position"),
+            models.UniqueConstraint(fields=["journey", "key"], name="stage_unique_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.journey.name} · {self.name}"
+
+
+class Enrollment(TimeStampedModel):
+    """A client in a journey: the current stage and since when. One per client and journey."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="enrollments")
+    journey = models.ForeignKey(Journey, on_delete=models.PROTECT, related_name="enrollments")
+    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="enrollments")
+    stage_entered_at = models.DateTimeField()
+    enrolled_at = models.DateTimeField()
+    exited_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-enrolled_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "journey"], name="enrollment_one_per_customer_and_journey"),
+            models.CheckConstraint(
+                condition=Q(exited_at__isnull=True) | Q(exited_at__gte=models.F("enrolled_at")),
+                name="enrollment_exit_after_enrollment",
+            ),
+        ]
+        indexes = [models.Index(fields=["journey", "stage", "stage_entered_at"], name="enrollment_stage_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} in {self.journey_id} at {self.stage_id}"
+
+
+class Transition(models.Model):
+    """A stage move, with why it happened and who or what caused it. Nothing moves a client without one."""
+
+    class Cause(models.TextChoices):
+        ENROLLMENT = "enrollment", "Enrollment"
+        RULE = "rule", "Rule"
+        MANUAL = "manual", "Manual"
+        IMPORT = "import", "Import"
+        API = "api", "API"
+        SYNC = "sync", "Sync"
+
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="transitions")
+    from_stage = models.ForeignKey(Stage, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    to_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+")
+    occurred_at = models.DateTimeField()
+    cause = models.CharField(max_length=12, choices=Cause.choices)
+    rule = models.ForeignKey("Rule", null=True, blank=True, on_delete=models.SET_NULL, related_name="transitions")
+    interaction = models.ForeignKey(Interaction, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    note = models.CharField(max_length=240, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-pk"]
+        indexes = [models.Index(fields=["enrollment", "-occurred_at"], name="transition_enrollment_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.from_stage_id} → {self.to_stage_id} ({self.cause})"
+
+
+class FollowUpTemplate(TimeStampedModel):
+    """A personal gesture to schedule: an email, an SMS or a task for the advisor, with A/B variants."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        SMS = "sms", "SMS"
+        ADVISOR_TASK = "advisor_task", "Advisor task"
+
+    name = models.CharField(max_length=120, unique=True)
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    delay_hours = models.PositiveIntegerField(default=0, help_text="Hours after the trigger before it is due.")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FollowUpVariant(models.Model):
+    """One A/B variant of a template: subject and body in Django template syntax, and its share of clients."""
+
+    template = models.ForeignKey(FollowUpTemplate, on_delete=models.CASCADE, related_name="variants")
+    label = models.CharField(max_length=20, default="A")
+    weight = models.PositiveSmallIntegerField(default=1)
+    subject = models.CharField(max_length=200, blank=True)
+    body = models.TextField()
+
+    class Meta:
+        ordering = ["template", "label"]
+        constraints = [
+            models.UniqueConstraint(fields=["template", "label"], name="variant_unique_label"),
+            models.CheckConstraint(condition=Q(weight__gte=1), name="variant_weight_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template_id}/{self.label}"
+
+
+class Rule(TimeStampedModel):
+    """Data, not code: when something happens (or stops happening), move to a stage and/or schedule a follow-up."""
+
+    class Trigger(models.TextChoices):
+        INTERACTION = "interaction", "On an interaction"
+        INACTIVITY = "inactivity", "No interaction for N days"
+        TIME_IN_STAGE = "time_in_stage", "N days in a stage"
+        DATE = "date", "A date in the client's profile coming up"
+
+    class ProfileDate(models.TextChoices):
+        BIRTHDAY = "birthday", "Birthday"
+        FIRST_PURCHASE_ANNIVERSARY = "first_purchase_anniversary", "First purchase anniversary"
+
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="rules")
+    name = models.CharField(max_length=120)
+    is_active = models.BooleanField(default=True)
+    priority = models.PositiveSmallIntegerField(default=100, help_text="Lower runs first.")
+    stop_processing = models.BooleanField(default=False, help_text="When this rule fires, skip the rules after it.")
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    touchpoint_types = models.ManyToManyField(TouchpointType, blank=True, related_name="rules")
+    from_stages = models.ManyToManyField(Stage, blank=True, related_name="rules_from", help_text="Empty: any stage.")
+    min_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    min_count = models.PositiveIntegerField(null=True, blank=True)
+    window_days = models.PositiveIntegerField(null=True, blank=True)
+    days = models.PositiveIntegerField(null=True, blank=True, help_text="N for the time-based triggers.")
+    profile_date = models.CharField(max_length=32, choices=ProfileDate.choices, blank=True)
+    to_stage = models.ForeignKey(Stage, null=True, blank=True, on_delete=models.PROTECT, related_name="rules_to")
+    followup_template = models.ForeignKey(
+        FollowUpTemplate, null=True, blank=True, on_delete=models.PROTECT, related_name="rules"
+    )
+
+    class Meta:
+        ordering = ["journey", "priority", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(to_stage__isnull=False) | Q(followup_template__isnull=False), name="rule_has_an_action"
+            ),
+            models.CheckConstraint(
+                condition=Q(min_amount__isnull=True) | Q(min_amount__gte=0), name="rule_min_amount_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.to_stage_id is None and self.followup_template_id is None:
+            errors["to_stage"] = "A rule must move to a stage, schedule a follow-up, or both."
+        if self.to_stage_id and self.journey_id and self.to_stage.journey_id != self.journey_id:
+            errors["to_stage"] = "The stage belongs to another journey."
+        if self.trigger in (self.Trigger.INACTIVITY, self.Trigger.TIME_IN_STAGE, self.Trigger.DATE) and not self.days:
+            errors["days"] = "Give the number of days for a time-based rule."
+        if self.trigger == self.Trigger.DATE and not self.profile_date:
+            errors["profile_date"] = "Choose which date in the client's profile the rule watches."
+        if (self.min_count is None) != (self.window_days is None):
+            errors["window_days"] = "Give both the count and the window in days, or neither."
+        if errors:
+            raise ValidationError(errors)
+
+
+class FollowUp(TimeStampedModel):
+    """One scheduled gesture for one client. The idempotency key makes sure a retried task never sends twice."""
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+        DONE = "done", "Done"
+        HELD_OUT = "held_out", "Held out"
+
+    class Outcome(models.TextChoices):
+        REACHED = "reached", "Reached"
+        NO_ANSWER = "no_answer", "No answer"
+        DECLINED = "declined", "Declined"
+        SALE = "sale", "Sale"
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="followups")
+    template = models.ForeignKey(FollowUpTemplate, on_delete=models.PROTECT, related_name="followups")
+    variant = models.ForeignKey(FollowUpVariant, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    channel = models.CharField(max_length=16, choices=FollowUpTemplate.Channel.choices)
+    due_at = models.DateTimeField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.SCHEDULED)
+    advisor = models.ForeignKey(Advisor, null=True, blank=True, on_delete=models.SET_NULL, related_name="followups")
+    rule = models.ForeignKey(Rule, null=True, blank=True, on_delete=models.SET_NULL, related_name="followups")
+    transition = models.ForeignKey(Transition, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    subject = models.CharField(max_length=200, blank=True)
+    body = models.TextField(blank=True)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    provider_message_id = models.CharField(max_length=200, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    status_reason = models.CharField(max_length=240, blank=True)
+    outcome = models.CharField(max_length=12, choices=Outcome.choices, blank=True)
+    attributed_order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-due_at", "-pk"]
+        indexes = [
+            models.Index(fields=["status", "due_at"], name="followup_due_idx"),
+            models.Index(fields=["customer", "-due_at"], name="followup_customer_idx"),
+            models.Index(fields=["advisor", "status", "due_at"], name="followup_advisor_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template_id} for {self.customer_id} ({self.status})"

@@ -1,0 +1,137 @@
+"""Reads of the timeline: a client's interactions, orders and whatever higher apps add, merged by time."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import CharField, F, Q, QuerySet, Value
+
+from core.errors import ApplicationError
+from customers.models import Customer
+from touchpoints.models import Interaction
+
+
+@dataclass(frozen=True)
+class TimelineSource:
+    """A kind of entry on the client timeline: which rows belong to a client, and how to load them by id.
+
+    `rows(customer)` returns a queryset of the model; `time_field` names its moment. Higher apps (journeys,
+    feedback) register their sources in AppConfig.ready(), so the timeline never imports them.
+    """
+
+    kind: str
+    rows: Callable[[Customer], QuerySet]
+    time_field: str
+    load: Callable[[list[int]], dict[int, Any]]
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    kind: str
+    occurred_at: dt.datetime
+    pk: int
+    item: Any
+
+
+@dataclass(frozen=True)
+class TimelinePage:
+    entries: list[TimelineEntry]
+    next_cursor: str | None
+
+
+_sources: dict[str, TimelineSource] = {}
+
+
+def register_timeline_source(source: TimelineSource) -> None:
+    _sources[source.kind] = source
+
+
+def _load_interactions(pks: list[int]) -> dict[int, Interaction]:
+    queryset = Interaction.objects.filter(pk__in=pks).select_related(
+        "touchpoint_type", "boutique", "advisor__user", "order"
+    )
+    return {interaction.pk: interaction for interaction in queryset}
+
+
+register_timeline_source(
+    TimelineSource(
+        kind="interaction",
+        rows=lambda customer: Interaction.objects.filter(customer=customer),
+        time_field="occurred_at",
+        load=_load_interactions,
+    )
+)
+
+
+def encode_cursor(entry: TimelineEntry) -> str:
+    raw = f"{entry.occurred_at.isoformat()}|{entry.kind}|{entry.pk}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[dt.datetime, str, int]:
+    try:
+        moment, kind, pk = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return dt.datetime.fromisoformat(moment), kind, int(pk)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ApplicationError.for_field("cursor", "This cursor is not one the timeline gave out.") from None
+
+
+def _after_cursor(kind: str, cursor: tuple[dt.datetime, str, int] | None) -> Q:
+    """Rows strictly after the cursor in (time, kind, id) descending order."""
+    if cursor is None:
+        return Q()
+    moment, cursor_kind, cursor_pk = cursor
+    if kind < cursor_kind:
+        return Q(timeline_at__lte=moment)
+    if kind == cursor_kind:
+        return Q(timeline_at__lt=moment) | Q(timeline_at=moment, pk__lt=cursor_pk)
+    return Q(timeline_at__lt=moment)
+
+
+def customer_timeline(
+    *, customer: Customer, cursor: str | None = None, limit: int = 50, kinds: list[str] | None = None
+) -> TimelinePage:
+    """One page of a client's timeline, newest first: interactions (orders among them), stage moves and what
+    other apps register. One query finds the page, then one query per kind loads it, whatever the page size."""
+    if not 1 <= limit <= 500:
+        raise ApplicationError.for_field("limit", "Ask for between 1 and 500 entries.")
+    position = decode_cursor(cursor) if cursor else None
+    sources = [source for kind, source in sorted(_sources.items()) if kinds is None or kind in kinds]
+    parts = [
+        source.rows(customer)
+        .annotate(
+            timeline_at=F(source.time_field),
+            timeline_kind=Value(source.kind, output_field=CharField()),
+        )
+        .filter(_after_cursor(source.kind, position))
+        .order_by()
+        .values_list("pk", "timeline_at", "timeline_kind")
+        for source in sources
+    ]
+    if not parts:
+        return TimelinePage(entries=[], next_cursor=None)
+    combined = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    rows = list(combined.order_by("-timeline_at", "-timeline_kind", "-pk")[: limit + 1])
+    page, has_more = rows[:limit], len(rows) > limit
+
+    loaded: dict[str, dict[int, Any]] = {}
+    for source in sources:
+        pks = [pk for pk, _, kind in page if kind == source.kind]
+        if pks:
+            loaded[source.kind] = source.load(pks)
+    entries = [TimelineEntry(kind=kind, occurred_at=at, pk=pk, item=loaded[kind][pk]) for pk, at, kind in page]
+    return TimelinePage(entries=entries, next_cursor=encode_cursor(entries[-1]) if has_more else None)
+
+
+__all__ = [
+    "TimelineEntry",
+    "TimelinePage",
+    "TimelineSource",
+    "customer_timeline",
+    "register_timeline_source",
+]

@@ -1,0 +1,7 @@
+"""Writes to the timeline: interactions, orders and the client metrics derived from orders."""
+
+from touchpoints.services.interactions import RecordResult, interaction_record
+from touchpoints.services.metrics import customer_metrics_refresh
+from touchpoints.services.orders import OrderLineData, order_record
+
+__all__ = ["OrderLineData", "RecordResult", "customer_metrics_refresh", "interaction_record", "order_record"]

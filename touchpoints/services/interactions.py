@@ -1,0 +1,116 @@
+"""Recording touchpoints on a client's timeline, once each whatever replays them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Value
+from django.db.models.functions import Greatest
+
+from core.errors import ApplicationError
+from customers.models import Advisor, Boutique, Channel, Customer, SourceSystem
+from touchpoints.models import Interaction, Order, TouchpointType
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RecordResult:
+    """What a recording service did: the record, and whether it was created, changed or already there."""
+
+    record: Any
+    created: bool
+    changed: bool = False
+
+
+def resolve_touchpoint_type(touchpoint_type: TouchpointType | str) -> TouchpointType:
+    if isinstance(touchpoint_type, TouchpointType):
+        return touchpoint_type
+    try:
+        return TouchpointType.objects.get(code=touchpoint_type)
+    except TouchpointType.DoesNotExist:
+        raise ApplicationError.for_field("touchpoint_type", f"Unknown touchpoint type {touchpoint_type!r}.") from None
+
+
+def clean_amount(value: Any, *, field: str) -> Decimal:
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise ApplicationError.for_field(field, f"{value!r} is not an amount.") from None
+    if not amount.is_finite():
+        raise ApplicationError.for_field(field, f"{value!r} is not an amount.")
+    return amount.quantize(Decimal("0.01"))
+
+
+@transaction.atomic
+def interaction_record(
+    *,
+    customer: Customer,
+    touchpoint_type: TouchpointType | str,
+    occurred_at: dt.datetime,
+    source: str,
+    external_id: str | None = None,
+    channel: str | None = None,
+    boutique: Boutique | None = None,
+    advisor: Advisor | None = None,
+    amount: Decimal | str | None = None,
+    currency: str = "",
+    metadata: dict[str, Any] | None = None,
+    order: Order | None = None,
+) -> RecordResult:
+    """Put one touchpoint on a client's timeline. The same (source, external id) twice is one interaction:
+    the second call changes nothing and says so (created=False)."""
+    touchpoint_type = resolve_touchpoint_type(touchpoint_type)
+    if source not in SourceSystem.values:
+        raise ApplicationError.for_field("source", f"Unknown source system {source!r}.")
+    if occurred_at.tzinfo is None:
+        raise ApplicationError.for_field("occurred_at", "The moment of the interaction needs a time zone.")
+    channel = channel or touchpoint_type.channel
+    if channel not in Channel.values:
+        raise ApplicationError.for_field("channel", f"Unknown channel {channel!r}.")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise ApplicationError.for_field("metadata", "Metadata must be an object.")
+    if amount is not None:
+        amount = clean_amount(amount, field="amount")
+        if amount < 0:
+            raise ApplicationError.for_field("amount", "An interaction's amount cannot be negative.")
+        currency = (currency or "").upper()
+        if len(currency) != 3:
+            raise ApplicationError.for_field("currency", "An amount needs its three-letter currency code.")
+    external_id = (external_id or "").strip()
+
+    if external_id:
+        existing = Interaction.objects.filter(source=source, external_id=external_id).first()
+        if existing is not None:
+            return RecordResult(record=existing, created=False)
+    try:
+        with transaction.atomic():
+            interaction = Interaction.objects.create(
+                customer=customer,
+                touchpoint_type=touchpoint_type,
+                occurred_at=occurred_at,
+                channel=channel,
+                boutique=boutique,
+                advisor=advisor,
+                source=source,
+                external_id=external_id,
+                amount=amount,
+                currency=currency if amount is not None else "",
+                metadata=metadata or {},
+                order=order,
+            )
+    except IntegrityError:
+        # A concurrent replay of the same record won the race: it is the same interaction.
+        existing = Interaction.objects.filter(source=source, external_id=external_id).first() if external_id else None
+        if existing is None:
+            raise
+        return RecordResult(record=existing, created=False)
+    last_seen = Greatest("last_interaction_at", Value(occurred_at))
+    Customer.objects.filter(pk=customer.pk).update(last_interaction_at=last_seen)
+    logger.info("touchpoints.interaction_recorded interaction_id=%s customer_id=%s", interaction.pk, customer.pk)
+    return RecordResult(record=interaction, created=True)

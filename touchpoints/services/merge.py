@@ -1,0 +1,23 @@
+"""Touchpoints' part of a client merge (registered with customers.services.register_merge_handler)."""
+
+from __future__ import annotations
+
+from django.db.models.functions import Greatest
+
+from customers.models import Customer
+from touchpoints.models import Interaction, Order
+from touchpoints.services.metrics import customer_metrics_refresh
+
+
+def move_touchpoints(*, surviving: Customer, merged: Customer) -> dict[str, int]:
+    """Move the duplicate's interactions and orders to the surviving client and recompute the survivor's metrics."""
+    moved = {
+        "interactions": Interaction.objects.filter(customer=merged).update(customer=surviving),
+        "orders": Order.objects.filter(customer=merged).update(customer=surviving),
+    }
+    customer_metrics_refresh(customer_ids=[surviving.pk])
+    if merged.last_interaction_at:
+        Customer.objects.filter(pk=surviving.pk).update(
+            last_interaction_at=Greatest("last_interaction_at", merged.last_interaction_at)
+        )
+    return moved
