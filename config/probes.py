@@ -25,3 +25,19 @@ def broker_answers(url: str) -> bool:
     if port is None:
         return False
     return tcp_port_answers(parts.hostname or "127.0.0.1", port)
+
+
+DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
+
+
+def choose_broker(configured_url: str, *, default_url: str = DEFAULT_BROKER_URL) -> tuple[str, bool]:
+    """The broker to use and whether tasks must run eagerly.
+
+    A configured URL is used as given. Without one, the local Redis is used when it answers; otherwise tasks run
+    eagerly in the calling process on an in-memory transport.
+    """
+    if configured_url:
+        return configured_url, False
+    if broker_answers(default_url):
+        return default_url, False
+    return "memory://", True

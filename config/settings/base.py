@@ -12,7 +12,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from config.probes import broker_answers, tcp_port_answers
+from config.probes import choose_broker
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -138,15 +138,8 @@ CURRENCY_RATES = {
 CURRENCY_RATES.update({code: Decimal(rate) for code, rate in env.dict("CURRENCY_RATES", default={}).items()})
 
 # --- Celery: CELERY_BROKER_URL, else Redis on localhost when it answers, else tasks run eagerly. ----------
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
-CELERY_BROKER_IS_DEFAULT = not CELERY_BROKER_URL
-if not CELERY_BROKER_URL:
-    CELERY_BROKER_URL = "redis://127.0.0.1:6379/0" if tcp_port_answers("127.0.0.1", 6379) else ""
-CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
-if CELERY_TASK_ALWAYS_EAGER:
-    # No broker answers: run tasks in the calling process. core.checks warns about it on every start.
-    CELERY_BROKER_URL = "memory://"
-CELERY_BROKER_ANSWERS = broker_answers(CELERY_BROKER_URL)
+# With no broker, tasks run in the calling process and core.checks warns about it on every start.
+CELERY_BROKER_URL, CELERY_TASK_ALWAYS_EAGER = choose_broker(env.str("CELERY_BROKER_URL", default=""))
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=None)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
@@ -157,8 +150,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBIL
 CELERY_TIMEZONE = TIME_ZONE
 # Periodic tasks are declared here, in code; exactly one beat runs them (see README "Scaling out").
 CELERY_BEAT_SCHEDULE = {
-    "refresh-recency-scores-nightly": {
-        "task": "customers.tasks.customers_recency_refresh_task",
+    "refresh-client-metrics-nightly": {
+        "task": "touchpoints.tasks.customer_metrics_refresh_all_task",
         "schedule": 24 * 60 * 60,
     },
 }

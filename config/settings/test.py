@@ -15,3 +15,6 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Tests run tasks in-process unless a test starts a real worker (tests/conftest.py: celery_worker).
 CELERY_TASK_ALWAYS_EAGER = True
 TESTING = True
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+# Results travel through Redis so that broker tests can wait for what a real worker returned.
+CELERY_RESULT_BACKEND = CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else None  # noqa: F405

@@ -106,13 +106,15 @@ def customer_merge(
         update_fields=[*(name.removesuffix("_id") for name in filled), "preferences", "advisor_notes", "consent",
                        "updated_at"]
     )
+    merged_public_id = merged.public_id
     record = CustomerMerge.objects.create(
         surviving_customer=surviving,
-        merged_public_id=snapshot["public_id"],
+        merged_public_id=merged_public_id,
         merged_snapshot=snapshot,
         moved=moved,
         merged_by=actor,
         reason=reason,
     )
+    surviving.refresh_from_db()
     logger.info("customers.merged surviving_id=%s merge_id=%s", surviving.pk, record.pk)
     return record

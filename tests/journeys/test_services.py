@@ -1,0 +1,117 @@
+"""Journeys: the default lifecycle, enrolling clients and moving them, always with a Transition."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from core.errors import ApplicationError
+from customers.services import customer_upsert
+from journeys.models import Enrollment, Journey, Stage, Transition
+from journeys.services import enrollment_enroll, enrollment_move
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def at(day: int) -> dt.datetime:
+    return dt.datetime(2026, 5, day, 10, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def lifecycle() -> Journey:
+    return Journey.objects.get(slug="client-lifecycle")
+
+
+@pytest.fixture
+def client_record():
+    return customer_upsert(source="crm", external_id="C-1", email="a@example.com").customer
+
+
+def test_the_default_lifecycle_has_six_ordered_stages(lifecycle):
+    assert list(lifecycle.stages.values_list("position", "key")) == [
+        (1, "awareness"), (2, "consideration"), (3, "purchase"), (4, "post_purchase"), (5, "loyalty"),
+        (6, "advocacy"),
+    ]
+    assert sorted(lifecycle.stages.get(key="purchase").expected_touchpoint_types.values_list("code", flat=True)) == [
+        "purchase"
+    ]
+
+
+def test_enrolling_puts_the_client_in_the_first_stage_with_a_transition(lifecycle, client_record):
+    staff = UserFactory()
+
+    enrollment, created = enrollment_enroll(customer=client_record, journey=lifecycle, actor=staff, occurred_at=at(1))
+
+    assert created is True
+    assert (enrollment.stage.key, enrollment.stage_entered_at, enrollment.enrolled_at) == ("awareness", at(1), at(1))
+    transition = Transition.objects.get()
+    assert (transition.from_stage, transition.to_stage, transition.cause, transition.actor) == (
+        None, enrollment.stage, "enrollment", staff
+    )
+
+
+def test_enrolling_twice_keeps_the_client_where_they_are(lifecycle, client_record):
+    first, _ = enrollment_enroll(customer=client_record, journey=lifecycle, occurred_at=at(1))
+
+    again, created = enrollment_enroll(customer=client_record, journey=lifecycle,
+                                       stage=lifecycle.stages.get(key="loyalty"))
+
+    assert (created, again.pk, again.stage.key) == (False, first.pk, "awareness")
+    assert (Enrollment.objects.count(), Transition.objects.count()) == (1, 1)
+
+
+def test_a_move_records_from_to_cause_and_staff_member(lifecycle, client_record):
+    staff = UserFactory()
+    enrollment, _ = enrollment_enroll(customer=client_record, journey=lifecycle, occurred_at=at(1))
+    purchase = lifecycle.stages.get(key="purchase")
+
+    transition = enrollment_move(enrollment=enrollment, to_stage=purchase, cause="manual", actor=staff,
+                                 note="Bought the Aurore bag in store", occurred_at=at(3))
+
+    enrollment.refresh_from_db()
+    assert (enrollment.stage, enrollment.stage_entered_at) == (purchase, at(3))
+    assert (transition.from_stage.key, transition.to_stage.key, transition.cause, transition.actor) == (
+        "awareness", "purchase", "manual", staff
+    )
+    assert transition.note == "Bought the Aurore bag in store"
+
+
+def test_a_move_to_a_stage_of_another_journey_is_refused_and_nothing_moves(lifecycle, client_record):
+    other = Journey.objects.create(name="Bridal", slug="bridal")
+    foreign = Stage.objects.create(journey=other, key="fitting", name="Fitting", position=1)
+    enrollment, _ = enrollment_enroll(customer=client_record, journey=lifecycle, occurred_at=at(1))
+
+    with pytest.raises(ApplicationError, match="another journey"):
+        enrollment_move(enrollment=enrollment, to_stage=foreign, cause="manual")
+
+    enrollment.refresh_from_db()
+    assert (enrollment.stage.key, Transition.objects.count()) == ("awareness", 1)
+
+
+@pytest.mark.parametrize(
+    ("stage_key", "cause", "occurred_at", "message"),
+    [
+        ("awareness", "manual", at(2), "already in the stage 'Awareness'"),
+        ("loyalty", "whim", at(2), "'whim' is not a cause of a stage move"),
+        ("loyalty", "enrollment", at(2), "'enrollment' is not a cause of a stage move"),
+        ("loyalty", "manual", dt.datetime(2026, 4, 1, tzinfo=dt.UTC), "before the client entered their stage"),
+    ],
+)
+def test_impossible_moves_are_refused(lifecycle, client_record, stage_key, cause, occurred_at, message):
+    enrollment, _ = enrollment_enroll(customer=client_record, journey=lifecycle, occurred_at=at(1))
+
+    with pytest.raises(ApplicationError, match=message):
+        enrollment_move(enrollment=enrollment, to_stage=lifecycle.stages.get(key=stage_key), cause=cause,
+                        occurred_at=occurred_at)
+
+    assert Transition.objects.count() == 1
+
+
+def test_a_client_cannot_be_enrolled_in_an_inactive_journey(client_record):
+    dormant = Journey.objects.create(name="Dormant", slug="dormant", is_active=False)
+
+    with pytest.raises(ApplicationError, match="is not active"):
+        enrollment_enroll(customer=client_record, journey=dormant)
+    assert Enrollment.objects.count() == 0
