@@ -18,6 +18,11 @@ _servers: dict[Path, Any] = {}
 
 def embedded_database_settings(data_dir: Path, *, database: str = DATABASE_NAME) -> dict[str, Any]:
     """Start (or join) the embedded PostgreSQL in `data_dir` and return a Django DATABASES entry for it."""
+    import warnings
+
+    # pgserver asks platformdirs for a runtime folder; without XDG_RUNTIME_DIR (CI, root shells) it falls back to
+    # /tmp and warns on every start, which says nothing useful to whoever runs the demo.
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     import pgserver
     import psycopg
     from psycopg import sql

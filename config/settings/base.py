@@ -100,6 +100,10 @@ def database_settings(url: str) -> dict:
 
 
 DATABASES = {"default": database_settings(DATABASE_URL)}
+# Analytics and exports may read from a replica (core.db.analytics_database); writes always go to default.
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = {**database_settings(DATABASE_REPLICA_URL), "TEST": {"MIRROR": "default"}}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -94,3 +94,21 @@ def test_the_eager_fallback_is_announced_by_a_system_check(settings):
 
     assert [warning.id for warning in warnings] == ["core.W001"]
     assert "tasks run eagerly" in warnings[0].msg
+
+
+def test_a_read_replica_is_configured_from_the_environment():
+    env = {"DJANGO_SETTINGS_MODULE": "config.settings.test",
+           "DATABASE_REPLICA_URL": "postgres://reader@replica.internal:5432/atelier"}
+    code = "import django; django.setup(); from django.conf import settings; from core.db import analytics_database; " \
+           "print(settings.DATABASES['replica']['HOST'], analytics_database())"
+
+    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, env={**os.environ, **env},
+                            capture_output=True, text=True, timeout=60)
+
+    assert result.stdout.split() == ["replica.internal", "replica"], result.stderr
+
+
+def test_without_a_replica_analytics_read_from_the_primary():
+    from core.db import analytics_database
+
+    assert analytics_database() == "default"
