@@ -174,7 +174,12 @@ class Customer(TimeStampedModel):
         ordering = ["last_name", "first_name", "pk"]
         constraints = [
             # The golden record: one client per email address (blank emails are not addresses).
-            models.UniqueConstraint(fields=["email"], condition=~Q(email=""), name="customer_unique_email"),
+            models.UniqueConstraint(
+                fields=["email"],
+                condition=~Q(email=""),
+                name="customer_unique_email",
+                violation_error_message="Another client already uses this email address; merge the two clients.",
+            ),
             models.CheckConstraint(
                 condition=Q(phone="") | Q(phone__regex=r"^\+[1-9][0-9]{6,14}$"), name="customer_phone_e164"
             ),
@@ -246,6 +251,7 @@ class ConsentEvent(models.Model):
 
     class Meta:
         ordering = ["-occurred_at", "-pk"]
+        indexes = [models.Index(fields=["-occurred_at"], name="consent_occurred_idx")]
         constraints = [
             # One event per client, channel and purpose at one moment: a replayed sync records nothing twice.
             models.UniqueConstraint(

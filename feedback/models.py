@@ -60,6 +60,7 @@ class Invitation(TimeStampedModel):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["-created_at"], name="invitation_created_idx")]
         constraints = [
             models.UniqueConstraint(
                 fields=["survey", "interaction"],
@@ -108,6 +109,7 @@ class Response(models.Model):
         indexes = [
             models.Index(fields=["customer", "-responded_at"], name="response_customer_idx"),
             models.Index(fields=["survey", "responded_at"], name="response_survey_idx"),
+            models.Index(fields=["-responded_at"], name="response_responded_idx"),
         ]
 
     def __str__(self) -> str:

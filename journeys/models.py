@@ -99,7 +99,10 @@ class Transition(models.Model):
 
     class Meta:
         ordering = ["-occurred_at", "-pk"]
-        indexes = [models.Index(fields=["enrollment", "-occurred_at"], name="transition_enrollment_idx")]
+        indexes = [
+            models.Index(fields=["enrollment", "-occurred_at"], name="transition_enrollment_idx"),
+            models.Index(fields=["-occurred_at"], name="transition_occurred_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.from_stage_id} → {self.to_stage_id} ({self.cause})"
@@ -246,6 +249,7 @@ class FollowUp(TimeStampedModel):
         ordering = ["-due_at", "-pk"]
         indexes = [
             models.Index(fields=["status", "due_at"], name="followup_due_idx"),
+            models.Index(fields=["-due_at"], name="followup_due_at_idx"),
             models.Index(fields=["customer", "-due_at"], name="followup_customer_idx"),
             models.Index(fields=["advisor", "status", "due_at"], name="followup_advisor_idx"),
         ]

@@ -38,11 +38,12 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture
-def celery_worker(transactional_db):
+def celery_worker(django_db_serialized_rollback, transactional_db):
     """A real Celery worker process on the real Redis broker, consuming a private queue, against the test database.
 
     Yields the queue name: send tasks with `.apply_async(..., queue=queue)`. The private queue keeps a demo worker
-    on the same Redis from taking the test's tasks (and this worker from taking the demo's).
+    on the same Redis from taking the test's tasks (and this worker from taking the demo's). Serialized rollback
+    puts back the rows the data migrations installed (touchpoint types, the lifecycle journey) after the flush.
     """
     from config.celery import app
 

@@ -12,11 +12,15 @@ from django.db import IntegrityError, transaction
 
 from core.errors import ApplicationError
 from customers.models import Advisor, Boutique, Customer, CustomerIdentity, Persona, SourceSystem
-from customers.normalizers import normalize_email, normalize_phone
+from customers.normalizers import (
+    normalize_country,
+    normalize_email,
+    normalize_phone,
+    normalize_preferences,
+)
 
 logger = logging.getLogger(__name__)
 
-PREFERENCE_KEYS = ("sizes", "categories", "styles")
 
 
 @dataclass
@@ -24,25 +28,6 @@ class UpsertResult:
     customer: Customer
     created: bool
     changed_fields: list[str] = field(default_factory=list)
-
-
-def clean_preferences(preferences: Mapping[str, Any]) -> dict[str, list[str]]:
-    """Preferences are lists of short strings under known keys; anything else is refused."""
-    if not isinstance(preferences, Mapping):
-        raise ApplicationError.for_field("preferences", "Preferences must be an object of lists.")
-    unknown = set(preferences) - set(PREFERENCE_KEYS)
-    if unknown:
-        raise ApplicationError.for_field(
-            "preferences", f"Unknown preference keys: {', '.join(sorted(unknown))}. Use {', '.join(PREFERENCE_KEYS)}."
-        )
-    cleaned: dict[str, list[str]] = {}
-    for key, values in preferences.items():
-        if isinstance(values, str):
-            values = [part for part in (piece.strip() for piece in values.split(",")) if part]
-        if not isinstance(values, list | tuple) or not all(isinstance(value, str) for value in values):
-            raise ApplicationError.for_field("preferences", f"Preferences under {key!r} must be a list of text.")
-        cleaned[key] = list(dict.fromkeys(value.strip() for value in values if value.strip()))
-    return cleaned
 
 
 def _find_by_identities(identities: dict[tuple[str, str], None]) -> Customer | None:
@@ -119,12 +104,9 @@ def customer_upsert(
             wanted[(system, str(value).strip())] = None
     email = normalize_email(email)
     phone = normalize_phone(phone, region=home_boutique.country if home_boutique else country)
-    if country:
-        country = country.strip().upper()
-        if len(country) != 2 or not country.isalpha():
-            raise ApplicationError.for_field("country", f"{country!r} is not a two-letter country code.")
+    country = normalize_country(country) if country is not None else None
     if preferences is not None:
-        preferences = clean_preferences(preferences)
+        preferences = normalize_preferences(preferences)
     if not (wanted or email or phone):
         raise ApplicationError("A client needs at least an identity, an email or a phone number to be found again.")
 

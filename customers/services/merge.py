@@ -13,8 +13,8 @@ from django.forms.models import model_to_dict
 
 from core.errors import ApplicationError
 from customers.models import ConsentEvent, Customer, CustomerIdentity, CustomerMerge
+from customers.normalizers import PREFERENCE_KEYS
 from customers.services.consent import current_consent
-from customers.services.identity import PREFERENCE_KEYS
 
 logger = logging.getLogger(__name__)
 

@@ -147,7 +147,7 @@ def test_preferences_are_merged_not_replaced():
     assert result.customer.preferences == {"sizes": ["38", "40"], "categories": ["Handbags"], "styles": ["Classic"]}
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_simultaneous_upserts_of_a_new_identity_create_one_client():
     barrier = threading.Barrier(2)
     results, errors = [], []

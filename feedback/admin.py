@@ -1,0 +1,50 @@
+"""Admin for surveys (editable) and for invitations and responses (shown only)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from core.admin import TIMESTAMPS, ViewOnlyAdminMixin
+from customers.admin import SOURCE_SEARCH_HELP, ClientSearchMixin
+from feedback.models import Invitation, Response, Survey
+
+
+@admin.register(Survey)
+class SurveyAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "channel", "trigger_type", "delay_hours", "expires_after_days", "is_active"]
+    list_filter = ["kind", "channel", "is_active"]
+    list_select_related = ["trigger_type"]
+    search_fields = ["name"]
+    ordering = ["name"]
+    readonly_fields = TIMESTAMPS
+
+
+@admin.register(Invitation)
+class InvitationAdmin(ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
+    """Invitations are sent and answered by the feedback services. The token is the client's key to the survey,
+    so it is not shown."""
+
+    list_display = ["created_at", "survey", "customer", "sent_at", "expires_at", "answered_at"]
+    list_filter = ["survey", ("answered_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["survey", "customer"]
+    search_fields = ["customer__email"]
+    ordering = ["-created_at", "-pk"]
+    show_full_result_count = False
+    autocomplete_fields = ["customer", "interaction"]
+    readonly_fields = TIMESTAMPS
+
+
+@admin.register(Response)
+class ResponseAdmin(ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
+    """Answers as clients (or a survey tool) gave them; they are evidence, not something to correct."""
+
+    list_display = ["responded_at", "survey", "customer", "score", "nps_class", "stage_key", "source"]
+    list_filter = ["survey", "nps_class", "source", ("responded_at", admin.DateFieldListFilter)]
+    list_select_related = ["survey", "customer"]
+    search_fields = ["customer__email", "external_id"]
+    source_field = "source"
+    search_help_text = SOURCE_SEARCH_HELP
+    ordering = ["-responded_at", "-pk"]
+    show_full_result_count = False
+    autocomplete_fields = ["customer", "invitation"]
+    readonly_fields = ["created_at"]

@@ -1,0 +1,175 @@
+"""Admin for journey maps, stages, rules and follow-up templates (editable) and for enrollments, stage moves and
+follow-ups (shown; a follow-up's status can be corrected)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from core.admin import TIMESTAMPS, ViewOnlyAdminMixin
+from customers.admin import ClientSearchMixin
+from journeys.models import Enrollment, FollowUp, FollowUpTemplate, FollowUpVariant, Journey, Rule, Stage, Transition
+
+
+class StageInline(admin.TabularInline):
+    model = Stage
+    fields = ["position", "key", "name", "target_days", "description"]
+    ordering = ["position"]
+    extra = 0
+    show_change_link = True  # the expected touchpoint types are edited on the stage's own page
+
+
+@admin.register(Journey)
+class JourneyAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "persona", "segment", "is_active"]
+    list_filter = ["is_active", "persona", "segment"]
+    list_select_related = ["persona", "segment"]
+    search_fields = ["name", "slug"]
+    ordering = ["name"]
+    prepopulated_fields = {"slug": ["name"]}
+    readonly_fields = TIMESTAMPS
+    inlines = [StageInline]
+
+
+@admin.register(Stage)
+class StageAdmin(admin.ModelAdmin):
+    list_display = ["name", "journey", "position", "key", "target_days"]
+    list_filter = ["journey"]
+    list_select_related = ["journey"]
+    search_fields = ["name", "key", "journey__name"]
+    ordering = ["journey__name", "position"]
+    filter_horizontal = ["expected_touchpoint_types"]
+    readonly_fields = TIMESTAMPS
+
+
+class FollowUpVariantInline(admin.StackedInline):
+    model = FollowUpVariant
+    fields = [("label", "weight"), "subject", "body"]
+    extra = 0
+
+
+@admin.register(FollowUpTemplate)
+class FollowUpTemplateAdmin(admin.ModelAdmin):
+    list_display = ["name", "channel", "delay_hours", "is_active"]
+    list_filter = ["channel", "is_active"]
+    search_fields = ["name"]
+    ordering = ["name"]
+    readonly_fields = TIMESTAMPS
+    inlines = [FollowUpVariantInline]
+
+
+@admin.register(FollowUpVariant)
+class FollowUpVariantAdmin(admin.ModelAdmin):
+    list_display = ["template", "label", "weight", "subject"]
+    list_filter = ["template"]
+    list_select_related = ["template"]
+    search_fields = ["template__name", "label", "subject"]
+    ordering = ["template__name", "label"]
+
+
+@admin.register(Rule)
+class RuleAdmin(admin.ModelAdmin):
+    """Rule.clean checks the combination of trigger, stage and follow-up; the admin form runs it on save."""
+
+    list_display = ["name", "journey", "trigger", "priority", "to_stage", "followup_template", "stop_processing",
+                    "is_active"]
+    list_filter = ["is_active", "trigger", "journey"]
+    list_select_related = ["journey", "to_stage__journey", "followup_template"]
+    search_fields = ["name", "journey__name"]
+    ordering = ["journey__name", "priority", "pk"]
+    filter_horizontal = ["touchpoint_types", "from_stages"]
+    readonly_fields = TIMESTAMPS
+    fieldsets = [
+        (None, {"fields": ["journey", "name", "is_active", "priority", "stop_processing"]}),
+        ("When", {"fields": ["trigger", "touchpoint_types", "from_stages", "min_amount", ("min_count", "window_days"),
+                             "days", "profile_date"]}),
+        ("Then", {"fields": ["to_stage", "followup_template"]}),
+        ("Record", {"fields": TIMESTAMPS}),
+    ]
+
+    # Stages are named with their journey: without the join, each choice of the stage widgets costs a query.
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "to_stage":
+            kwargs["queryset"] = Stage.objects.select_related("journey")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "from_stages":
+            kwargs["queryset"] = Stage.objects.select_related("journey")
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+@admin.register(Enrollment)
+class EnrollmentAdmin(ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
+    """Enrollments move only through enrollment_enroll and enrollment_move, which write the Transition that says
+    why; a stage changed here would leave no trace."""
+
+    list_display = ["customer", "journey", "stage", "stage_entered_at", "enrolled_at", "exited_at"]
+    list_filter = ["journey", ("exited_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["customer", "journey", "stage__journey"]
+    search_fields = ["customer__email"]
+    ordering = ["-enrolled_at", "-pk"]
+    show_full_result_count = False
+    autocomplete_fields = ["customer"]
+    readonly_fields = TIMESTAMPS
+
+
+@admin.register(Transition)
+class TransitionAdmin(ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
+    """The record of every stage move, written with the move by the journeys services."""
+
+    list_display = ["occurred_at", "client", "journey", "from_stage", "to_stage", "cause", "rule", "actor"]
+    list_filter = ["cause", "enrollment__journey", ("occurred_at", admin.DateFieldListFilter)]
+    list_select_related = ["enrollment__customer", "enrollment__journey", "from_stage__journey", "to_stage__journey",
+                           "rule", "actor"]
+    search_fields = ["enrollment__customer__email"]
+    client_field = "enrollment__customer"
+    ordering = ["-occurred_at", "-pk"]
+    show_full_result_count = False
+    autocomplete_fields = ["enrollment", "interaction", "actor"]
+
+    @admin.display(description="Client", ordering="enrollment__customer__last_name")
+    def client(self, transition: Transition):
+        return transition.enrollment.customer
+
+    @admin.display(description="Journey", ordering="enrollment__journey__name")
+    def journey(self, transition: Transition):
+        return transition.enrollment.journey
+
+
+@admin.register(FollowUp)
+class FollowUpAdmin(ClientSearchMixin, admin.ModelAdmin):
+    """Follow-ups are scheduled and sent by the journeys services; here staff can only correct the status, its
+    reason and the outcome (an advisor task done, a message known to have failed). Everything else is shown."""
+
+    list_display = ["due_at", "customer", "template", "channel", "status", "advisor", "outcome", "sent_at"]
+    list_filter = ["status", "channel", "outcome", "template", ("due_at", admin.DateFieldListFilter)]
+    list_select_related = ["customer", "template", "advisor__user"]
+    search_fields = ["customer__email"]
+    ordering = ["-due_at", "-pk"]
+    show_full_result_count = False
+    autocomplete_fields = ["customer", "advisor", "attributed_order"]
+    editable_fields = ("status", "status_reason", "outcome")
+    fieldsets = [
+        (None, {"fields": ["customer", "template", "variant", "channel", "due_at", "advisor"]}),
+        ("Status", {"fields": ["status", "status_reason", "outcome", "attributed_order"]}),
+        ("Message", {"fields": ["subject", "body"]}),
+        ("Delivery", {"fields": ["sent_at", "attempts", "provider_message_id", "idempotency_key"]}),
+        ("Why", {"fields": ["rule", "transition"]}),
+        ("Record", {"fields": TIMESTAMPS}),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        every_field = [field for _, options in self.fieldsets for field in options["fields"]]
+        return [field for field in every_field if field not in self.editable_fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if form.changed_data:
+            # Only the status fields: the sending task updates attempts and delivery fields at any moment, and a
+            # full save would write back the values this request read.
+            obj.save(update_fields=[*form.changed_data, "updated_at"])
