@@ -7,16 +7,15 @@ import os
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from core.management.commands.seed_demo import DEFAULT_PASSWORD
 from customers.models import Advisor
-
-DEFAULT_DEMO_PASSWORD = "atelier-demo-2026"
 
 
 class Command(BaseCommand):
     help = "Create or reset the demo admin login and print the demo logins."
 
     def add_arguments(self, parser):
-        parser.add_argument("--password", default=os.environ.get("DEMO_PASSWORD", DEFAULT_DEMO_PASSWORD))
+        parser.add_argument("--password", default=os.environ.get("DEMO_PASSWORD", DEFAULT_PASSWORD))
         parser.add_argument("--url", default="http://127.0.0.1:8000/admin/")
 
     def handle(self, *args, password: str, url: str, **options):
