@@ -8,12 +8,38 @@ one exits, so a demo's web server, worker and beat share one PostgreSQL.
 
 from __future__ import annotations
 
+import atexit
 from pathlib import Path
 from typing import Any
 
 DATABASE_NAME = "atelier"
 
 _servers: dict[Path, Any] = {}
+
+
+def forget_dead_handles(data_dir: Path) -> None:
+    """Drop processes that no longer exist from pgserver's list of handle holders.
+
+    pgserver stops the server when the last holder exits, but a holder killed without running its exit handlers
+    (SIGKILL, a default SIGTERM) stays on the list forever and the server would never stop. Runs under pgserver's
+    own lock.
+    """
+    import psutil
+    from pgserver.postgres_server import PostgresServer
+    from pgserver.utils import DiskList
+
+    def alive(pid: int) -> bool:
+        try:
+            return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
+
+    with PostgresServer._lock:
+        holders = DiskList(data_dir / ".handle_pids.json")
+        pids = holders.get()
+        living = [pid for pid in pids if alive(pid)]
+        if living != pids:
+            holders.put(living)
 
 
 def embedded_database_settings(data_dir: Path, *, database: str = DATABASE_NAME) -> dict[str, Any]:
@@ -30,7 +56,10 @@ def embedded_database_settings(data_dir: Path, *, database: str = DATABASE_NAME)
     data_dir = data_dir.resolve()
     if data_dir not in _servers:
         data_dir.mkdir(parents=True, exist_ok=True)
+        forget_dead_handles(data_dir)
         _servers[data_dir] = pgserver.get_server(data_dir, cleanup_mode="stop")
+        # atexit runs last-registered first: prune the list again just before pgserver decides whether to stop.
+        atexit.register(forget_dead_handles, data_dir)
     server = _servers[data_dir]
     with psycopg.connect(server.get_uri(), autocommit=True) as connection:
         exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()

@@ -112,3 +112,22 @@ def test_without_a_replica_analytics_read_from_the_primary():
     from core.db import analytics_database
 
     assert analytics_database() == "default"
+
+
+def test_the_embedded_postgresql_stops_with_its_last_user_even_after_one_was_killed(tmp_path):
+    data_dir = tmp_path / "pgdata"
+    join = (
+        "import sys, time; from pathlib import Path; from config.embedded_postgres import embedded_database_settings; "
+        "embedded_database_settings(Path(sys.argv[1])); print('ready', flush=True); time.sleep(float(sys.argv[2]))"
+    )
+    killed = subprocess.Popen([sys.executable, "-c", join, str(data_dir), "120"], cwd=PROJECT_ROOT,
+                              stdout=subprocess.PIPE, text=True)
+    assert killed.stdout.readline().strip() == "ready"
+    killed.kill()  # SIGKILL: no exit handler runs, its pid stays on pgserver's list
+    killed.wait()
+
+    last = subprocess.run([sys.executable, "-c", join, str(data_dir), "0"], cwd=PROJECT_ROOT, capture_output=True,
+                          text=True, timeout=60)
+
+    assert last.stdout.strip() == "ready", last.stderr
+    assert not (data_dir / "postmaster.pid").exists()

@@ -42,13 +42,15 @@ class Command(BaseCommand):
                 children.append(subprocess.Popen([*celery, *arguments], cwd=root, stdout=log, stderr=log))
                 self.stdout.write(f"Celery {name} started on {settings.CELERY_BROKER_URL} (log: var/log/{name}.log).")
 
-        server = subprocess.Popen([sys.executable, "manage.py", "runserver", addrport], cwd=root)
+        # No autoreloader: its extra process would outlive a stop. SIGINT, unlike a default SIGTERM, lets each
+        # child run its exit handlers, which is how the embedded PostgreSQL knows when the last user has gone.
+        server = subprocess.Popen([sys.executable, "manage.py", "runserver", "--noreload", addrport], cwd=root)
         children.append(server)
 
         def stop(*_):
             for child in reversed(children):
                 if child.poll() is None:
-                    child.terminate()
+                    child.send_signal(signal.SIGINT)
 
         signal.signal(signal.SIGTERM, stop)
         try:
