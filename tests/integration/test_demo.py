@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.cookiejar
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -89,3 +90,37 @@ def test_the_seeded_demo_serves_the_admin_and_its_printed_login_works(demo_serve
     client = Customer.objects.order_by("pk").first()
     change_page = browser.open(f"{demo_server}/admin/customers/customer/{client.pk}/change/").read().decode()
     assert client.email in change_page
+
+
+@pytest.mark.slow
+def test_serve_demo_stops_the_server_it_started_when_told_to_stop(django_db_serialized_rollback, transactional_db):
+    import psutil
+
+    port = _free_port()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local", "DATABASE_URL": _database_url()}
+    # As a shell starts a background job: SIGINT ignored, which children would inherit.
+    demo = subprocess.Popen(
+        [sys.executable, "manage.py", "serve_demo", "--no-celery", f"127.0.0.1:{port}"], cwd=PROJECT_ROOT, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    deadline = time.monotonic() + 60
+    while not _answers(port):
+        assert demo.poll() is None, "serve_demo exited before serving"
+        assert time.monotonic() < deadline, "serve_demo did not start within 60 s"
+        time.sleep(0.2)
+    children = psutil.Process(demo.pid).children(recursive=True)
+
+    demo.send_signal(signal.SIGTERM)
+
+    assert demo.wait(timeout=40) == 0
+    assert [child.pid for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE] == []
+    assert not _answers(port)
+
+
+def _answers(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import sys
@@ -13,6 +14,10 @@ from django.core.management.base import BaseCommand
 from config.probes import broker_answers
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 class Command(BaseCommand):
     help = "Run the development server and, when a broker answers, a Celery worker and beat beside it."
 
@@ -21,6 +26,10 @@ class Command(BaseCommand):
         parser.add_argument("--no-celery", action="store_true", help="Do not start a worker and beat.")
 
     def handle(self, *args, addrport: str, no_celery: bool, **options):
+        # A shell that starts us in the background leaves SIGINT ignored, and children would inherit that; a real
+        # handler here resets to the default in every child. SIGTERM stops the demo the same way as Ctrl-C.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _interrupt)
         root = Path(settings.BASE_DIR)
         logs = root / "var" / "log"
         logs.mkdir(parents=True, exist_ok=True)
@@ -46,21 +55,20 @@ class Command(BaseCommand):
         # child run its exit handlers, which is how the embedded PostgreSQL knows when the last user has gone.
         server = subprocess.Popen([sys.executable, "manage.py", "runserver", "--noreload", addrport], cwd=root)
         children.append(server)
-
-        def stop(*_):
-            for child in reversed(children):
-                if child.poll() is None:
-                    child.send_signal(signal.SIGINT)
-
-        signal.signal(signal.SIGTERM, stop)
         try:
             server.wait()
         except KeyboardInterrupt:
             pass
         finally:
-            stop()
-            for child in children:
-                try:
+            self._stop(children)
+
+    @staticmethod
+    def _stop(children: list[subprocess.Popen]) -> None:
+        """Ask each child to stop with SIGINT; insist with SIGTERM, then SIGKILL, if it does not."""
+        for escalation in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+            running = [child for child in children if child.poll() is None]
+            for child in running:
+                child.send_signal(escalation)
+            for child in running:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     child.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    child.kill()
