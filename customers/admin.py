@@ -4,26 +4,37 @@ from __future__ import annotations
 
 import uuid
 
-from django import forms
 from django.contrib import admin
 from django.db.models import Q
 
 from core.admin import TIMESTAMPS, ViewOnlyAdminMixin
-from core.errors import ApplicationError
 from customers.models import (
     Advisor,
     Boutique,
+    ClientHandover,
     ConsentEvent,
-    Customer,
     CustomerIdentity,
     CustomerMerge,
     Persona,
     Segment,
     SourceSystem,
 )
-from customers.normalizers import normalize_country, normalize_email, normalize_phone, normalize_preferences
 
 SOURCE_SEARCH_HELP = "A client's email address or public id, or the id the source system gave (exact)."
+
+
+class BoutiqueScopedAdminMixin:
+    """Staff reach only their boutique's clients (customers.scoping): in the list, on a page opened by URL, in
+    exports, autocompletes and the choices of every foreign key. Head office and superusers reach all."""
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).visible_to(request.user)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        manager = db_field.related_model._default_manager
+        if "queryset" not in kwargs and hasattr(manager, "visible_to"):
+            kwargs["queryset"] = manager.visible_to(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 def as_uuid(term: str) -> uuid.UUID | None:
@@ -72,7 +83,7 @@ class BoutiqueAdmin(admin.ModelAdmin):
 
 
 @admin.register(Advisor)
-class AdvisorAdmin(admin.ModelAdmin):
+class AdvisorAdmin(BoutiqueScopedAdminMixin, admin.ModelAdmin):
     list_display = ["__str__", "user", "boutique", "role", "is_active"]
     list_filter = ["role", "is_active", "boutique"]
     list_select_related = ["user", "boutique"]
@@ -102,174 +113,8 @@ class SegmentAdmin(admin.ModelAdmin):
     readonly_fields = TIMESTAMPS
 
 
-class CustomerAdminForm(forms.ModelForm):
-    """Cleans email, phone and preferences with the same functions as every other entry point, so the admin can
-    neither store a value the services would refuse nor word the refusal differently."""
-
-    # A CharField, not an EmailField: the shared normalizer alone decides what a valid address is, and says why.
-    email = forms.CharField(required=False, max_length=254)
-    # Wider than the stored E.164 number: staff type spaces, dots and brackets, which the normalizer removes.
-    phone = forms.CharField(
-        required=False, max_length=40, help_text="Local numbers are read in the home boutique's country."
-    )
-
-    # Cleaned first, so that clean_phone knows the region local numbers are read in. The admin lays the page
-    # out from its fieldsets, so this order changes nothing on screen.
-    field_order = ["home_boutique", "country"]
-
-    class Meta:
-        model = Customer
-        # The profile. Tier, metrics and consent are derived by services and only shown (CustomerAdmin).
-        fields = [
-            "first_name",
-            "last_name",
-            "birth_date",
-            "language",
-            "city",
-            "country",
-            "email",
-            "phone",
-            "home_boutique",
-            "advisor",
-            "persona",
-            "preferences",
-            "advisor_notes",
-        ]
-
-    def clean_email(self) -> str:
-        try:
-            return normalize_email(self.cleaned_data.get("email"))
-        except ApplicationError as error:
-            raise forms.ValidationError(error.message) from error
-
-    def clean_country(self) -> str:
-        try:
-            return normalize_country(self.cleaned_data.get("country"))
-        except ApplicationError as error:
-            raise forms.ValidationError(error.message) from error
-
-    def clean_phone(self) -> str:
-        # As customer_upsert reads it: the home boutique's country, else the client's, else the house default.
-        boutique = self.cleaned_data.get("home_boutique")
-        region = boutique.country if boutique else self.cleaned_data.get("country")
-        try:
-            return normalize_phone(self.cleaned_data.get("phone"), region=region or None)
-        except ApplicationError as error:
-            raise forms.ValidationError(error.message) from error
-
-    def clean_preferences(self) -> dict[str, list[str]]:
-        try:
-            # An emptied box means no preferences; the column cannot hold null.
-            return normalize_preferences(self.cleaned_data.get("preferences") or {})
-        except ApplicationError as error:
-            raise forms.ValidationError(error.message) from error
-
-
-class CustomerIdentityInline(ViewOnlyAdminMixin, admin.TabularInline):
-    """Identities come from the systems that send the client (customer_upsert); shown, never edited here."""
-
-    model = CustomerIdentity
-    fields = ["system", "external_id", "created_at"]
-    readonly_fields = fields
-    extra = 0
-
-
-@admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
-    """Profile fields are editable; the value metrics, tier and consent are derived by services and only shown.
-
-    Clients are not added here: they arrive from the POS, ecommerce and imports through customer_upsert, which
-    finds the existing record before creating one. Nor are they deleted here: a client leaves through a merge or
-    an anonymization, which keep their audit trail.
-    """
-
-    form = CustomerAdminForm
-    list_display = ["name", "email", "phone", "home_boutique", "advisor", "value_tier", "lifetime_value",
-                    "last_order_at"]
-    list_filter = ["value_tier", "home_boutique", "persona", "is_anonymized"]
-    list_select_related = ["home_boutique", "advisor__user"]
-    search_fields = ["last_name", "first_name", "email"]
-    search_help_text = "Name or email (part of it), a phone number as typed, or the client's public id."
-    # updated_at has an index, so the first page is read from it instead of sorting every client.
-    ordering = ["-updated_at"]
-    show_full_result_count = False
-    autocomplete_fields = ["advisor"]
-    inlines = [CustomerIdentityInline]
-    readonly_fields = [
-        "value_tier",
-        "lifetime_value",
-        "order_count",
-        "average_order_value",
-        "first_order_at",
-        "last_order_at",
-        "recency_score",
-        "frequency_score",
-        "monetary_score",
-        "last_interaction_at",
-        "consent",
-        "public_id",
-        "is_anonymized",
-        "anonymized_at",
-        *TIMESTAMPS,
-    ]
-    fieldsets = [
-        (None, {"fields": ["first_name", "last_name", "birth_date", "language", "city", "country"]}),
-        ("Contact", {"fields": ["email", "phone"]}),
-        ("Relationship", {"fields": ["home_boutique", "advisor", "persona", "preferences", "advisor_notes"]}),
-        (
-            "Value (derived from orders)",
-            {
-                "fields": [
-                    "value_tier",
-                    ("lifetime_value", "order_count", "average_order_value"),
-                    ("first_order_at", "last_order_at", "last_interaction_at"),
-                    ("recency_score", "frequency_score", "monetary_score"),
-                ]
-            },
-        ),
-        ("Consent (from the consent ledger)", {"fields": ["consent"]}),
-        ("Record", {"fields": ["public_id", "is_anonymized", "anonymized_at", *TIMESTAMPS]}),
-    ]
-
-    @admin.display(description="Client", ordering="last_name")
-    def name(self, customer: Customer) -> str:
-        return str(customer)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-    def get_search_results(self, request, queryset, search_term):
-        queryset_found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        term = search_term.strip()
-        extra = None
-        public_id = as_uuid(term) if term else None
-        if public_id is not None:
-            extra = queryset.filter(public_id=public_id)
-        elif term:
-            try:
-                phone = normalize_phone(term)
-            except ApplicationError:
-                phone = ""
-            if phone:
-                extra = queryset.filter(phone=phone)
-        if extra is not None:
-            queryset_found = queryset_found | extra
-        return queryset_found, may_have_duplicates
-
-    def save_model(self, request, obj, form, change):
-        if not change:
-            super().save_model(request, obj, form, change)
-        elif form.changed_data:
-            # Only what the form changed: services update metrics and consent at any moment, and a full save would
-            # write back the values this request read, undoing a refresh that committed in between.
-            obj.save(update_fields=[*form.changed_data, "updated_at"])
-
-
 @admin.register(CustomerIdentity)
-class CustomerIdentityAdmin(ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
+class CustomerIdentityAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
     """Written by customer_upsert and moved by customer_merge only."""
 
     list_display = ["__str__", "customer", "system", "external_id", "created_at"]
@@ -285,7 +130,7 @@ class CustomerIdentityAdmin(ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAd
 
 
 @admin.register(ConsentEvent)
-class ConsentEventAdmin(ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
+class ConsentEventAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
     """The consent ledger: consent_record appends to it and derives the client's current consent from it."""
 
     list_display = ["occurred_at", "customer", "channel", "purpose", "is_granted", "source", "recorded_by"]
@@ -299,7 +144,7 @@ class ConsentEventAdmin(ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin)
 
 
 @admin.register(CustomerMerge)
-class CustomerMergeAdmin(ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
+class CustomerMergeAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
     """Audit entries of customer_merge; a client id of a merged record finds where it went."""
 
     list_display = ["created_at", "merged_public_id", "surviving_customer", "merged_by", "reason"]
@@ -319,3 +164,14 @@ class CustomerMergeAdmin(ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin
             found = queryset.filter(Q(merged_public_id=public_id) | Q(surviving_customer__public_id=public_id))
             return found, False
         return super().get_search_results(request, queryset, search_term)
+
+
+@admin.register(ClientHandover)
+class ClientHandoverAdmin(BoutiqueScopedAdminMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
+    """Hand-overs are recorded by client_book_hand_over; shown here for the boutique's managers and head office."""
+
+    list_display = ["created_at", "from_advisor", "client_count", "handed_over_by", "boutique"]
+    list_select_related = ["from_advisor__user", "handed_over_by", "boutique"]
+    list_filter = ["boutique"]
+    fields = ["from_advisor", "boutique", "client_count", "allocation", "handed_over_by", "note", "created_at"]
+    readonly_fields = fields

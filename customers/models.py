@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 import zoneinfo
 
+import pghistory
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -12,6 +13,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 
 from core.models import TimeStampedModel
+from customers.scoping import BoutiqueScopedQuerySet
 
 
 class Channel(models.TextChoices):
@@ -77,6 +79,10 @@ class Boutique(TimeStampedModel):
         return self.name
 
 
+class AdvisorQuerySet(BoutiqueScopedQuerySet):
+    boutique_path = "boutique_id"
+
+
 class Advisor(TimeStampedModel):
     """A staff member's role in the house. Advisors and managers work for one boutique; head office sees all."""
 
@@ -89,6 +95,8 @@ class Advisor(TimeStampedModel):
     boutique = models.ForeignKey(Boutique, null=True, blank=True, on_delete=models.PROTECT, related_name="advisors")
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.ADVISOR)
     is_active = models.BooleanField(default=True)
+
+    objects = AdvisorQuerySet.as_manager()
 
     class Meta:
         ordering = ["user__last_name", "user__first_name"]
@@ -129,6 +137,23 @@ class ValueTier(models.TextChoices):
     VIC = "vic", "VIC"
 
 
+class CustomerQuerySet(BoutiqueScopedQuerySet):
+    boutique_path = "home_boutique_id"
+
+    def assigned_to(self, user) -> CustomerQuerySet:
+        """The client book of the advisor who is `user`."""
+        return self.filter(advisor__user=user)
+
+
+# History by database triggers: bulk writes from imports, syncs and the API are recorded like admin edits.
+# Derived metrics are left out; they change with every order and are recomputed from the orders anyway.
+@pghistory.track(
+    exclude=[
+        "lifetime_value", "order_count", "first_order_at", "last_order_at", "average_order_value", "recency_score",
+        "frequency_score", "monetary_score", "last_interaction_at", "updated_at",
+    ],
+    model_name="CustomerHistory",
+)
 class Customer(TimeStampedModel):
     """One client of the house: the golden record that identities, orders, interactions and journeys point at.
 
@@ -169,9 +194,20 @@ class Customer(TimeStampedModel):
 
     is_anonymized = models.BooleanField(default=False, editable=False)
     anonymized_at = models.DateTimeField(null=True, blank=True, editable=False)
+    anonymized_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, editable=False, related_name="+"
+    )
+
+    objects = CustomerQuerySet.as_manager()
 
     class Meta:
         ordering = ["last_name", "first_name", "pk"]
+        permissions = [
+            ("merge_customer", "Can merge duplicate clients"),
+            ("export_customer_data", "Can export all the data held about a client"),
+            ("erase_customer", "Can erase a client's personal data"),
+            ("hand_over_clients", "Can hand an advisor's client book over to other advisors"),
+        ]
         constraints = [
             # The golden record: one client per email address (blank emails are not addresses).
             models.UniqueConstraint(
@@ -224,6 +260,8 @@ class CustomerIdentity(models.Model):
     external_id = models.CharField(max_length=128)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = BoutiqueScopedQuerySet.as_manager()
+
     class Meta:
         verbose_name_plural = "customer identities"
         constraints = [
@@ -249,6 +287,8 @@ class ConsentEvent(models.Model):
     wording_version = models.CharField(max_length=40, blank=True, help_text="Version of the consent text shown.")
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = BoutiqueScopedQuerySet.as_manager()
+
     class Meta:
         ordering = ["-occurred_at", "-pk"]
         indexes = [models.Index(fields=["-occurred_at"], name="consent_occurred_idx")]
@@ -264,6 +304,10 @@ class ConsentEvent(models.Model):
         return f"{verb} {self.channel}/{self.purpose} on {self.occurred_at:%Y-%m-%d}"
 
 
+class CustomerMergeQuerySet(BoutiqueScopedQuerySet):
+    boutique_path = "surviving_customer__home_boutique_id"
+
+
 class CustomerMerge(models.Model):
     """Audit entry of a merge: which record was folded into which, what it held, what moved, and who did it."""
 
@@ -274,6 +318,8 @@ class CustomerMerge(models.Model):
     merged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     reason = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = CustomerMergeQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -296,3 +342,23 @@ class Segment(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ClientHandover(models.Model):
+    """A manager handed an advisor's client book over to one or several advisors (who got how many clients)."""
+
+    from_advisor = models.ForeignKey(Advisor, on_delete=models.PROTECT, related_name="handovers_given")
+    boutique = models.ForeignKey(Boutique, on_delete=models.PROTECT, related_name="handovers")
+    handed_over_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    allocation = models.JSONField(help_text='{"<advisor id>": <number of clients>, ...}')
+    client_count = models.PositiveIntegerField()
+    note = models.CharField(max_length=240, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AdvisorQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.client_count} clients of {self.from_advisor} ({self.created_at:%Y-%m-%d})"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from core.admin import TIMESTAMPS, ViewOnlyAdminMixin
-from customers.admin import SOURCE_SEARCH_HELP, ClientSearchMixin
+from customers.admin import SOURCE_SEARCH_HELP, BoutiqueScopedAdminMixin, ClientSearchMixin
 from feedback.models import Invitation, Response, Survey
 
 
@@ -20,7 +20,7 @@ class SurveyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Invitation)
-class InvitationAdmin(ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
+class InvitationAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
     """Invitations are sent and answered by the feedback services. The token is the client's key to the survey,
     so it is not shown."""
 
@@ -35,7 +35,7 @@ class InvitationAdmin(ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Response)
-class ResponseAdmin(ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
+class ResponseAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
     """Answers as clients (or a survey tool) gave them; they are evidence, not something to correct."""
 
     list_display = ["responded_at", "survey", "customer", "score", "nps_class", "stage_key", "source"]

@@ -9,6 +9,7 @@ from django.db.models import Q
 
 from core.models import TimeStampedModel
 from customers.models import Customer, SourceSystem
+from customers.scoping import BoutiqueScopedQuerySet
 from touchpoints.models import Interaction, TouchpointType
 
 
@@ -58,6 +59,8 @@ class Invitation(TimeStampedModel):
     expires_at = models.DateTimeField()
     answered_at = models.DateTimeField(null=True, blank=True)
 
+    objects = BoutiqueScopedQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["-created_at"], name="invitation_created_idx")]
@@ -95,6 +98,8 @@ class Response(models.Model):
     source = models.CharField(max_length=16, choices=SourceSystem.choices, default=SourceSystem.ATELIER)
     external_id = models.CharField(max_length=128, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = BoutiqueScopedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-responded_at", "-pk"]

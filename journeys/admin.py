@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from core.admin import TIMESTAMPS, ViewOnlyAdminMixin
-from customers.admin import ClientSearchMixin
+from customers.admin import BoutiqueScopedAdminMixin, ClientSearchMixin
 from journeys.models import Enrollment, FollowUp, FollowUpTemplate, FollowUpVariant, Journey, Rule, Stage, Transition
 
 
@@ -99,7 +99,7 @@ class RuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(Enrollment)
-class EnrollmentAdmin(ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
+class EnrollmentAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
     """Enrollments move only through enrollment_enroll and enrollment_move, which write the Transition that says
     why; a stage changed here would leave no trace."""
 
@@ -114,7 +114,7 @@ class EnrollmentAdmin(ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Transition)
-class TransitionAdmin(ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
+class TransitionAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
     """The record of every stage move, written with the move by the journeys services."""
 
     list_display = ["occurred_at", "client", "journey", "from_stage", "to_stage", "cause", "rule", "actor"]
@@ -137,7 +137,7 @@ class TransitionAdmin(ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(FollowUp)
-class FollowUpAdmin(ClientSearchMixin, admin.ModelAdmin):
+class FollowUpAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, admin.ModelAdmin):
     """Follow-ups are scheduled and sent by the journeys services; here staff can only correct the status, its
     reason and the outcome (an advisor task done, a message known to have failed). Everything else is shown."""
 

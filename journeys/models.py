@@ -9,6 +9,7 @@ from django.db.models import Q
 
 from core.models import TimeStampedModel
 from customers.models import Advisor, Customer, Persona, Segment
+from customers.scoping import BoutiqueScopedQuerySet
 from touchpoints.models import Interaction, LifecycleStage, Order, TouchpointType
 
 
@@ -61,6 +62,8 @@ class Enrollment(TimeStampedModel):
     enrolled_at = models.DateTimeField()
     exited_at = models.DateTimeField(null=True, blank=True)
 
+    objects = BoutiqueScopedQuerySet.as_manager()
+
     class Meta:
         ordering = ["-enrolled_at"]
         constraints = [
@@ -74,6 +77,10 @@ class Enrollment(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.customer_id} in {self.journey_id} at {self.stage_id}"
+
+
+class TransitionQuerySet(BoutiqueScopedQuerySet):
+    boutique_path = "enrollment__customer__home_boutique_id"
 
 
 class Transition(models.Model):
@@ -96,6 +103,8 @@ class Transition(models.Model):
     interaction = models.ForeignKey(Interaction, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     note = models.CharField(max_length=240, blank=True)
+
+    objects = TransitionQuerySet.as_manager()
 
     class Meta:
         ordering = ["-occurred_at", "-pk"]
@@ -244,6 +253,8 @@ class FollowUp(TimeStampedModel):
     status_reason = models.CharField(max_length=240, blank=True)
     outcome = models.CharField(max_length=12, choices=Outcome.choices, blank=True)
     attributed_order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    objects = BoutiqueScopedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-due_at", "-pk"]

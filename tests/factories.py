@@ -61,3 +61,16 @@ class ProductFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Article {n}")
     category = "Handbags"
     price = "1200.00"
+
+
+def make_staff(role: str, boutique=None, *, username: str | None = None):
+    """A staff login with its Advisor role and the role's group (permissions), as advisor_save leaves it."""
+    from customers.services import advisor_save
+
+    user = UserFactory(**({"username": username} if username else {}))
+    user.set_password("a-good-staff-password-2026")
+    user.save()
+    advisor = Advisor(user=user, boutique=boutique if role != Advisor.Role.HEAD_OFFICE else None, role=role)
+    advisor_save(advisor=advisor)
+    user.refresh_from_db()
+    return user

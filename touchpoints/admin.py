@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from core.admin import TIMESTAMPS, ViewOnlyAdminMixin
-from customers.admin import SOURCE_SEARCH_HELP, ClientSearchMixin
+from customers.admin import SOURCE_SEARCH_HELP, BoutiqueScopedAdminMixin, ClientSearchMixin
 from touchpoints.models import Interaction, Order, OrderLine, Product, TouchpointType
 
 
@@ -39,7 +39,7 @@ class OrderLineInline(ViewOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
+class OrderAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
     """Written only by order_record, which also puts the order on the timeline and refreshes the client's
     metrics; an order changed here would leave both out of date. Corrections come from the source system."""
 
@@ -58,7 +58,7 @@ class OrderAdmin(ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(OrderLine)
-class OrderLineAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
+class OrderLineAdmin(BoutiqueScopedAdminMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
     """Lines belong to their order (order_record replaces them together); listed here to find sales of a SKU."""
 
     list_display = ["order", "line_number", "sku", "product_name", "category", "quantity", "unit_price", "is_return"]
@@ -73,7 +73,7 @@ class OrderLineAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Interaction)
-class InteractionAdmin(ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
+class InteractionAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
     """Written only by interaction_record (and order_record), which keep one row per (source, external id) and
     the client's last interaction date."""
 

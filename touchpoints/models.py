@@ -7,6 +7,7 @@ from django.db.models import F, Q
 
 from core.models import TimeStampedModel
 from customers.models import Advisor, Boutique, Channel, Customer, SourceSystem
+from customers.scoping import BoutiqueScopedQuerySet
 
 
 class LifecycleStage(models.TextChoices):
@@ -88,6 +89,8 @@ class Order(TimeStampedModel):
     total = models.DecimalField(max_digits=12, decimal_places=2)
     total_house = models.DecimalField(max_digits=14, decimal_places=2)
 
+    objects = BoutiqueScopedQuerySet.as_manager()
+
     class Meta:
         ordering = ["-placed_at", "-pk"]
         constraints = [
@@ -105,6 +108,10 @@ class Order(TimeStampedModel):
         return f"{self.source}:{self.external_id}"
 
 
+class OrderLineQuerySet(BoutiqueScopedQuerySet):
+    boutique_path = "order__customer__home_boutique_id"
+
+
 class OrderLine(models.Model):
     """One line of an order. A returned article is a line with a negative quantity marked as a return."""
 
@@ -117,6 +124,8 @@ class OrderLine(models.Model):
     quantity = models.IntegerField()
     unit_price = models.DecimalField(max_digits=12, decimal_places=2)
     is_return = models.BooleanField(default=False)
+
+    objects = OrderLineQuerySet.as_manager()
 
     class Meta:
         ordering = ["order", "line_number"]
@@ -154,6 +163,8 @@ class Interaction(models.Model):
     order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.CASCADE, related_name="interactions")
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = BoutiqueScopedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-occurred_at", "-pk"]

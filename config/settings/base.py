@@ -43,11 +43,16 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "import_export",
+    "pgtrigger",
+    "pghistory",
+    "pghistory.admin",
+    "axes",
     "core",
     "customers",
     "touchpoints",
     "journeys",
     "feedback",
+    "desk",
 ]
 
 MIDDLEWARE = [
@@ -58,7 +63,28 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Attaches the staff member and the URL to every history row a request writes.
+    "pghistory.middleware.HistoryMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Staff logins: locked for AXES_COOLOFF_MINUTES after AXES_FAILURE_LIMIT failures for one username from one address.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.int("AXES_COOLOFF_MINUTES", default=15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+
+# Staff sessions end after SESSION_IDLE_HOURS without a request, and when the browser closes.
+SESSION_COOKIE_AGE = env.int("SESSION_IDLE_HOURS", default=8) * 60 * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"

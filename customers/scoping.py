@@ -1,0 +1,59 @@
+"""Who may see which clients: one rule, used by the admin, the API, exports and selectors alike.
+
+Head office (and superusers) see every client; advisors and boutique managers see the clients of their boutique
+(the client's home boutique); anyone else sees none.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+_CACHE_ATTRIBUTE = "_atelier_boutique_scope"
+
+
+def visible_boutique_ids(user: Any) -> list[int] | None:
+    """The boutiques whose clients `user` may see: None means every boutique, [] means none."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return []
+    if hasattr(user, _CACHE_ATTRIBUTE):
+        return getattr(user, _CACHE_ATTRIBUTE)
+    from customers.models import Advisor
+
+    if user.is_superuser:
+        scope = None
+    else:
+        advisor = Advisor.objects.filter(user=user, is_active=True).values_list("role", "boutique_id").first()
+        if advisor is None:
+            scope = []
+        elif advisor[0] == Advisor.Role.HEAD_OFFICE:
+            scope = None
+        else:
+            scope = [advisor[1]] if advisor[1] else []
+    setattr(user, _CACHE_ATTRIBUTE, scope)
+    return scope
+
+
+def forget_scope(user: Any) -> None:
+    """After a role or boutique change, the next check reads the advisor again."""
+    if hasattr(user, _CACHE_ATTRIBUTE):
+        delattr(user, _CACHE_ATTRIBUTE)
+
+
+class BoutiqueScopedQuerySet(models.QuerySet):
+    """A queryset whose rows belong to a client: `visible_to(user)` keeps those of the clients the user may see.
+
+    `boutique_path` is the lookup from the row to the client's home boutique id.
+    """
+
+    boutique_path = "customer__home_boutique_id"
+
+    def visible_to(self, user: Any) -> BoutiqueScopedQuerySet:
+        boutique_ids = visible_boutique_ids(user)
+        if boutique_ids is None:
+            return self
+        if not boutique_ids:
+            return self.none()
+        return self.filter(**{f"{self.boutique_path}__in": boutique_ids})
+

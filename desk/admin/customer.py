@@ -1,0 +1,186 @@
+"""The client admin: the list staff search and act on, and the client page (customer 360).
+
+It lives in `desk`, above every app, because the client page shows what all of them hold (journeys, follow-ups,
+feedback) and the apps below may not import each other.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+
+from core.admin import TIMESTAMPS, ViewOnlyAdminMixin
+from core.errors import ApplicationError
+from customers.admin import BoutiqueScopedAdminMixin, as_uuid
+from customers.models import Customer, CustomerIdentity
+from customers.normalizers import normalize_country, normalize_email, normalize_phone, normalize_preferences
+from desk.admin.list import ClientListMixin
+from desk.admin.page import ClientPageMixin
+from desk.admin.privacy import PrivacyActionsMixin
+
+
+class CustomerAdminForm(forms.ModelForm):
+    """Cleans email, phone and preferences with the same functions as every other entry point, so the admin can
+    neither store a value the services would refuse nor word the refusal differently."""
+
+    # A CharField, not an EmailField: the shared normalizer alone decides what a valid address is, and says why.
+    email = forms.CharField(required=False, max_length=254)
+    # Wider than the stored E.164 number: staff type spaces, dots and brackets, which the normalizer removes.
+    phone = forms.CharField(
+        required=False, max_length=40, help_text="Local numbers are read in the home boutique's country."
+    )
+
+    # Cleaned first, so that clean_phone knows the region local numbers are read in. The admin lays the page
+    # out from its fieldsets, so this order changes nothing on screen.
+    field_order = ["home_boutique", "country"]
+
+    class Meta:
+        model = Customer
+        # The profile. Tier, metrics and consent are derived by services and only shown (CustomerAdmin).
+        fields = [
+            "first_name",
+            "last_name",
+            "birth_date",
+            "language",
+            "city",
+            "country",
+            "email",
+            "phone",
+            "home_boutique",
+            "advisor",
+            "persona",
+            "preferences",
+            "advisor_notes",
+        ]
+
+    def clean_email(self) -> str:
+        try:
+            return normalize_email(self.cleaned_data.get("email"))
+        except ApplicationError as error:
+            raise forms.ValidationError(error.message) from error
+
+    def clean_country(self) -> str:
+        try:
+            return normalize_country(self.cleaned_data.get("country"))
+        except ApplicationError as error:
+            raise forms.ValidationError(error.message) from error
+
+    def clean_phone(self) -> str:
+        # As customer_upsert reads it: the home boutique's country, else the client's, else the house default.
+        boutique = self.cleaned_data.get("home_boutique")
+        region = boutique.country if boutique else self.cleaned_data.get("country")
+        try:
+            return normalize_phone(self.cleaned_data.get("phone"), region=region or None)
+        except ApplicationError as error:
+            raise forms.ValidationError(error.message) from error
+
+    def clean_preferences(self) -> dict[str, list[str]]:
+        try:
+            # An emptied box means no preferences; the column cannot hold null.
+            return normalize_preferences(self.cleaned_data.get("preferences") or {})
+        except ApplicationError as error:
+            raise forms.ValidationError(error.message) from error
+
+
+class CustomerIdentityInline(ViewOnlyAdminMixin, admin.TabularInline):
+    """Identities come from the systems that send the client (customer_upsert); shown, never edited here."""
+
+    model = CustomerIdentity
+    fields = ["system", "external_id", "created_at"]
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.register(Customer)
+class CustomerAdmin(ClientPageMixin, ClientListMixin, PrivacyActionsMixin, BoutiqueScopedAdminMixin, admin.ModelAdmin):
+    """Profile fields are editable; the value metrics, tier and consent are derived by services and only shown.
+
+    Clients are not added here: they arrive from the POS, ecommerce and imports through customer_upsert, which
+    finds the existing record before creating one. Nor are they deleted here: a client leaves through a merge or
+    an anonymization, which keep their audit trail.
+    """
+
+    form = CustomerAdminForm
+    actions = [*ClientListMixin.list_actions, *PrivacyActionsMixin.privacy_actions]
+    list_display = ["name", "email", "phone", "home_boutique", "advisor", "value_tier", "lifetime_value",
+                    "last_order_at"]
+    list_filter = ["value_tier", "home_boutique", "persona", "is_anonymized"]
+    list_select_related = ["home_boutique", "advisor__user"]
+    search_fields = ["last_name", "first_name", "email"]
+    search_help_text = "Name or email (part of it), a phone number as typed, or the client's public id."
+    # updated_at has an index, so the first page is read from it instead of sorting every client.
+    ordering = ["-updated_at"]
+    show_full_result_count = False
+    autocomplete_fields = ["advisor"]
+    inlines = [CustomerIdentityInline]
+    readonly_fields = [
+        "value_tier",
+        "lifetime_value",
+        "order_count",
+        "average_order_value",
+        "first_order_at",
+        "last_order_at",
+        "recency_score",
+        "frequency_score",
+        "monetary_score",
+        "last_interaction_at",
+        "consent",
+        "public_id",
+        "is_anonymized",
+        "anonymized_at",
+        *TIMESTAMPS,
+    ]
+    fieldsets = [
+        (None, {"fields": ["first_name", "last_name", "birth_date", "language", "city", "country"]}),
+        ("Contact", {"fields": ["email", "phone"]}),
+        ("Relationship", {"fields": ["home_boutique", "advisor", "persona", "preferences", "advisor_notes"]}),
+        (
+            "Value (derived from orders)",
+            {
+                "fields": [
+                    "value_tier",
+                    ("lifetime_value", "order_count", "average_order_value"),
+                    ("first_order_at", "last_order_at", "last_interaction_at"),
+                    ("recency_score", "frequency_score", "monetary_score"),
+                ]
+            },
+        ),
+        ("Consent (from the consent ledger)", {"fields": ["consent"]}),
+        ("Record", {"fields": ["public_id", "is_anonymized", "anonymized_at", *TIMESTAMPS]}),
+    ]
+
+    @admin.display(description="Client", ordering="last_name")
+    def name(self, customer: Customer) -> str:
+        return str(customer)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset_found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        extra = None
+        public_id = as_uuid(term) if term else None
+        if public_id is not None:
+            extra = queryset.filter(public_id=public_id)
+        elif term:
+            try:
+                phone = normalize_phone(term)
+            except ApplicationError:
+                phone = ""
+            if phone:
+                extra = queryset.filter(phone=phone)
+        if extra is not None:
+            queryset_found = queryset_found | extra
+        return queryset_found, may_have_duplicates
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            super().save_model(request, obj, form, change)
+        elif form.changed_data:
+            # Only what the form changed: services update metrics and consent at any moment, and a full save would
+            # write back the values this request read, undoing a refresh that committed in between.
+            obj.save(update_fields=[*form.changed_data, "updated_at"])
