@@ -29,6 +29,7 @@ from functools import cached_property
 from itertools import accumulate
 from typing import Any
 
+import pgtrigger
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
@@ -46,6 +47,7 @@ from customers.models import (
     SourceSystem,
     ValueTier,
 )
+from customers.services import staff_groups_sync
 from journeys.models import Enrollment, Journey, Stage, Transition
 from touchpoints.models import Interaction, LifecycleStage, Order, OrderLine, Product, TouchpointType
 from touchpoints.services.metrics import customer_metrics_refresh
@@ -53,6 +55,8 @@ from touchpoints.services.orders import to_house_currency
 
 LIFECYCLE_JOURNEY_SLUG = "client-lifecycle"
 DEFAULT_CHUNK_SIZE = 5_000
+# A client's history (django-pghistory) records changes from go-live on; the demo's past is loaded, not changed.
+HISTORY_TRIGGERS = ("customers.Customer:insert_insert", "customers.Customer:update_update")
 # How long a purchase keeps a client in the Purchase stage before the post-purchase rule moves them on.
 DAYS_IN_PURCHASE = 7
 # History older than this came over from the legacy CRM (cause "import"); later moves were made by the rules.
@@ -852,6 +856,8 @@ def generate(
     writer = WRITERS[method]()
     with transaction.atomic():
         house = _install_house(seed=seed, password=password, anchor=anchor)
+        # The demo staff get the groups (permissions) of their roles, as advisor_save gives them.
+        staff_groups_sync()
     counts = dict(house.counts)
     block = min(chunk_size, max(customers, 1))
     ids = {
@@ -864,7 +870,11 @@ def generate(
     for chunk_start in range(start, start + customers, chunk_size):
         chunk_end = min(chunk_start + chunk_size, start + customers)
         chunk = _Chunk()
-        with writer.transaction():
+        with writer.transaction(), pgtrigger.ignore(*HISTORY_TRIGGERS):
+            # pgtrigger sets its switch (transaction-local) on the next statement Django runs; COPY goes round
+            # Django's cursor, so this statement sets it for the whole chunk.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
             for index in range(chunk_start, chunk_end):
                 builder.add(index, chunk)
             for table in TABLES:
@@ -880,7 +890,8 @@ def generate(
             # Fresh statistics give the refresh (and the demo's first pages) good plans on the new volumes.
             for table in TABLES:
                 cursor.execute(f"ANALYZE {connection.ops.quote_name(table.db_table)}")
-        customer_metrics_refresh()
+        with transaction.atomic(), pgtrigger.ignore(*HISTORY_TRIGGERS):
+            customer_metrics_refresh()
     return GenerationResult(counts=counts, seconds=time.perf_counter() - began)
 
 

@@ -115,6 +115,22 @@ def test_another_seed_gives_other_clients(db):
     assert set(Customer.objects.values_list("email", flat=True)) != emails
 
 
+def test_demo_staff_have_their_roles_groups_and_see_their_boutiques_clients(seeded):
+    advisor = Advisor.objects.filter(role=Advisor.Role.ADVISOR).select_related("user", "boutique").first()
+    head_office = Advisor.objects.get(role=Advisor.Role.HEAD_OFFICE).user
+
+    assert list(advisor.user.groups.values_list("name", flat=True)) == ["Advisor"]
+    assert list(head_office.groups.values_list("name", flat=True)) == ["Head office"]
+    assert Customer.objects.visible_to(advisor.user).count() == Customer.objects.filter(
+        home_boutique=advisor.boutique
+    ).count()
+    assert Customer.objects.visible_to(head_office).count() == SIZE
+
+
+def test_the_demo_past_is_loaded_not_recorded_as_changes_in_client_history(seeded):
+    assert Customer.pgh_event_model.objects.count() == 0
+
+
 def test_every_order_adds_up_to_its_lines_in_its_boutique_currency(seeded):
     orders = Order.objects.select_related("boutique").prefetch_related("lines")
     for order in orders:

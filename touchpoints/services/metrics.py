@@ -22,8 +22,10 @@ RECENCY_DAYS = ((30, 5), (90, 4), (180, 3), (365, 2))
 FREQUENCY_COUNTS = ((10, 5), (5, 4), (3, 3), (2, 2), (1, 1))
 MONETARY_VALUES = ((50_000, 5), (15_000, 4), (5_000, 3), (1_000, 2))
 
+# Positional parameters only: pgtrigger.ignore (used by bulk loads) prepends a statement with a positional one.
 _SQL = """
-WITH stats AS (
+WITH params AS (SELECT %s::timestamptz AS now),
+stats AS (
     SELECT c.id AS customer_id,
            GREATEST(COALESCE(SUM(o.total_house) FILTER (WHERE o.status IN ('placed', 'fulfilled')), 0), 0) AS value,
            COUNT(o.id) FILTER (WHERE o.status IN ('placed', 'fulfilled') AND o.total > 0) AS orders,
@@ -44,7 +46,7 @@ UPDATE customers_customer c SET
     recency_score = CASE WHEN s.last_at IS NULL THEN NULL {recency} ELSE 1 END,
     frequency_score = CASE WHEN s.orders = 0 THEN NULL {frequency} END,
     monetary_score = CASE WHEN s.orders = 0 THEN NULL {monetary} ELSE 1 END
-FROM stats s
+FROM stats s, params p
 WHERE c.id = s.customer_id
   AND (c.lifetime_value, c.order_count, c.first_order_at, c.last_order_at, c.value_tier, c.recency_score,
        c.frequency_score, c.monetary_score)
@@ -60,7 +62,7 @@ WHERE c.id = s.customer_id
 def _statement(where: str, join: str) -> str:
     tiers = " ".join(f"WHEN s.value >= {limit} THEN '{tier.value}'" for limit, tier in TIER_THRESHOLDS)
     recency = " ".join(
-        f"WHEN s.last_at >= %(now)s - interval '{days} days' THEN {score}" for days, score in RECENCY_DAYS
+        f"WHEN s.last_at >= p.now - interval '{days} days' THEN {score}" for days, score in RECENCY_DAYS
     )
     frequency = " ".join(f"WHEN s.orders >= {count} THEN {score}" for count, score in FREQUENCY_COUNTS)
     monetary = " ".join(f"WHEN s.value >= {limit} THEN {score}" for limit, score in MONETARY_VALUES)
@@ -70,15 +72,16 @@ def _statement(where: str, join: str) -> str:
 def customer_metrics_refresh(*, customer_ids: Iterable[int] | None = None, now: dt.datetime | None = None) -> int:
     """Recompute lifetime value, order count, first/last order, average order value, tier and RFM scores from
     the orders, for the given clients or (None) for every client. Returns how many clients changed."""
-    params: dict[str, object] = {"now": now or timezone.now()}
+    params: list[object] = [now or timezone.now()]
     if customer_ids is None:
         where = join = ""
     else:
-        params["ids"] = list(customer_ids)
-        if not params["ids"]:
+        ids = list(customer_ids)
+        if not ids:
             return 0
         # Filtering the orders by the same ids lets PostgreSQL use the orders' customer index for a few clients.
-        where, join = "WHERE c.id = ANY(%(ids)s)", "AND o.customer_id = ANY(%(ids)s)"
+        where, join = "WHERE c.id = ANY(%s)", "AND o.customer_id = ANY(%s)"
+        params += [ids, ids]
     with connection.cursor() as cursor:
         cursor.execute(_statement(where, join), params)
         return cursor.rowcount

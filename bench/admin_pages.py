@@ -1,0 +1,121 @@
+"""Server time of the client admin at 100,000 clients, next to a plain ModelAdmin on the same data in the same run.
+
+    .venv/bin/python bench/admin_pages.py [--customers 100000] [--requests 40] [--reseed]
+
+Seeds a scratch database (atelier_bench_admin, kept between runs; --reseed rebuilds it) with the demo generator,
+then times in-process requests (Django's test client: the whole view, queries and template, no network) for the
+client list, a phone search typed the local way, and a client page — as head office and as an advisor — against
+the same three pages of a plain `admin.ModelAdmin` for Customer on a second admin site. Prints p50/p95 in ms and
+the number of SQL queries per request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+if str(PROJECT_ROOT) not in sys.path:
+    sys.path.insert(0, str(PROJECT_ROOT))
+
+from bench.seed import _recreate_database, _setup_django  # noqa: E402
+
+DATABASE = "atelier_bench_admin"
+
+
+def _seed_if_needed(customers: int, reseed: bool) -> None:
+    from django.db import connections
+
+    from customers.models import Customer
+
+    try:
+        existing = Customer.objects.count()
+    except Exception:  # noqa: BLE001 - no schema yet: the database is new
+        existing = -1
+    if existing >= customers and not reseed:
+        print(f"Reusing {DATABASE} with {existing:,} clients.")
+        return
+    connections.close_all()
+    _recreate_database(DATABASE)
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    call_command("seed_demo", customers=customers, verbosity=1)
+
+
+def _time(client, url: str, requests: int) -> tuple[float, float, int, int]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for _ in range(3):  # warm caches and connections
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+    timings = []
+    for _ in range(requests):
+        started = time.perf_counter()
+        client.get(url)
+        timings.append((time.perf_counter() - started) * 1000)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    timings.sort()
+    p95 = timings[max(0, round(len(timings) * 0.95) - 1)]
+    return statistics.median(timings), p95, len(queries), len(response.content)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--reseed", action="store_true")
+    arguments = parser.parse_args()
+
+    _setup_django(DATABASE)
+    from django.conf import settings
+
+    settings.DEBUG = False  # no query log growing in memory
+    settings.ALLOWED_HOSTS = ["testserver"]
+    settings.ROOT_URLCONF = "bench.admin_urls"
+    _seed_if_needed(arguments.customers, arguments.reseed)
+
+    import phonenumbers
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from customers.models import Advisor, Customer
+
+    advisor = Advisor.objects.filter(role="advisor", boutique__code__isnull=False).select_related("boutique").first()
+    head_office = get_user_model().objects.get(username="admin")
+    busiest = (
+        Customer.objects.filter(home_boutique=advisor.boutique).order_by("-order_count", "pk").first()
+    )
+    # Searched as staff type it in the boutique: the national format, with spaces and no country code.
+    national = phonenumbers.format_number(phonenumbers.parse(busiest.phone), phonenumbers.PhoneNumberFormat.NATIONAL)
+
+    pages = {
+        "client list": "{prefix}customers/customer/",
+        "phone search": "{prefix}customers/customer/?q=" + national.replace(" ", "+"),
+        "client page": "{prefix}customers/customer/" + str(busiest.pk) + "/change/",
+    }
+    rows = []
+    for who, user in (("head office", head_office), ("advisor", advisor.user)):
+        client = Client()
+        client.force_login(user)
+        for page, pattern in pages.items():
+            for admin_name, prefix in (("Atelier", "/admin/"), ("plain ModelAdmin", "/plain-admin/")):
+                if admin_name == "plain ModelAdmin" and who == "advisor":
+                    continue  # the plain admin knows no boutique scope: only head office is comparable
+                p50, p95, queries, size = _time(client, pattern.format(prefix=prefix), arguments.requests)
+                rows.append((who, page, admin_name, p50, p95, queries, size))
+
+    print(f"\nServer time per request, {Customer.objects.count():,} clients, {arguments.requests} requests each "
+          f"(PostgreSQL, Django test client in-process)")
+    print(f"{'user':<12} {'page':<13} {'admin':<17} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8} {'KB':>6}")
+    for who, page, admin_name, p50, p95, queries, size in rows:
+        print(f"{who:<12} {page:<13} {admin_name:<17} {p50:>8.1f} {p95:>8.1f} {queries:>8} {size / 1024:>6.0f}")
+
+
+if __name__ == "__main__":
+    main()
