@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
+import copy
 import uuid
+from typing import Any
 
-from django.contrib import admin
-from django.db.models import Q
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
 
 from core.admin import TIMESTAMPS, ViewOnlyAdminMixin
+from core.errors import ApplicationError
 from customers.models import (
     Advisor,
     Boutique,
     ClientHandover,
     ConsentEvent,
+    Customer,
     CustomerIdentity,
     CustomerMerge,
     Persona,
     Segment,
     SourceSystem,
 )
+from customers.services import advisor_save, client_book_hand_over
+from customers.services.staff import advisor_validate
 
 SOURCE_SEARCH_HELP = "A client's email address or public id, or the id the source system gave (exact)."
 
@@ -33,8 +45,50 @@ class BoutiqueScopedAdminMixin:
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         manager = db_field.related_model._default_manager
         if "queryset" not in kwargs and hasattr(manager, "visible_to"):
-            kwargs["queryset"] = manager.visible_to(request.user)
+            queryset = manager.visible_to(request.user)
+            if db_field.related_model is Advisor:
+                queryset = queryset.select_related("user")  # an advisor is shown by their user's name
+            kwargs["queryset"] = queryset
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+# Marks the second POST of an action: its confirmation page's form, as opposed to the list's action bar.
+APPLY_ACTION = "apply"
+# How many selected rows an action's confirmation page names; the rest are counted.
+LISTED_ON_CONFIRMATION = 20
+
+
+def action_confirmation_page(
+    model_admin: admin.ModelAdmin, request, queryset: QuerySet, *, action: str, template: str, title: str,
+    form: forms.Form, submit_label: str, **context: Any,
+) -> TemplateResponse:
+    """The page where an admin action asks for a choice (templates/admin/desk/action_form.html and its children).
+
+    It posts back to the list's own URL, filters and search included, with the same selection and `apply`, so the
+    action then runs on exactly the rows the list showed.
+    """
+    count = queryset.count()
+    listed = list(queryset[:LISTED_ON_CONFIRMATION])
+    return TemplateResponse(
+        request,
+        template,
+        {
+            **model_admin.admin_site.each_context(request),
+            "title": title,
+            "opts": model_admin.model._meta,
+            "form": form,
+            "media": model_admin.media + form.media,
+            "action": action,
+            "selected_ids": request.POST.getlist(ACTION_CHECKBOX_NAME),
+            "select_across": request.POST.get("select_across", "0"),
+            "count": count,
+            "listed": listed,
+            "more": max(count - len(listed), 0),
+            "cancel_url": request.get_full_path(),
+            "submit_label": submit_label,
+            **context,
+        },
+    )
 
 
 def as_uuid(term: str) -> uuid.UUID | None:
@@ -82,15 +136,118 @@ class BoutiqueAdmin(admin.ModelAdmin):
     readonly_fields = TIMESTAMPS
 
 
+class AdvisorAdminForm(forms.ModelForm):
+    """Shows on the form what advisor_save would refuse (advisor_validate), instead of failing on save."""
+
+    class Meta:
+        model = Advisor
+        fields = ["user", "boutique", "role", "is_active"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        candidate = copy.copy(self.instance)
+        for name in self.Meta.fields:
+            if name in cleaned:
+                setattr(candidate, name, cleaned[name])
+        try:
+            advisor_validate(advisor=candidate)
+        except ApplicationError as error:
+            for field, errors in (error.fields or {None: [error.message]}).items():
+                for message in errors:
+                    self.add_error(field if field in self.fields else None, message)
+        return cleaned
+
+
+class HandOverForm(forms.Form):
+    to_advisors = forms.ModelMultipleChoiceField(
+        queryset=Advisor.objects.none(), widget=forms.CheckboxSelectMultiple, label="Hand the clients over to"
+    )
+    note = forms.CharField(
+        max_length=ClientHandover._meta.get_field("note").max_length, required=False, label="Note",
+        help_text="Why, for the record: e.g. leaves the house on 30 June.",
+    )
+
+    def __init__(self, *args, advisors: QuerySet[Advisor], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["to_advisors"].queryset = advisors
+
+
 @admin.register(Advisor)
 class AdvisorAdmin(BoutiqueScopedAdminMixin, admin.ModelAdmin):
-    list_display = ["__str__", "user", "boutique", "role", "is_active"]
+    """Staff and their roles. Managers see their boutique's advisors and hand a leaving advisor's client book over
+    to colleagues (client_book_hand_over); head office edits roles and boutiques (advisor_save)."""
+
+    form = AdvisorAdminForm
+    list_display = ["__str__", "user", "boutique", "role", "is_active", "client_book"]
     list_filter = ["role", "is_active", "boutique"]
     list_select_related = ["user", "boutique"]
     search_fields = ["user__first_name", "user__last_name", "user__email", "user__username"]
     ordering = ["user__last_name", "user__first_name"]
     autocomplete_fields = ["user"]
     readonly_fields = TIMESTAMPS
+    actions = ["hand_over_client_book"]
+
+    def get_queryset(self, request):
+        # A subquery per advisor shown, on the clients' advisor index, rather than a join and count over all clients.
+        book = (
+            Customer.objects.filter(advisor=OuterRef("pk")).order_by().values("advisor").annotate(count=Count("pk"))
+        )
+        return super().get_queryset(request).annotate(
+            client_count=Coalesce(Subquery(book.values("count"), output_field=IntegerField()), 0)
+        )
+
+    @admin.display(description="Client book", ordering="client_count")
+    def client_book(self, advisor: Advisor) -> str:
+        url = reverse("admin:customers_customer_changelist")
+        return format_html('<a href="{}?advisor_id={}&amp;client_book=all">{} clients</a>', url, advisor.pk,
+                           advisor.client_count)
+
+    def has_hand_over_permission(self, request) -> bool:
+        return request.user.has_perm("customers.hand_over_clients")
+
+    def save_model(self, request, obj, form, change) -> None:
+        advisor_save(advisor=obj)
+
+    @admin.action(description="Hand the client book over to other advisors", permissions=["hand_over"])
+    def hand_over_client_book(self, request, queryset: QuerySet[Advisor]):
+        """Share one advisor's clients out among advisors of the same boutique (client_book_hand_over)."""
+        selected = list(queryset.select_related("user", "boutique")[:2])
+        if len(selected) != 1:
+            problem = "None of the selected advisors is on your list" if not selected else "Select one advisor"
+            self.message_user(request, f"{problem}; nothing was changed.", messages.WARNING)
+            return None
+        from_advisor = selected[0]
+        client_count = Customer.objects.filter(advisor=from_advisor).count()
+        if not client_count:
+            self.message_user(request, f"{from_advisor} has no clients to hand over.", messages.WARNING)
+            return None
+        receivers = (
+            Advisor.objects.visible_to(request.user)
+            .filter(boutique_id=from_advisor.boutique_id, is_active=True)
+            .exclude(pk=from_advisor.pk)
+            .exclude(role=Advisor.Role.HEAD_OFFICE)
+            .select_related("user")
+        )
+        form = HandOverForm(request.POST if APPLY_ACTION in request.POST else None, advisors=receivers)
+        if form.is_valid():
+            to_advisors = list(form.cleaned_data["to_advisors"])
+            try:
+                handover = client_book_hand_over(
+                    from_advisor=from_advisor, to_advisors=to_advisors, actor=request.user,
+                    note=form.cleaned_data["note"],
+                )
+            except ApplicationError as error:
+                self.message_user(request, f"{error.message} Nothing was changed.", messages.ERROR)
+                return None
+            names = {str(advisor.pk): str(advisor) for advisor in to_advisors}
+            shares = ", ".join(f"{names[advisor_id]} {count}" for advisor_id, count in handover.allocation.items())
+            self.message_user(request, f"Handed {handover.client_count} clients of {from_advisor} over: {shares}.")
+            return None
+        return action_confirmation_page(
+            self, request, queryset.select_related("user"), action="hand_over_client_book",
+            template="admin/desk/hand_over.html", title=f"Hand over the client book of {from_advisor}", form=form,
+            submit_label="Hand over", from_advisor=from_advisor, client_count=client_count,
+        )
 
 
 @admin.register(Persona)
@@ -173,5 +330,14 @@ class ClientHandoverAdmin(BoutiqueScopedAdminMixin, ViewOnlyAdminMixin, admin.Mo
     list_display = ["created_at", "from_advisor", "client_count", "handed_over_by", "boutique"]
     list_select_related = ["from_advisor__user", "handed_over_by", "boutique"]
     list_filter = ["boutique"]
-    fields = ["from_advisor", "boutique", "client_count", "allocation", "handed_over_by", "note", "created_at"]
+    fields = ["from_advisor", "boutique", "client_count", "shares", "handed_over_by", "note", "created_at"]
     readonly_fields = fields
+
+    @admin.display(description="Who took how many clients")
+    def shares(self, handover: ClientHandover) -> str:
+        advisors = Advisor.objects.filter(pk__in=list(handover.allocation)).select_related("user")
+        names = {str(advisor.pk): str(advisor) for advisor in advisors}
+        return ", ".join(
+            f"{names.get(advisor_id, f'advisor #{advisor_id}')}: {count}"
+            for advisor_id, count in handover.allocation.items()
+        )

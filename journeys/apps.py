@@ -5,10 +5,12 @@ class JourneysConfig(AppConfig):
     name = "journeys"
 
     def ready(self) -> None:
-        # Journeys adds its stage moves to the timeline and its rows to client merges (apps depend one way).
+        # Journeys adds its stage moves and follow-ups to the timeline and its rows to client merges (apps depend
+        # one way).
         from customers.services import register_merge_handler
         from journeys import selectors, services
         from touchpoints.selectors import register_timeline_source
 
         register_timeline_source(selectors.transition_timeline_source())
+        register_timeline_source(selectors.followup_timeline_source())
         register_merge_handler(services.move_journeys)

@@ -7,6 +7,7 @@ import logging
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from core.errors import ApplicationError
@@ -15,6 +16,9 @@ from journeys.models import Enrollment, FollowUp, Journey, Rule, Stage, Transiti
 from touchpoints.models import Interaction
 
 logger = logging.getLogger(__name__)
+
+# Transition.note's length: a longer reason is refused rather than cut.
+NOTE_MAX_LENGTH = Transition._meta.get_field("note").max_length
 
 
 @transaction.atomic
@@ -26,8 +30,10 @@ def enrollment_enroll(
     cause: str = Transition.Cause.ENROLLMENT,
     actor: AbstractBaseUser | None = None,
     occurred_at: dt.datetime | None = None,
+    note: str = "",
 ) -> tuple[Enrollment, bool]:
-    """Enroll a client in a journey at its first stage (or `stage`), writing the entering Transition.
+    """Enroll a client in a journey at its first stage (or `stage`), writing the entering Transition (with `note`,
+    why, when a person enrolls them).
 
     A client already in the journey stays where they are: returns (enrollment, False).
     """
@@ -53,7 +59,8 @@ def enrollment_enroll(
     except IntegrityError:
         return Enrollment.objects.get(customer=customer, journey=journey), False
     Transition.objects.create(
-        enrollment=enrollment, from_stage=None, to_stage=stage, occurred_at=moment, cause=cause, actor=actor
+        enrollment=enrollment, from_stage=None, to_stage=stage, occurred_at=moment, cause=cause, actor=actor,
+        note=note[:240],
     )
     logger.info("journeys.enrolled enrollment_id=%s stage_id=%s", enrollment.pk, stage.pk)
     return enrollment, True
@@ -101,6 +108,34 @@ def enrollment_move(
     return transition
 
 
+@transaction.atomic
+def enrollment_place(
+    *, customer: Customer, to_stage: Stage, actor: AbstractBaseUser | None, note: str
+) -> Transition:
+    """Put a client in a stage by hand and say why: a move within the stage's journey, or, when the client is not
+    in that journey yet, an enrollment straight into the stage. Either way one Transition, cause manual, with the
+    staff member as actor and the reason as note."""
+    note = (note or "").strip()
+    if not note:
+        raise ApplicationError.for_field("note", "Say why the client moves to this stage.")
+    if len(note) > NOTE_MAX_LENGTH:
+        raise ApplicationError.for_field("note", f"Keep the reason under {NOTE_MAX_LENGTH} characters.")
+    journey = to_stage.journey
+    if not journey.is_active:
+        raise ApplicationError.for_field("to_stage", f"The journey {journey.name!r} is not active.")
+    enrollment = Enrollment.objects.filter(customer=customer, journey=journey).first()
+    if enrollment is None:
+        enrollment, created = enrollment_enroll(
+            customer=customer, journey=journey, stage=to_stage, cause=Transition.Cause.MANUAL, actor=actor, note=note
+        )
+        if created:
+            return Transition.objects.get(enrollment=enrollment)
+        # Someone enrolled the client meanwhile: move them from wherever that put them.
+    return enrollment_move(
+        enrollment=enrollment, to_stage=to_stage, cause=Transition.Cause.MANUAL, actor=actor, note=note
+    )
+
+
 def move_journeys(*, surviving: Customer, merged: Customer) -> dict[str, int]:
     """Journeys' part of a client merge. Where both were in one journey, the survivor's enrollment stays and the
     duplicate's history is kept on it."""
@@ -115,3 +150,54 @@ def move_journeys(*, surviving: Customer, merged: Customer) -> dict[str, int]:
         "transitions_of_duplicate_enrollments": moved_transitions,
         "followups": FollowUp.objects.filter(customer=merged).update(customer=surviving),
     }
+
+
+@transaction.atomic
+def customers_enroll(
+    *, customers: QuerySet[Customer], journey: Journey, actor: AbstractBaseUser | None, note: str = ""
+) -> dict[str, int]:
+    """Enroll a selection of clients in a journey at its first stage, by hand (cause manual, `actor`).
+
+    Clients already in the journey stay where they are. Returns {"enrolled": n, "already_enrolled": n}.
+    """
+    counts = {"enrolled": 0, "already_enrolled": 0}
+    for customer in Customer.objects.filter(pk__in=customers.values("pk")).order_by("pk"):
+        _, created = enrollment_enroll(
+            customer=customer, journey=journey, cause=Transition.Cause.MANUAL, actor=actor, note=note
+        )
+        counts["enrolled" if created else "already_enrolled"] += 1
+    logger.info("journeys.bulk_enrolled journey_id=%s enrolled=%s", journey.pk, counts["enrolled"])
+    return counts
+
+
+@transaction.atomic
+def customers_place_in_stage(
+    *, customers: QuerySet[Customer], to_stage: Stage, actor: AbstractBaseUser | None, note: str,
+    enroll_missing: bool,
+) -> dict[str, int]:
+    """Put a selection of clients in a stage by hand (enrollment_place for each, so one Transition each with the
+    reason as note). Clients not in the stage's journey are enrolled straight into the stage when
+    `enroll_missing`, else skipped; clients already there, or who have left the journey, are skipped.
+
+    Returns the counts: moved, enrolled, already_there, skipped_not_enrolled, skipped_left.
+    """
+    counts = dict.fromkeys(["moved", "enrolled", "already_there", "skipped_not_enrolled", "skipped_left"], 0)
+    selected = Customer.objects.filter(pk__in=customers.values("pk")).order_by("pk")
+    enrollments = {
+        enrollment.customer_id: enrollment
+        for enrollment in Enrollment.objects.filter(journey_id=to_stage.journey_id, customer__in=selected)
+    }
+    for customer in selected:
+        enrollment = enrollments.get(customer.pk)
+        if enrollment is None and not enroll_missing:
+            counts["skipped_not_enrolled"] += 1
+        elif enrollment is not None and enrollment.exited_at is not None:
+            counts["skipped_left"] += 1
+        elif enrollment is not None and enrollment.stage_id == to_stage.pk:
+            counts["already_there"] += 1
+        else:
+            enrollment_place(customer=customer, to_stage=to_stage, actor=actor, note=note)
+            counts["moved" if enrollment is not None else "enrolled"] += 1
+    logger.info("journeys.bulk_placed stage_id=%s moved=%s enrolled=%s", to_stage.pk, counts["moved"],
+                counts["enrolled"])
+    return counts

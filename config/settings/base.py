@@ -33,7 +33,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "desk.apps.AtelierAdminConfig",  # django.contrib.admin with the advisor's day as its index
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

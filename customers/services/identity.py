@@ -133,6 +133,8 @@ def customer_upsert(
     # Two callers may create the same new client at once; the loser of the race finds the winner's row.
     for attempt in range(3):
         try:
+            # The history's "who" comes from the entry point's pghistory.context (an import batch, a sync run, the
+            # API key): pghistory keeps a context until the transaction ends, so a service must not set one itself.
             with transaction.atomic():
                 result = _upsert_once(wanted, email, phone, given, preferences)
             break

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.serializers.json import DjangoJSONEncoder
@@ -37,6 +39,27 @@ _FILLED_FROM_MERGED = (
     "advisor_id",
     "persona_id",
 )
+
+
+@dataclass(frozen=True)
+class MergedValue:
+    """One profile field of the surviving record after a merge, and whether it came from the duplicate."""
+
+    field: str
+    value: Any
+    filled_from_merged: bool
+
+
+def customer_merge_preview(*, surviving: Customer, merged: Customer) -> list[MergedValue]:
+    """What customer_merge will leave in each profile field of `surviving`: its own value when it has one, else the
+    duplicate's (the same fields and rule as the merge). Foreign keys come as objects: select them related."""
+    preview = []
+    for name in _FILLED_FROM_MERGED:
+        filled = not getattr(surviving, name) and bool(getattr(merged, name))
+        field = name.removesuffix("_id")
+        value = getattr(merged if filled else surviving, field)
+        preview.append(MergedValue(field=field, value=value, filled_from_merged=filled))
+    return preview
 
 
 def register_merge_handler(handler: MergeHandler) -> None:

@@ -53,11 +53,33 @@ def staff_groups_sync(*, advisors: Iterable[Advisor] | None = None) -> int:
     return synced
 
 
+def advisor_validate(*, advisor: Advisor) -> None:
+    """Refuse a role or boutique an advisor cannot have; advisor_save checks it, forms call it to say so early.
+
+    An advisor who still holds clients of their boutique cannot move to another one: the clients would stay with
+    someone that boutique's staff no longer see, out of reach of its manager's hand-over. Hand them over first.
+    """
+    if advisor.role != Advisor.Role.HEAD_OFFICE and advisor.boutique_id is None:
+        raise ApplicationError.for_field("boutique", "Advisors and boutique managers belong to a boutique.")
+    if advisor.pk is None:
+        return
+    previous_boutique_id = Advisor.objects.filter(pk=advisor.pk).values_list("boutique_id", flat=True).first()
+    if previous_boutique_id is None or previous_boutique_id == advisor.boutique_id:
+        return
+    count = Customer.objects.filter(advisor_id=advisor.pk, home_boutique_id=previous_boutique_id).count()
+    if count:
+        raise ApplicationError.for_field(
+            "boutique",
+            f"{advisor} still has {count} client{'s' if count != 1 else ''} at their boutique; hand the client "
+            "book over before moving them.",
+            clients=count,
+        )
+
+
 @transaction.atomic
 def advisor_save(*, advisor: Advisor) -> Advisor:
     """Save an advisor's role and boutique, and bring their permissions in line with the role."""
-    if advisor.role != Advisor.Role.HEAD_OFFICE and advisor.boutique_id is None:
-        raise ApplicationError.for_field("boutique", "Advisors and boutique managers belong to a boutique.")
+    advisor_validate(advisor=advisor)
     advisor.save()
     staff_groups_sync(advisors=[advisor])
     logger.info("customers.advisor_saved advisor_id=%s role=%s", advisor.pk, advisor.role)

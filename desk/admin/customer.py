@@ -11,7 +11,7 @@ from django.contrib import admin
 
 from core.admin import TIMESTAMPS, ViewOnlyAdminMixin
 from core.errors import ApplicationError
-from customers.admin import BoutiqueScopedAdminMixin, as_uuid
+from customers.admin import BoutiqueScopedAdminMixin
 from customers.models import Customer, CustomerIdentity
 from customers.normalizers import normalize_country, normalize_email, normalize_phone, normalize_preferences
 from desk.admin.list import ClientListMixin
@@ -102,15 +102,6 @@ class CustomerAdmin(ClientPageMixin, ClientListMixin, PrivacyActionsMixin, Bouti
 
     form = CustomerAdminForm
     actions = [*ClientListMixin.list_actions, *PrivacyActionsMixin.privacy_actions]
-    list_display = ["name", "email", "phone", "home_boutique", "advisor", "value_tier", "lifetime_value",
-                    "last_order_at"]
-    list_filter = ["value_tier", "home_boutique", "persona", "is_anonymized"]
-    list_select_related = ["home_boutique", "advisor__user"]
-    search_fields = ["last_name", "first_name", "email"]
-    search_help_text = "Name or email (part of it), a phone number as typed, or the client's public id."
-    # updated_at has an index, so the first page is read from it instead of sorting every client.
-    ordering = ["-updated_at"]
-    show_full_result_count = False
     autocomplete_fields = ["advisor"]
     inlines = [CustomerIdentityInline]
     readonly_fields = [
@@ -149,33 +140,11 @@ class CustomerAdmin(ClientPageMixin, ClientListMixin, PrivacyActionsMixin, Bouti
         ("Record", {"fields": ["public_id", "is_anonymized", "anonymized_at", *TIMESTAMPS]}),
     ]
 
-    @admin.display(description="Client", ordering="last_name")
-    def name(self, customer: Customer) -> str:
-        return str(customer)
-
     def has_add_permission(self, request) -> bool:
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
-
-    def get_search_results(self, request, queryset, search_term):
-        queryset_found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        term = search_term.strip()
-        extra = None
-        public_id = as_uuid(term) if term else None
-        if public_id is not None:
-            extra = queryset.filter(public_id=public_id)
-        elif term:
-            try:
-                phone = normalize_phone(term)
-            except ApplicationError:
-                phone = ""
-            if phone:
-                extra = queryset.filter(phone=phone)
-        if extra is not None:
-            queryset_found = queryset_found | extra
-        return queryset_found, may_have_duplicates
 
     def save_model(self, request, obj, form, change):
         if not change:

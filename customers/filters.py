@@ -1,0 +1,193 @@
+"""Filters over clients, shared by the admin's client list (desk.admin.list) and the API.
+
+Every filter reads an indexed column or a narrow join, so a filter on 100,000 clients stays one query: the search
+matches emails and phone numbers exactly on their normalized form, never with `icontains`.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import uuid
+import zoneinfo
+from typing import Any
+
+import django_filters
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from core.errors import ApplicationError
+from customers.models import (
+    Advisor,
+    Boutique,
+    ConsentChannel,
+    ConsentPurpose,
+    Customer,
+    CustomerQuerySet,
+    Persona,
+    ValueTier,
+)
+from customers.normalizers import normalize_phone
+from customers.scoping import visible_boutique_ids
+
+# Characters a phone number is typed with; a term of only these (and enough digits) is searched as a phone.
+PHONE_CHARACTERS = frozenset("0123456789+-.()/ ")
+MIN_PHONE_DIGITS = 6
+# Name searches look at the first few words only: each word adds a condition, and nobody types more.
+MAX_NAME_WORDS = 3
+
+LAST_PURCHASE_CHOICES = [
+    ("this_month", "This month"),
+    ("last_3_months", "In the last 3 months"),
+    ("last_12_months", "In the last 12 months"),
+    ("over_12_months", "More than 12 months ago"),
+    ("never", "Never"),
+]
+CONSENT_CHOICES = [
+    (f"{channel}_{purpose}", f"{channel_label} · {purpose_label.lower()}")
+    for purpose, purpose_label in ConsentPurpose.choices
+    for channel, channel_label in ConsentChannel.choices
+]
+CLIENT_BOOK_MINE = "mine"
+
+
+def months_before(moment: dt.datetime, months: int) -> dt.datetime:
+    """The same moment `months` calendar months earlier (the 31st becomes the month's last day)."""
+    index = moment.year * 12 + moment.month - 1 - months
+    year, month = divmod(index, 12)
+    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
+    return moment.replace(year=year, month=month + 1, day=day)
+
+
+def requesting_advisor(user: Any) -> Advisor | None:
+    """The Advisor record (with its boutique) of the staff member `user`, read once per request; None for users
+    without one (superusers)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    if not hasattr(user, "_atelier_advisor"):
+        user._atelier_advisor = Advisor.objects.filter(user=user).select_related("boutique").first()
+    return user._atelier_advisor
+
+
+def searcher_boutique(user: Any) -> Boutique | None:
+    """The boutique `user` works at (None for head office and superusers). Its country is the region a phone
+    number typed without its country code is read in; its time zone says when "this month" starts."""
+    advisor = requesting_advisor(user)
+    return advisor.boutique if advisor else None
+
+
+def _as_uuid(term: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(term)
+    except ValueError:
+        return None
+
+
+def looks_like_phone(term: str) -> bool:
+    return set(term) <= PHONE_CHARACTERS and sum(character.isdigit() for character in term) >= MIN_PHONE_DIGITS
+
+
+def customers_search(queryset: QuerySet[Customer], term: str, *, region: str | None = None) -> QuerySet[Customer]:
+    """Clients matching what staff type in a search box: an email or a public id (exact), a phone number in any
+    common format (read in `region` unless it has a country code; matched exactly in E.164), or the start of
+    the first and/or last name (every word must start one of them)."""
+    term = " ".join(term.split())
+    if not term:
+        return queryset
+    if "@" in term:
+        # Emails are stored lower-case, so the exact match uses the unique index.
+        return queryset.filter(email=term.lower())
+    public_id = _as_uuid(term)
+    if public_id is not None:
+        return queryset.filter(public_id=public_id)
+    if looks_like_phone(term):
+        try:
+            phone = normalize_phone(term, region=region)
+        except ApplicationError:
+            # Not a whole, valid number: no client can have it (partial numbers are not searched).
+            return queryset.none()
+        return queryset.filter(phone=phone)
+    for word in term.split(" ")[:MAX_NAME_WORDS]:
+        queryset = queryset.filter(Q(last_name__istartswith=word) | Q(first_name__istartswith=word))
+    return queryset
+
+
+def _visible_boutiques(request) -> QuerySet[Boutique]:
+    boutique_ids = visible_boutique_ids(request.user if request else None)
+    if boutique_ids is None:
+        return Boutique.objects.all()
+    return Boutique.objects.filter(pk__in=boutique_ids)
+
+
+def _visible_advisors(request) -> QuerySet[Advisor]:
+    return Advisor.objects.visible_to(request.user if request else None).select_related("user")
+
+
+class CustomerFilterSet(django_filters.FilterSet):
+    """The filters of the client list and of the clients API. Boutique and advisor choices are those the
+    requesting user may see (pass `request`); a hidden boutique's or advisor's id is an invalid choice."""
+
+    q = django_filters.CharFilter(
+        method="filter_search", label="Search", help_text="Name, email, phone number or public id."
+    )
+    boutique_id = django_filters.ModelChoiceFilter(
+        field_name="home_boutique", queryset=_visible_boutiques, label="Boutique", null_label="No boutique"
+    )
+    advisor_id = django_filters.ModelChoiceFilter(
+        field_name="advisor", queryset=_visible_advisors, label="Advisor", null_label="No advisor"
+    )
+    value_tier = django_filters.ChoiceFilter(choices=ValueTier.choices, label="Tier")
+    persona_id = django_filters.ModelChoiceFilter(
+        field_name="persona", queryset=Persona.objects.all(), label="Persona", null_label="No persona"
+    )
+    # A number, not a model choice: stages belong to journeys, which customers may not import (apps depend one way).
+    stage_id = django_filters.NumberFilter(method="filter_stage", label="Journey stage (id)")
+    last_purchase = django_filters.ChoiceFilter(
+        choices=LAST_PURCHASE_CHOICES, method="filter_last_purchase", label="Last purchase"
+    )
+    consent = django_filters.ChoiceFilter(choices=CONSENT_CHOICES, method="filter_consent", label="Consent given")
+    client_book = django_filters.ChoiceFilter(
+        choices=[(CLIENT_BOOK_MINE, "My clients")], method="filter_client_book", label="Client book"
+    )
+
+    class Meta:
+        model = Customer
+        fields: list[str] = []
+
+    @property
+    def user(self) -> Any:
+        return getattr(self.request, "user", None)
+
+    def filter_search(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
+        boutique = searcher_boutique(self.user) if looks_like_phone(value.strip()) else None
+        return customers_search(queryset, value, region=boutique.country if boutique else None)
+
+    def filter_stage(self, queryset: QuerySet[Customer], name: str, value: int) -> QuerySet[Customer]:
+        # One filter() call, so both conditions apply to the same enrollment. A stage belongs to one journey and a
+        # client has one enrollment per journey, so the join cannot repeat a client.
+        return queryset.filter(enrollments__stage_id=value, enrollments__exited_at__isnull=True)
+
+    def filter_last_purchase(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
+        if value == "never":
+            return queryset.filter(last_order_at__isnull=True)
+        boutique = searcher_boutique(self.user)
+        now = timezone.localtime(
+            timezone.now(), zoneinfo.ZoneInfo(boutique.timezone) if boutique else timezone.get_current_timezone()
+        )
+        if value == "this_month":
+            start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+            return queryset.filter(last_order_at__gte=start)
+        if value == "last_3_months":
+            return queryset.filter(last_order_at__gte=months_before(now, 3))
+        if value == "last_12_months":
+            return queryset.filter(last_order_at__gte=months_before(now, 12))
+        return queryset.filter(last_order_at__lt=months_before(now, 12))
+
+    def filter_consent(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
+        # `consent` is the current state derived from the ledger: {"email_marketing": true, ...}.
+        return queryset.filter(consent__contains={value: True})
+
+    def filter_client_book(self, queryset: CustomerQuerySet, name: str, value: str) -> QuerySet[Customer]:
+        if self.user is None:
+            return queryset.none()
+        return queryset.assigned_to(self.user)

@@ -1,0 +1,214 @@
+"""Reads of the advisor's day: the tasks due, the birthdays of the week, the best clients gone quiet, and what
+clients said lately. An advisor sees their own client book; a boutique manager sees the whole boutique.
+
+"Today" and "this week" are the boutique's, not the server's: a task due at 08:00 in Tokyo is today's task for
+the Tokyo advisor whatever the clock of the server says. Each list is one query, whatever its length.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import BooleanField, Case, ExpressionWrapper, IntegerField, Q, QuerySet, Value, When
+from django.utils import timezone
+
+from customers.models import Advisor, Customer
+from feedback.models import Response
+from journeys.models import FollowUp, FollowUpTemplate
+
+# How far back a visit or a purchase still counts as recent contact with a top client.
+QUIET_DAYS = 90
+# How far back feedback is still news.
+FEEDBACK_DAYS = 14
+# Longest lists the page shows; each list is one query of at most this many rows.
+TASK_LIMIT = 50
+BIRTHDAY_LIMIT = 50
+QUIET_CLIENT_LIMIT = 10
+FEEDBACK_LIMIT = 20
+
+# The roles whose landing page is the day; head office works across boutiques and lands on the full index.
+DAY_ROLES = (Advisor.Role.ADVISOR, Advisor.Role.BOUTIQUE_MANAGER)
+
+
+@dataclass(frozen=True)
+class Birthday:
+    """A client whose birthday falls this week, on `day` (28 February for 29 February birthdays in common years)."""
+
+    customer: Customer
+    day: dt.date
+
+    @property
+    def age(self) -> int:
+        return self.day.year - self.customer.birth_date.year
+
+
+@dataclass(frozen=True)
+class AdvisorDay:
+    """What one staff member's landing page shows, for one moment in their boutique's time zone."""
+
+    advisor: Advisor
+    is_boutique_wide: bool
+    today: dt.date
+    week: list[dt.date]
+    tasks: list[FollowUp]
+    birthdays: list[Birthday]
+    quiet_top_clients: list[Customer]
+    recent_feedback: list[Response]
+
+
+@dataclass(frozen=True)
+class DayWindow:
+    """The boundaries of today and of this week (Monday to Sunday) in a boutique's time zone."""
+
+    now: dt.datetime
+    today: dt.date
+    start_of_today: dt.datetime
+    start_of_tomorrow: dt.datetime
+    week: list[dt.date]
+
+    @classmethod
+    def for_boutique(cls, *, time_zone: str, now: dt.datetime) -> DayWindow:
+        zone = zoneinfo.ZoneInfo(time_zone)
+        today = now.astimezone(zone).date()
+        monday = today - dt.timedelta(days=today.weekday())
+        return cls(
+            now=now,
+            today=today,
+            start_of_today=dt.datetime.combine(today, dt.time.min, tzinfo=zone),
+            start_of_tomorrow=dt.datetime.combine(today + dt.timedelta(days=1), dt.time.min, tzinfo=zone),
+            week=[monday + dt.timedelta(days=offset) for offset in range(7)],
+        )
+
+
+def day_advisor(*, user: Any) -> Advisor | None:
+    """The advisor or boutique manager whose day `user` sees; None for head office, superusers and others."""
+    if not getattr(user, "is_authenticated", False) or user.is_superuser:
+        return None
+    return (
+        Advisor.objects.select_related("boutique")
+        .filter(user=user, is_active=True, role__in=DAY_ROLES, boutique__isnull=False)
+        .first()
+    )
+
+
+def _day_clients(*, user: Any, advisor: Advisor, is_boutique_wide: bool) -> QuerySet[Customer]:
+    # visible_to is the one scoping rule; an advisor's book is further narrowed to the clients assigned to them
+    # (by advisor id, which the (home boutique, advisor) index serves without a join).
+    clients = Customer.objects.visible_to(user).filter(is_anonymized=False)
+    return clients if is_boutique_wide else clients.filter(advisor=advisor)
+
+
+def day_tasks(*, user: Any, advisor: Advisor, window: DayWindow, is_boutique_wide: bool = False) -> QuerySet[FollowUp]:
+    """Advisor tasks still to do that are due today or overdue, oldest first, each marked `is_overdue`.
+
+    An advisor sees the tasks assigned to them; a manager sees every task for the boutique's clients, unassigned
+    ones included, so that none is forgotten.
+    """
+    tasks = FollowUp.objects.visible_to(user).filter(
+        channel=FollowUpTemplate.Channel.ADVISOR_TASK,
+        status=FollowUp.Status.SCHEDULED,
+        due_at__lt=window.start_of_tomorrow,
+        customer__is_anonymized=False,
+    )
+    if not is_boutique_wide:
+        tasks = tasks.filter(advisor=advisor)
+    return (
+        tasks.annotate(is_overdue=ExpressionWrapper(Q(due_at__lt=window.start_of_today), output_field=BooleanField()))
+        .select_related("customer", "template", "advisor__user")
+        .order_by("due_at", "pk")[:TASK_LIMIT]
+    )
+
+
+def _birthday_days(week: list[dt.date]) -> list[tuple[int, int, int]]:
+    """(month, day, position in the week) of each birth date celebrated this week."""
+    celebrated = []
+    for position, day in enumerate(week):
+        celebrated.append((day.month, day.day, position))
+        if (day.month, day.day) == (2, 28) and not calendar.isleap(day.year):
+            # Born on 29 February: celebrated on the 28th in common years.
+            celebrated.append((2, 29, position))
+    return celebrated
+
+
+def day_birthdays(
+    *, user: Any, advisor: Advisor, window: DayWindow, is_boutique_wide: bool = False
+) -> QuerySet[Customer]:
+    """The clients whose birthday falls this week (Monday to Sunday, across a new year too), in the order of the
+    week, each annotated with `birthday_position` (0 for Monday)."""
+    celebrated = _birthday_days(window.week)
+    matches = Q()
+    for month, day, _position in celebrated:
+        matches |= Q(birth_date__month=month, birth_date__day=day)
+    position = Case(
+        *[
+            When(birth_date__month=month, birth_date__day=day, then=Value(position))
+            for month, day, position in celebrated
+        ],
+        output_field=IntegerField(),
+    )
+    return (
+        _day_clients(user=user, advisor=advisor, is_boutique_wide=is_boutique_wide)
+        .filter(matches)
+        .annotate(birthday_position=position)
+        .select_related("advisor__user")
+        .order_by("birthday_position", "last_name", "first_name", "pk")[:BIRTHDAY_LIMIT]
+    )
+
+
+def day_quiet_top_clients(
+    *, user: Any, advisor: Advisor, window: DayWindow, is_boutique_wide: bool = False
+) -> QuerySet[Customer]:
+    """The most valuable clients (by lifetime value) with neither a touchpoint nor a purchase for QUIET_DAYS."""
+    cutoff = window.now - dt.timedelta(days=QUIET_DAYS)
+    return (
+        _day_clients(user=user, advisor=advisor, is_boutique_wide=is_boutique_wide)
+        .filter(lifetime_value__gt=0)
+        .filter(Q(last_interaction_at__isnull=True) | Q(last_interaction_at__lt=cutoff))
+        .filter(Q(last_order_at__isnull=True) | Q(last_order_at__lt=cutoff))
+        .select_related("advisor__user")
+        .order_by("-lifetime_value", "pk")[:QUIET_CLIENT_LIMIT]
+    )
+
+
+def day_recent_feedback(
+    *, user: Any, advisor: Advisor, window: DayWindow, is_boutique_wide: bool = False
+) -> QuerySet[Response]:
+    """Survey answers from the advisor's (or the boutique's) clients in the last FEEDBACK_DAYS, newest first."""
+    responses = Response.objects.visible_to(user).filter(
+        responded_at__gte=window.now - dt.timedelta(days=FEEDBACK_DAYS), customer__is_anonymized=False
+    )
+    if not is_boutique_wide:
+        responses = responses.filter(customer__advisor=advisor)
+    return responses.select_related("customer", "survey").order_by("-responded_at", "-pk")[:FEEDBACK_LIMIT]
+
+
+def advisor_day(*, user: Any, now: dt.datetime | None = None) -> AdvisorDay | None:
+    """The day of an advisor (their client book) or of a boutique manager (their boutique), or None for staff
+    whose landing page is the full index (head office, superusers, staff without an advisor role)."""
+    advisor = day_advisor(user=user)
+    if advisor is None:
+        return None
+    window = DayWindow.for_boutique(time_zone=advisor.boutique.timezone, now=now or timezone.now())
+    scope = {
+        "user": user,
+        "advisor": advisor,
+        "window": window,
+        "is_boutique_wide": advisor.role == Advisor.Role.BOUTIQUE_MANAGER,
+    }
+    birthdays = [
+        Birthday(customer=customer, day=window.week[customer.birthday_position]) for customer in day_birthdays(**scope)
+    ]
+    return AdvisorDay(
+        advisor=advisor,
+        is_boutique_wide=scope["is_boutique_wide"],
+        today=window.today,
+        week=window.week,
+        tasks=list(day_tasks(**scope)),
+        birthdays=birthdays,
+        quiet_top_clients=list(day_quiet_top_clients(**scope)),
+        recent_feedback=list(day_recent_feedback(**scope)),
+    )

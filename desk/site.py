@@ -1,0 +1,30 @@
+"""Atelier's admin site: the back office staff log into, whose landing page is the advisor's day."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from desk.day import advisor_day
+
+
+class AtelierAdminSite(admin.AdminSite):
+    """The admin index shows an advisor (or boutique manager) their day above the usual list of apps.
+
+    One page rather than a redirect to a separate day page: the index is where the admin sends staff after login
+    and where every breadcrumb's "Home" leads, so the day is always one click away, and the apps (clients,
+    journeys, feedback) stay on the same page below it instead of behind a link. Head office and superusers work
+    across boutiques and have no client book of their own: they get the plain index.
+    """
+
+    site_header = "Atelier"
+    site_title = "Atelier clienteling"
+    index_title = "Back office"
+    index_template = "admin/desk/day.html"
+
+    def index(self, request, extra_context=None):
+        day = advisor_day(user=request.user)
+        context = {"day": day}
+        if day is not None:
+            context["title"] = "Your boutique's day" if day.is_boutique_wide else "Your day"
+        context.update(extra_context or {})
+        return super().index(request, extra_context=context)

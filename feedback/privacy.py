@@ -1,0 +1,27 @@
+"""Feedback's part of erasing a client's personal data (desk.services.client_erase runs every app's part).
+
+A module of its own, like journeys.privacy; a service all the same (keyword-only, atomic).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+
+from customers.models import Customer
+from feedback.models import Invitation, Response
+
+
+@transaction.atomic
+def feedback_personal_data_erase(*, customer: Customer, erased_at: dt.datetime) -> dict[str, int]:
+    """Clear the client's words (comments, answers to further questions) and close their open invitations.
+
+    Scores, NPS classes, stages and dates stay: NPS and CSAT are counted from them. An open invitation is made to
+    expire now, so that its link can no longer attach new answers to the record.
+    """
+    responses = Response.objects.filter(customer=customer).update(comment="", answers={})
+    invitations = Invitation.objects.filter(
+        customer=customer, answered_at__isnull=True, expires_at__gt=erased_at
+    ).update(expires_at=erased_at, updated_at=erased_at)
+    return {"survey_responses": responses, "survey_invitations_closed": invitations}

@@ -1,0 +1,44 @@
+"""Journeys' part of erasing a client's personal data (desk.services.client_erase runs every app's part).
+
+A module of its own rather than a function in journeys/services.py, so that it stays apart from the stage moves
+and rules there; it is a service all the same (keyword-only, atomic).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+
+from customers.models import Customer
+from journeys.models import Enrollment, FollowUp, Transition
+
+CANCELLED_BY_ERASURE = "Cancelled: the client's personal data was erased."
+
+
+@transaction.atomic
+def journeys_personal_data_erase(*, customer: Customer, erased_at: dt.datetime) -> dict[str, int]:
+    """Clear what journeys wrote about the client in words, and stop every gesture still to come.
+
+    Follow-ups lose their rendered subject and body (they greet the client by name), the provider's message id
+    (it finds the message, address included, at the provider) and their status reason (bounces quote the
+    address); scheduled ones are cancelled. Staff notes on stage moves are cleared. Open enrollments are closed,
+    so that no rule schedules anything for the record again. Stages, moves, channels, dates, statuses and
+    outcomes stay: funnels and follow-up results are counted from them.
+    """
+    cleared = FollowUp.objects.filter(customer=customer).update(
+        subject="", body="", provider_message_id="", status_reason="", updated_at=erased_at
+    )
+    cancelled = FollowUp.objects.filter(customer=customer, status=FollowUp.Status.SCHEDULED).update(
+        status=FollowUp.Status.CANCELLED, status_reason=CANCELLED_BY_ERASURE
+    )
+    notes = Transition.objects.filter(enrollment__customer=customer).exclude(note="").update(note="")
+    exited = Enrollment.objects.filter(customer=customer, exited_at__isnull=True).update(
+        exited_at=erased_at, updated_at=erased_at
+    )
+    return {
+        "followups": cleared,
+        "followups_cancelled": cancelled,
+        "transition_notes": notes,
+        "enrollments_exited": exited,
+    }
