@@ -201,6 +201,7 @@ class Customer(TimeStampedModel):
     objects = CustomerQuerySet.as_manager()
 
     class Meta:
+        verbose_name = "client"
         ordering = ["last_name", "first_name", "pk"]
         permissions = [
             ("merge_customer", "Can merge duplicate clients"),

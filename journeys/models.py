@@ -131,6 +131,7 @@ class FollowUpTemplate(TimeStampedModel):
     is_active = models.BooleanField(default=True)
 
     class Meta:
+        verbose_name = "follow-up template"
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -147,6 +148,7 @@ class FollowUpVariant(models.Model):
     body = models.TextField()
 
     class Meta:
+        verbose_name = "follow-up variant"
         ordering = ["template", "label"]
         constraints = [
             models.UniqueConstraint(fields=["template", "label"], name="variant_unique_label"),
@@ -257,6 +259,7 @@ class FollowUp(TimeStampedModel):
     objects = BoutiqueScopedQuerySet.as_manager()
 
     class Meta:
+        verbose_name = "follow-up"
         ordering = ["-due_at", "-pk"]
         indexes = [
             models.Index(fields=["status", "due_at"], name="followup_due_idx"),

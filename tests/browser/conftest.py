@@ -16,13 +16,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 
 
 
-@pytest.fixture(autouse=True)
-def _orm_beside_playwright(monkeypatch):
-    # Playwright's sync API runs an event loop in the test's thread; the ORM calls the tests make there are safe.
-    # Only for these tests: in the environment of other tests it would reach subprocesses (check --deploy).
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
 def pytest_collection_modifyitems(config, items):
     if Path(CHROMIUM).exists():
         return
@@ -32,10 +25,15 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-@pytest.fixture(scope="session")
-def browser():
+
+@pytest.fixture
+def browser(site, monkeypatch):
+    """Chromium for one test. It starts after the test database is ready and stops before it is flushed:
+    Playwright's sync API runs an event loop in the test's thread, and Django refuses the ORM beside a running
+    loop unless told that these calls (the test's own, made between browser steps) are safe."""
     from playwright.sync_api import sync_playwright
 
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium

@@ -430,7 +430,7 @@ def test_an_advisor_cannot_open_another_boutiques_client_page(london_user, clair
 
     assert response.redirect_chain == [(reverse("admin:index"), 302)]
     assert messages_of(response) == [
-        f"customer with ID “{claire.pk}” doesn’t exist. Perhaps it was deleted?"
+        f"client with ID “{claire.pk}” doesn’t exist. Perhaps it was deleted?"
     ]
     html = response.content.decode()
     assert "Moreau" not in html
