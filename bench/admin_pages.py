@@ -36,7 +36,10 @@ def _seed_if_needed(customers: int, reseed: bool) -> None:
     except Exception:  # noqa: BLE001 - no schema yet: the database is new
         existing = -1
     if existing >= customers and not reseed:
-        print(f"Reusing {DATABASE} with {existing:,} clients.")
+        print(f"Reusing {DATABASE} with {existing:,} clients (migrating it to the current schema).")
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
         return
     connections.close_all()
     _recreate_database(DATABASE)
@@ -97,6 +100,7 @@ def main() -> None:
     pages = {
         "client list": "{prefix}customers/customer/",
         "phone search": "{prefix}customers/customer/?q=" + national.replace(" ", "+"),
+        "name search": "{prefix}customers/customer/?q=" + busiest.last_name[:4],
         "client page": "{prefix}customers/customer/" + str(busiest.pk) + "/change/",
     }
     rows = []

@@ -7,10 +7,11 @@ import zoneinfo
 
 import pghistory
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Upper
 
 from core.models import TimeStampedModel
 from customers.scoping import BoutiqueScopedQuerySet
@@ -240,6 +241,11 @@ class Customer(TimeStampedModel):
             models.Index(fields=["last_order_at"], name="customer_last_order_idx"),
             models.Index(fields=["-lifetime_value"], name="customer_lifetime_value_idx"),
             models.Index(fields=["updated_at"], name="customer_updated_idx"),
+            # The list's name search is a case-insensitive prefix (istartswith): UPPER(name) LIKE 'MAR%'.
+            models.Index(OpClass(Upper("last_name"), name="text_pattern_ops"), name="customer_last_name_prefix_idx"),
+            models.Index(OpClass(Upper("first_name"), name="text_pattern_ops"), name="customer_first_name_prefix_idx"),
+            # The consent filter asks consent @> {"email_marketing": true}.
+            GinIndex(fields=["consent"], opclasses=["jsonb_path_ops"], name="customer_consent_idx"),
         ]
 
     def __str__(self) -> str:
