@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "journeys",
     "feedback",
     "desk",
+    "imports",
 ]
 
 MIDDLEWARE = [
@@ -143,6 +144,9 @@ LANGUAGE_CODE = "en"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
+
+MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+MEDIA_URL = "media/"
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
