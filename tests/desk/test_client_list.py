@@ -10,7 +10,6 @@ import io
 from decimal import Decimal
 
 import pytest
-from django.contrib.messages import get_messages
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -30,28 +29,20 @@ from customers.models import (
 from customers.services import consent_record, customer_upsert
 from journeys.models import Enrollment, Journey, Stage, Transition
 from journeys.services import enrollment_enroll
+from tests.desk.helpers import logged_in, messages_of
 from tests.factories import AdvisorFactory, BoutiqueFactory, PersonaFactory, make_staff
 from touchpoints.services import OrderLineData, order_record
 
 pytestmark = pytest.mark.django_db
 
-LOGIN_BACKEND = "django.contrib.auth.backends.ModelBackend"
 LIST_URL = reverse("admin:customers_customer_changelist")
 
-
-def logged_in(user) -> Client:
-    browser = Client()
-    browser.force_login(user, backend=LOGIN_BACKEND)
-    return browser
 
 
 def shown(response) -> list[str]:
     assert response.status_code == 200, response.status_code
     return sorted(str(customer) for customer in response.context["cl"].result_list)
 
-
-def messages_of(response) -> list[str]:
-    return [str(message) for message in get_messages(response.wsgi_request)]
 
 
 def run_action(browser: Client, action: str, customers, url: str = LIST_URL, **choices):

@@ -10,7 +10,6 @@ import re
 import pghistory
 import pytest
 from django.contrib.auth.models import Group, Permission
-from django.contrib.messages import get_messages
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -23,6 +22,7 @@ from desk.selectors import customer_history
 from feedback.models import Response, Survey
 from journeys.models import Enrollment, FollowUp, FollowUpTemplate, Journey, Transition
 from journeys.services import enrollment_enroll
+from tests.desk.helpers import LOGIN_BACKEND, logged_in, messages_of
 from tests.factories import AdvisorFactory, BoutiqueFactory, PersonaFactory, UserFactory, make_staff
 from touchpoints.models import Interaction
 from touchpoints.services import OrderLineData, interaction_record, order_record
@@ -30,7 +30,6 @@ from touchpoints.services import OrderLineData, interaction_record, order_record
 pytestmark = pytest.mark.django_db
 
 PARIS_TIME = dt.timezone(dt.timedelta(hours=1))  # Paris in March (before summer time)
-LOGIN_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
 def at(day: int, hour: int = 12) -> dt.datetime:
@@ -45,11 +44,6 @@ def action_url(customer: Customer, action: str) -> str:
     return reverse(f"admin:customers_customer_{action}", args=[customer.pk])
 
 
-def logged_in(user) -> Client:
-    browser = Client()
-    browser.force_login(user, backend=LOGIN_BACKEND)
-    return browser
-
 
 def field_html(response, name: str) -> str:
     """The text of the page's element marked data-field="name", tags removed."""
@@ -57,9 +51,6 @@ def field_html(response, name: str) -> str:
     assert match, f"no {name} on the page"
     return re.sub(r"<[^>]+>", "", match.group(2)).strip()
 
-
-def messages_of(response) -> list[str]:
-    return [str(message) for message in get_messages(response.wsgi_request)]
 
 
 @pytest.fixture

@@ -6,28 +6,19 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import Group
-from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 
 from customers.models import Advisor, ClientHandover, Customer, SourceSystem
 from customers.services import customer_upsert
+from tests.desk.helpers import logged_in, messages_of
 from tests.factories import AdvisorFactory, BoutiqueFactory, make_staff
 
 pytestmark = pytest.mark.django_db
 
-LOGIN_BACKEND = "django.contrib.auth.backends.ModelBackend"
 ADVISORS_URL = reverse("admin:customers_advisor_changelist")
 
 
-def logged_in(user) -> Client:
-    browser = Client()
-    browser.force_login(user, backend=LOGIN_BACKEND)
-    return browser
-
-
-def messages_of(response) -> list[str]:
-    return [str(message) for message in get_messages(response.wsgi_request)]
 
 
 def hand_over(browser: Client, from_advisor: Advisor, **choices):

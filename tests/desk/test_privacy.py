@@ -10,7 +10,6 @@ from decimal import Decimal
 import pytest
 from django.apps import apps
 from django.contrib.admin.models import CHANGE, LogEntry
-from django.contrib.messages import get_messages
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -34,6 +33,7 @@ from desk.services import ERASURE_OF_CLIENT_ROWS, client_erase
 from feedback.models import Invitation, Response, Survey
 from journeys.models import Enrollment, FollowUp, FollowUpTemplate, Journey, Transition
 from journeys.services import enrollment_enroll, enrollment_move
+from tests.desk.helpers import messages_of
 from tests.factories import BoutiqueFactory, make_staff
 from touchpoints.models import Interaction, Order
 from touchpoints.services import OrderLineData, interaction_record, order_record
@@ -53,9 +53,6 @@ def at(day: int, hour: int = 12) -> dt.datetime:
 def history_model():
     return apps.get_model("customers", "CustomerHistory")
 
-
-def messages_of(response) -> list[str]:
-    return [str(message) for message in get_messages(response.wsgi_request)]
 
 
 @pytest.fixture
