@@ -1,0 +1,48 @@
+"""The fields a legacy file of each kind can carry: what a column mapping may map headers onto.
+
+Names follow the model and `customer_upsert` where there is one. The rest:
+- `public_id` is Atelier's own id, in files exported from Atelier: a round trip finds the client by it first.
+- `source` is the system the file comes from (crm, pos, ecommerce): the system of `external_id`;
+  `crm_id`, `pos_id`, `ecommerce_id` carry further identities when one file holds several.
+- `<channel>_marketing` is the client's marketing consent on that channel (yes/no, oui/non, x …),
+  `<channel>_marketing_at` when it was given or withdrawn (the import date when blank).
+- `preferences_<key>` is a list for that key of the preferences (sizes, categories, styles): Atelier's exports
+  separate items with "|" (commas occur in values), legacy files with commas; split on "|" when the cell has one.
+- `home_boutique` is a boutique code, `advisor` an advisor's email, `persona` a persona's name.
+- `legacy_lifetime_value` and `legacy_last_order_date` are what the old system reported. Atelier computes its
+  own from the orders, so these are only compared or kept for reference, never written over the metrics.
+"""
+
+from __future__ import annotations
+
+CONSENT_CHANNELS = ("email", "sms", "phone", "messaging")
+
+CUSTOMER_FIELDS: frozenset[str] = frozenset(
+    {
+        "public_id",
+        "source",
+        "external_id",
+        "crm_id",
+        "pos_id",
+        "ecommerce_id",
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "birth_date",
+        "language",
+        "city",
+        "country",
+        "home_boutique",
+        "advisor",
+        "persona",
+        "preferences_sizes",
+        "preferences_categories",
+        "preferences_styles",
+        "advisor_notes",
+        "legacy_lifetime_value",
+        "legacy_last_order_date",
+        *(f"{channel}_marketing" for channel in CONSENT_CHANNELS),
+        *(f"{channel}_marketing_at" for channel in CONSENT_CHANNELS),
+    }
+)

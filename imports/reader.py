@@ -1,0 +1,424 @@
+"""Reading a legacy CSV file as it comes: any common encoding and delimiter, streamed row by row, line numbers kept.
+
+    table = open_source("clients.csv", fields=CUSTOMER_FIELDS, mapping=ColumnMapping.from_file("mapping.yaml"))
+    for row in table:            # SourceRow(line=2, values={"email": ...}, raw={"Courriel": ...})
+        ...
+
+Nothing here writes to the database or judges a value: the import pipeline parses and validates `values`,
+and reports errors with `line` and the file's own column name (`table.header_for[field]`).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import itertools
+import os
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import BinaryIO, NamedTuple
+
+from core.errors import ApplicationError
+from imports.mapping import ColumnMapping, header_key
+
+# Enough to see the header and a few dozen rows; the encoding guess looks at this much of the file.
+SAMPLE_SIZE = 64 * 1024
+DELIMITERS = (",", ";", "\t", "|")
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+SNIFF_LINES = 50
+# csv.Sniffer's regular expressions get slow on long inputs; this is plenty to judge a delimiter.
+SNIFF_CHARACTERS = 16 * 1024
+READ_BUFFER = 1024 * 1024
+BOMS = (
+    # UTF-32 first: its little-endian BOM begins with UTF-16's.
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+class SourceRow(NamedTuple):
+    """One row of the file: where it starts, its cells by Atelier field (stripped) and by the file's header.
+
+    `extra` holds the cells beyond the last header (trailing blank ones dropped), for the pipeline to flag.
+    """
+
+    line: int
+    values: dict[str, str]
+    raw: dict[str, str]
+    extra: tuple[str, ...] = ()
+
+
+class SourceTable:
+    """A legacy file opened for reading: how it was read (encoding, delimiter, columns) and its rows.
+
+    Iterating streams the rows from the file; iterating again reads the file again (a caller's stream must be
+    seekable for that).
+    """
+
+    def __init__(
+        self,
+        *,
+        origin: _Origin,
+        encoding: str,
+        delimiter: str,
+        headers: list[str],
+        header_line: int,
+        positions: dict[str, int],
+        mapping: ColumnMapping,
+    ) -> None:
+        self._origin = origin
+        self.encoding = encoding
+        self.delimiter = delimiter
+        self.headers = headers
+        self.header_line = header_line
+        self.mapping = mapping
+        by_position = sorted(positions.items(), key=lambda item: item[1])
+        self.mapped: dict[str, str] = {headers[position]: field for field, position in by_position}
+        self.header_for: dict[str, str] = {field: headers[position] for field, position in by_position}
+        used = set(positions.values())
+        self.ignored_headers: list[str] = [header for position, header in enumerate(headers) if position not in used]
+        self._positions = by_position
+        self._raw_keys = _unique_keys(headers)
+
+    def __repr__(self) -> str:
+        return f"<SourceTable {self.encoding} {DELIMITER_NAMES.get(self.delimiter, self.delimiter)} {self.mapped}>"
+
+    def __iter__(self) -> Iterator[SourceRow]:
+        text = io.TextIOWrapper(self._origin.open(), encoding=self.encoding, newline="", errors="strict")
+        try:
+            yield from self._rows(text)
+        finally:
+            text.close()
+
+    def _rows(self, text: io.TextIOWrapper) -> Iterator[SourceRow]:
+        # newline="" on the wrapper and a reader over its lines: reader.line_num counts physical lines, also
+        # those inside quoted cells, so each row knows the line it starts on.
+        reader = csv.reader(text, delimiter=self.delimiter, strict=False)
+        width = len(self.headers)
+        positions, raw_keys = self._positions, self._raw_keys
+        constants = self.mapping.constants
+        last_line = 0
+        try:
+            for cells in reader:
+                line, last_line = last_line + 1, reader.line_num
+                if line <= self.header_line or not "".join(cells).strip():
+                    continue
+                extra: tuple[str, ...] = ()
+                if len(cells) < width:
+                    cells.extend([""] * (width - len(cells)))
+                elif len(cells) > width:
+                    extra = tuple(cells[width:])
+                    while extra and not extra[-1].strip():
+                        extra = extra[:-1]
+                values = {field: cells[position].strip() for field, position in positions}
+                if constants:
+                    values.update(constants)
+                yield SourceRow(line, values, dict(zip(raw_keys, cells, strict=False)), extra)
+        except UnicodeDecodeError as exc:
+            raise _decode_error(exc, self.encoding, lines_read=reader.line_num) from None
+        except csv.Error as exc:
+            raise _csv_error(exc, line=last_line + 1) from None
+
+
+def open_source(
+    source: str | Path | BinaryIO,
+    *,
+    fields: Iterable[str],
+    mapping: ColumnMapping | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+) -> SourceTable:
+    """Open a legacy CSV file: settle its encoding, delimiter and columns, and return its rows as a SourceTable.
+
+    `encoding` and `delimiter` win when given; otherwise a BOM, then strict UTF-8, then Windows-1252 decide the
+    encoding, and the delimiter is sniffed among comma, semicolon, tab and pipe. Headers are matched to the
+    mapping's columns, then to the field names themselves, ignoring case, a BOM and surrounding spaces.
+    """
+    fields = set(fields)
+    mapping = mapping or ColumnMapping()
+    mapping.validate_for(fields)
+    origin = _Origin(source)
+    encoding = _choose_encoding(origin, encoding)
+    text = _sample_text(origin, encoding)
+    delimiter = _choose_delimiter(text, delimiter)
+    headers, header_line = _read_header(text, delimiter, complete=origin.at_eof)
+    positions = _match_headers(headers, fields=fields, mapping=mapping)
+    return SourceTable(
+        origin=origin,
+        encoding=encoding,
+        delimiter=delimiter,
+        headers=headers,
+        header_line=header_line,
+        positions=positions,
+        mapping=mapping,
+    )
+
+
+class _Origin:
+    """Where the bytes come from: a path, opened afresh for every pass, or the caller's stream, which is rewound
+    when it can be and never closed (it belongs to the caller)."""
+
+    def __init__(self, source: str | Path | BinaryIO) -> None:
+        self.path: Path | None = None
+        self.stream: BinaryIO | None = None
+        self.start: int | None = None
+        self.passes = 0
+        if isinstance(source, str | os.PathLike):
+            self.path = Path(source)
+            try:
+                with open(self.path, "rb") as stream:
+                    head = _read_up_to(stream, SAMPLE_SIZE + 1)
+            except FileNotFoundError:
+                raise ApplicationError(f"{self.path} does not exist.") from None
+            except IsADirectoryError:
+                raise ApplicationError(f"{self.path} is a folder, not a file.") from None
+        else:
+            self.stream = source
+            if _is_seekable(source):
+                self.start = source.tell()
+            head = _read_up_to(source, SAMPLE_SIZE + 1)
+        # What was read from a stream that cannot be rewound is replayed in front of the rest on the first pass.
+        self.head = head
+        self.sample = head[:SAMPLE_SIZE]
+        self.at_eof = len(head) <= SAMPLE_SIZE
+
+    def open(self) -> io.BufferedIOBase:
+        if self.path is not None:
+            return open(self.path, "rb", buffering=READ_BUFFER)  # noqa: SIM115 (closed by the caller's wrapper)
+        assert self.stream is not None
+        if self.start is not None:
+            self.stream.seek(self.start)
+            prefix = b""
+        elif self.passes == 0:
+            prefix = self.head
+        else:
+            raise ApplicationError("This upload cannot be rewound, so it can be read only once.")
+        self.passes += 1
+        return io.BufferedReader(_ReplayingStream(self.stream, prefix), buffer_size=READ_BUFFER)
+
+
+class _ReplayingStream(io.RawIOBase):
+    """The caller's stream, with bytes already taken from it put back in front; closing it leaves the stream open."""
+
+    def __init__(self, stream: BinaryIO, prefix: bytes) -> None:
+        super().__init__()
+        self._stream = stream
+        self._prefix = prefix
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        if self._prefix:
+            count = min(len(buffer), len(self._prefix))
+            buffer[:count] = self._prefix[:count]
+            self._prefix = self._prefix[count:]
+            return count
+        data = self._stream.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _is_seekable(stream: BinaryIO) -> bool:
+    try:
+        return bool(stream.seekable())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _read_up_to(stream: BinaryIO, size: int) -> bytes:
+    """Read `size` bytes unless the stream ends first (a raw stream or socket may return fewer per read)."""
+    chunks, total = [], 0
+    while total < size:
+        chunk = stream.read(size - total)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
+
+
+def _choose_encoding(origin: _Origin, given: str | None) -> str:
+    sample = origin.sample
+    bom = next((name for mark, name in BOMS if sample.startswith(mark)), None)
+    if given:
+        try:
+            name = codecs.lookup(given.strip()).name
+        except LookupError:
+            raise ApplicationError(
+                f"{given!r} is not an encoding Python knows; try utf-8, cp1252 or latin-1.",
+                extra={"fields": {"encoding": [f"Unknown encoding {given!r}."]}},
+            ) from None
+        # UTF-8 asked for and a UTF-8 BOM found: the BOM is not part of the first header.
+        return "utf-8-sig" if name == "utf-8" and bom == "utf-8-sig" else name
+    if bom:
+        return bom
+    if sample.startswith(b"PK\x03\x04"):
+        raise ApplicationError("This is an Excel (.xlsx) or other zipped file, not CSV; save it as CSV first.")
+    if b"\x00" in sample:
+        raise ApplicationError(
+            "This does not look like a text (CSV) file: it holds NUL bytes. "
+            "If it is UTF-16 without a byte order mark, give --encoding utf-16."
+        )
+    try:
+        # Incremental, so that a character cut in two at the end of the sample is not taken for an error.
+        codecs.getincrementaldecoder("utf-8")(errors="strict").decode(sample, final=origin.at_eof)
+    except UnicodeDecodeError:
+        pass
+    else:
+        return "utf-8"
+    try:
+        sample.decode("cp1252")
+    except UnicodeDecodeError:
+        # The five bytes Windows-1252 leaves undefined; Latin-1 reads every byte.
+        return "iso8859-1"
+    return "cp1252"
+
+
+def _sample_text(origin: _Origin, encoding: str) -> str:
+    try:
+        return codecs.getincrementaldecoder(encoding)(errors="strict").decode(origin.sample, final=origin.at_eof)
+    except UnicodeDecodeError as exc:
+        raise _decode_error(exc, encoding, lines_read=0) from None
+
+
+def _choose_delimiter(text: str, given: str | None) -> str:
+    if given:
+        given = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}.get(given, given)
+        if len(given) != 1:
+            raise ApplicationError(
+                f"{given!r} is not a delimiter; give one character (or tab).",
+                extra={"fields": {"delimiter": ["One character, or tab."]}},
+            )
+        return given
+    sample = "".join(itertools.islice(io.StringIO(text, newline=""), SNIFF_LINES))[:SNIFF_CHARACTERS]
+    scores = {delimiter: _consistency(sample, delimiter) for delimiter in DELIMITERS}
+    best = max(DELIMITERS, key=lambda delimiter: scores[delimiter])
+    try:
+        sniffed = csv.Sniffer().sniff(sample, delimiters="".join(DELIMITERS)).delimiter
+    except csv.Error:
+        return best
+    # The sniffer is right most of the time but can be fooled (decimal commas in a semicolon file, a comma in a
+    # note); it is trusted only when its delimiter splits the lines as consistently as the best candidate.
+    return sniffed if scores.get(sniffed) == scores[best] else best
+
+
+def _consistency(sample: str, delimiter: str) -> tuple[bool, bool, int, int]:
+    """How well a delimiter splits the sample: more than one column, the header as wide as most lines, then how
+    many lines have that width, then the width itself."""
+    try:
+        widths = [len(cells) for cells in csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter) if cells]
+    except csv.Error:
+        return (False, False, 0, 0)
+    if not widths:
+        return (False, False, 0, 0)
+    width, count = Counter(widths).most_common(1)[0]
+    return (width > 1, widths[0] == width, count, width)
+
+
+def _read_header(text: str, delimiter: str, *, complete: bool) -> tuple[list[str], int]:
+    if not complete and "\n" not in text and "\r" not in text:
+        raise ApplicationError("The first line of the file is longer than 64 KiB; this does not look like CSV.")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
+    last_line = 0
+    try:
+        for cells in reader:
+            line, last_line = last_line + 1, reader.line_num
+            if "".join(cells).strip():
+                return [cell.replace("\ufeff", "") for cell in cells], line
+    except csv.Error as exc:
+        raise _csv_error(exc, line=last_line + 1) from None
+    raise ApplicationError("The file is empty: it has no header line naming its columns.")
+
+
+def _match_headers(headers: list[str], *, fields: set[str], mapping: ColumnMapping) -> dict[str, int]:
+    """Which column feeds each field: the mapping's columns first, then headers that are field names."""
+    by_key: dict[str, list[int]] = {}
+    for position, header in enumerate(headers):
+        by_key.setdefault(header_key(header), []).append(position)
+    positions: dict[str, int] = {}
+    for header, field in mapping.columns.items():
+        found = by_key.get(header_key(header), [])
+        if not found:
+            raise ApplicationError(
+                f"The column mapping names the column {header!r}, which the file does not have. "
+                f"The file's columns: {_listed(headers)}.",
+                extra={"column": header},
+            )
+        if len(found) > 1:
+            raise _duplicate_error(field, [headers[position] for position in found], found)
+        if field in positions:
+            raise _duplicate_error(field, [headers[positions[field]], header], [positions[field], found[0]])
+        positions[field] = found[0]
+    from_mapping = set(positions)
+    field_by_key = {header_key(field): field for field in fields}
+    used = set(positions.values())
+    for position, header in enumerate(headers):
+        field = field_by_key.get(header_key(header))
+        # The mapping's choice and the mapping's constants win over a column that happens to bear the name.
+        if position in used or field is None or field in from_mapping or field in mapping.constants:
+            continue
+        if field in positions:
+            raise _duplicate_error(field, [headers[positions[field]], header], [positions[field], position])
+        positions[field] = position
+    if not positions:
+        raise ApplicationError(
+            f"None of the file's columns ({_listed(headers)}) is an Atelier field or named in the column mapping. "
+            f"Is the header line missing, or the mapping? Fields: {', '.join(sorted(fields))}.",
+        )
+    return positions
+
+
+def _duplicate_error(field: str, headers: list[str], positions: list[int]) -> ApplicationError:
+    columns = " and ".join(
+        f"{header!r} (column {position + 1})" for header, position in zip(headers, positions, strict=True)
+    )
+    return ApplicationError(
+        f"The file has two columns for {field!r}: {columns}. Remove one, or map only one of them.",
+        extra={"field": field},
+    )
+
+
+def _unique_keys(headers: list[str]) -> list[str]:
+    """The file's headers as keys of SourceRow.raw; a header seen again gets its column number, so no cell is lost."""
+    keys, seen = [], set()
+    for position, header in enumerate(headers):
+        key = header if header not in seen else f"{header} (column {position + 1})"
+        seen.add(header)
+        keys.append(key)
+    return keys
+
+
+def _listed(headers: list[str]) -> str:
+    return ", ".join(repr(header) for header in headers)
+
+
+def _decode_error(exc: UnicodeDecodeError, encoding: str, *, lines_read: int) -> ApplicationError:
+    line = lines_read + 1
+    # The failing chunk may hold several lines past the last one read; in encodings where a newline is one
+    # b"\n" byte, counting them gives the exact line.
+    if isinstance(exc.object, bytes) and not encoding.startswith(("utf-16", "utf-32")):
+        line += exc.object[: exc.start].count(b"\n")
+    byte = exc.object[exc.start : exc.start + 1].hex().upper() if isinstance(exc.object, bytes) else "?"
+    label = {"utf-8-sig": "UTF-8", "utf-8": "UTF-8", "cp1252": "Windows-1252"}.get(encoding, encoding)
+    suggestion = "latin-1" if encoding == "cp1252" else "utf-8" if encoding.startswith("utf-16") else "cp1252"
+    return ApplicationError(
+        f"Line {line} is not valid {label} text (byte 0x{byte}): the file is in another encoding. "
+        f"Give its encoding, for example --encoding {suggestion}.",
+        extra={"line": line, "encoding": encoding},
+    )
+
+
+def _csv_error(exc: csv.Error, *, line: int) -> ApplicationError:
+    message = str(exc)
+    if "field larger than field limit" in message:
+        message = (
+            f"a cell is longer than {csv.field_size_limit()} characters; "
+            'a quote (") is probably opened on this line and never closed'
+        )
+    return ApplicationError(f"Line {line} cannot be read as CSV: {message}.", extra={"line": line})
