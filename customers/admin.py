@@ -15,7 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from core.admin import TIMESTAMPS, ViewOnlyAdminMixin
+from core.admin import TIMESTAMPS, SpreadsheetExportMixin, ViewOnlyAdminMixin
 from core.errors import ApplicationError
 from customers.models import (
     Advisor,
@@ -128,7 +128,8 @@ class ClientSearchMixin:
 
 
 @admin.register(Boutique)
-class BoutiqueAdmin(admin.ModelAdmin):
+class BoutiqueAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
+    export_kind = "boutiques"
     list_display = ["name", "code", "city", "country", "timezone", "currency"]
     list_filter = ["country", "currency"]
     search_fields = ["name", "code", "city"]
@@ -251,7 +252,8 @@ class AdvisorAdmin(BoutiqueScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Persona)
-class PersonaAdmin(admin.ModelAdmin):
+class PersonaAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
+    export_kind = "personas"
     list_display = ["name", "slug", "preferred_channels"]
     search_fields = ["name", "slug"]
     ordering = ["name"]

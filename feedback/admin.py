@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from core.admin import TIMESTAMPS, ViewOnlyAdminMixin
+from core.admin import TIMESTAMPS, SpreadsheetExportMixin, ViewOnlyAdminMixin
 from customers.admin import SOURCE_SEARCH_HELP, BoutiqueScopedAdminMixin, ClientSearchMixin
 from feedback.models import Invitation, Response, Survey
 
@@ -35,8 +35,11 @@ class InvitationAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, ViewOnlyAdmin
 
 
 @admin.register(Response)
-class ResponseAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
+class ResponseAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, ViewOnlyAdminMixin, SpreadsheetExportMixin,
+                    admin.ModelAdmin):
     """Answers as clients (or a survey tool) gave them; they are evidence, not something to correct."""
+
+    export_kind = "responses"
 
     list_display = ["responded_at", "survey", "customer", "score", "nps_class", "stage_key", "source"]
     list_filter = ["survey", "nps_class", "source", ("responded_at", admin.DateFieldListFilter)]

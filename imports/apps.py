@@ -6,3 +6,10 @@ class ImportsConfig(AppConfig):
 
     name = "imports"
     verbose_name = "Imports and exports"
+
+    def ready(self) -> None:
+        # The admins of the apps below offer exports through core.admin's hook (apps depend one way).
+        from core.admin import register_spreadsheet_export
+        from imports.exports import export_response
+
+        register_spreadsheet_export(export_response)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from core.admin import TIMESTAMPS, ViewOnlyAdminMixin
+from core.admin import TIMESTAMPS, SpreadsheetExportMixin, ViewOnlyAdminMixin
 from customers.admin import SOURCE_SEARCH_HELP, BoutiqueScopedAdminMixin, ClientSearchMixin
 from touchpoints.models import Interaction, Order, OrderLine, Product, TouchpointType
 
@@ -19,7 +19,8 @@ class TouchpointTypeAdmin(admin.ModelAdmin):
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
+    export_kind = "products"
     list_display = ["name", "sku", "category", "collection", "price", "currency", "is_active"]
     list_filter = ["is_active", "category", "currency"]
     search_fields = ["sku", "name", "collection"]
@@ -39,9 +40,13 @@ class OrderLineInline(ViewOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
+class OrderAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, ViewOnlyAdminMixin, SpreadsheetExportMixin,
+                 admin.ModelAdmin):
     """Written only by order_record, which also puts the order on the timeline and refreshes the client's
-    metrics; an order changed here would leave both out of date. Corrections come from the source system."""
+    metrics; an order changed here would leave both out of date. Corrections come from the source system.
+    Exported as their lines, in the order file's form."""
+
+    export_kind = "orders"
 
     list_display = ["placed_at", "external_id", "source", "customer", "boutique", "channel", "status", "total",
                     "currency", "total_house"]
@@ -58,8 +63,10 @@ class OrderAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, ViewOnlyAdminMixin
 
 
 @admin.register(OrderLine)
-class OrderLineAdmin(BoutiqueScopedAdminMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
+class OrderLineAdmin(BoutiqueScopedAdminMixin, ViewOnlyAdminMixin, SpreadsheetExportMixin, admin.ModelAdmin):
     """Lines belong to their order (order_record replaces them together); listed here to find sales of a SKU."""
+
+    export_kind = "orders"
 
     list_display = ["order", "line_number", "sku", "product_name", "category", "quantity", "unit_price", "is_return"]
     list_filter = ["is_return"]
@@ -73,9 +80,12 @@ class OrderLineAdmin(BoutiqueScopedAdminMixin, ViewOnlyAdminMixin, admin.ModelAd
 
 
 @admin.register(Interaction)
-class InteractionAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
+class InteractionAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, ViewOnlyAdminMixin, SpreadsheetExportMixin,
+                       admin.ModelAdmin):
     """Written only by interaction_record (and order_record), which keep one row per (source, external id) and
-    the client's last interaction date."""
+    the client's last interaction date. Purchases and returns export with their orders, not here."""
+
+    export_kind = "interactions"
 
     list_display = ["occurred_at", "customer", "touchpoint_type", "channel", "boutique", "advisor", "amount",
                     "currency", "source", "external_id"]

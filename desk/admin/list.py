@@ -7,19 +7,19 @@ simply not found. Each one that writes calls a service; the admin only asks, con
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpResponseRedirect, StreamingHttpResponse
+from django.http import HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.utils import timezone
 
+from core.admin import spreadsheet_export
 from core.errors import ApplicationError
 from customers.admin import APPLY_ACTION, action_confirmation_page
 from customers.filters import CLIENT_BOOK_MINE, CustomerFilterSet, requesting_advisor
@@ -45,18 +45,10 @@ logger = logging.getLogger(__name__)
 # Enrolling and moving clients by hand is what the advisor role's "change enrollment" permission is for.
 ENROLL_PERMISSION = "journeys.change_enrollment"
 MERGE_PERMISSION = "customers.merge_customer"
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def clients(count: int) -> str:
     return f"{count} client{'' if count == 1 else 's'}"
-
-
-def spreadsheet_safe(value: Any) -> str:
-    """The cell as text, with a leading apostrophe when a spreadsheet would read it as a formula."""
-    text = "" if value is None else str(value)
-    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
 # --- Action forms -----------------------------------------------------------------------------------------------
@@ -121,6 +113,7 @@ class ClientListMixin:
         "enroll_in_journey",
         "move_to_stage",
         "export_csv",
+        "export_xlsx",
         "merge_duplicates",
     )
     list_display = [
@@ -302,29 +295,15 @@ class ClientListMixin:
         return "; ".join(parts) + "."
 
     @admin.action(description="Export the selection to CSV", permissions=["view"])
-    def export_csv(self, request, queryset: QuerySet[Customer]) -> StreamingHttpResponse:
-        """Stream the selected clients as CSV, cells a spreadsheet would run as formulas defused."""
-        rows = queryset.select_related("home_boutique", "advisor__user", "persona").order_by("pk")
-        header = ["Public id", "First name", "Last name", "Email", "Phone", "Boutique", "Advisor", "Tier", "Persona",
-                  "Lifetime value", "Orders", "Last purchase"]
+    def export_csv(self, request, queryset: QuerySet[Customer]) -> HttpResponseBase:
+        """The selected clients in the client file's form (imports.exports: one client format, for the list, the
+        command line and the importer), streamed, cells a spreadsheet would run as formulas defused."""
+        return spreadsheet_export(request, kind="customers", queryset=queryset, fmt="csv")
 
-        def lines() -> Iterator[str]:
-            writer = csv.writer(_Echo())
-            yield "\ufeff"  # the byte-order mark that makes spreadsheets read the file as UTF-8
-            yield writer.writerow(header)
-            for customer in rows.iterator(chunk_size=2000):
-                yield writer.writerow([spreadsheet_safe(cell) for cell in (
-                    customer.public_id, customer.first_name, customer.last_name, customer.email, customer.phone,
-                    customer.home_boutique.name if customer.home_boutique_id else "",
-                    customer.advisor if customer.advisor_id else "", customer.get_value_tier_display(),
-                    customer.persona.name if customer.persona_id else "", customer.lifetime_value,
-                    customer.order_count, customer.last_order_at.isoformat() if customer.last_order_at else "",
-                )])
-
-        logger.info("desk.clients_exported user_id=%s", request.user.pk)
-        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="clients-{timezone.localdate():%Y-%m-%d}.csv"'
-        return response
+    @admin.action(description="Export the selection to XLSX", permissions=["view"])
+    def export_xlsx(self, request, queryset: QuerySet[Customer]) -> HttpResponseBase:
+        """The same as export_csv, as a spreadsheet: numbers as numbers, text defused."""
+        return spreadsheet_export(request, kind="customers", queryset=queryset, fmt="xlsx")
 
     @admin.action(description="Merge two duplicate clients", permissions=["merge"])
     def merge_duplicates(self, request, queryset: QuerySet[Customer]):
@@ -357,13 +336,6 @@ class ClientListMixin:
             request, queryset, action="merge_duplicates", template="merge", title="Merge two duplicate clients",
             form=form, submit_label="Merge", pair=pair, comparison=merge_comparison(*pair),
         )
-
-
-class _Echo:
-    """A file-like object whose write returns what it is given, so csv.writer can feed a streaming response."""
-
-    def write(self, value: str) -> str:
-        return value
 
 
 def _shown(value: Any) -> Any:

@@ -26,6 +26,7 @@ from customers.models import (
     CustomerMerge,
     SourceSystem,
 )
+from customers.resources import CUSTOMER_COLUMNS
 from customers.services import consent_record, customer_upsert
 from journeys.models import Enrollment, Journey, Stage, Transition
 from journeys.services import enrollment_enroll
@@ -412,7 +413,9 @@ def test_the_list_a_search_and_a_filter_cost_the_same_queries_for_one_client_and
 
 # --- Actions -------------------------------------------------------------------------------------------------------
 
-LIST_ACTIONS = {"assign_advisor", "enroll_in_journey", "move_to_stage", "export_csv", "merge_duplicates"}
+LIST_ACTIONS = {
+    "assign_advisor", "enroll_in_journey", "move_to_stage", "export_csv", "export_xlsx", "merge_duplicates"
+}
 
 
 def offered_actions(browser: Client) -> set[str]:
@@ -533,31 +536,24 @@ def read_csv(response) -> list[list[str]]:
     return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
 
 
-def test_the_csv_export_holds_only_visible_clients_with_formula_cells_defused(manager, paris, camille, oliver):
+def test_the_csv_export_is_the_client_file_of_visible_clients_with_formula_cells_defused(manager, paris, camille,
+                                                                                        oliver):
     tricky = add_client(5, paris, first_name='=HYPERLINK("http://evil.example")', last_name="@SUM(A1)",
                         email="tricky@example.com")
 
     rows = read_csv(run_action(logged_in(manager), "export_csv", [camille, tricky, oliver]))
 
-    assert rows[0] == ["Public id", "First name", "Last name", "Email", "Phone", "Boutique", "Advisor", "Tier",
-                       "Persona", "Lifetime value", "Orders", "Last purchase"]
-    assert rows[1:] == [
-        [str(camille.public_id), "Camille", "Durand", "camille@example.com", "'+33612345678", "Paris Faubourg", "",
-         "Prospect", "", "0.00", "0", ""],
-        [str(tricky.public_id), "'=HYPERLINK(\"http://evil.example\")", "'@SUM(A1)", "tricky@example.com", "",
-         "Paris Faubourg", "", "Prospect", "", "0.00", "0", ""],
+    # The same file as `manage.py export_data customers` (imports.exports), which the importer reads back.
+    assert rows[0] == list(CUSTOMER_COLUMNS)
+    clients = [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+    assert [(client["public_id"], client["pos_id"], client["first_name"], client["last_name"], client["email"],
+             client["phone"], client["home_boutique"], client["value_tier"], client["lifetime_value"],
+             client["order_count"]) for client in clients] == [
+        (str(camille.public_id), "C-1", "Camille", "Durand", "camille@example.com", "'+33612345678", "PAR",
+         "prospect", "0.00", "0"),
+        (str(tricky.public_id), "C-5", "'=HYPERLINK(\"http://evil.example\")", "'@SUM(A1)", "tricky@example.com", "",
+         "PAR", "prospect", "0.00", "0"),
     ]
-
-
-@pytest.mark.parametrize(
-    ("value", "written"),
-    [("=1+2", "'=1+2"), ("+33612345678", "'+33612345678"), ("-2", "'-2"), ("@A1", "'@A1"), ("\tx", "'\tx"),
-     ("\rx", "'\rx"), ("Durand", "Durand"), ("", ""), (None, ""), (Decimal("12.50"), "12.50")],
-)
-def test_spreadsheet_safe_defuses_what_a_spreadsheet_would_run(value, written):
-    from desk.admin.list import spreadsheet_safe
-
-    assert spreadsheet_safe(value) == written
 
 
 @pytest.fixture
