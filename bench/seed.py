@@ -78,6 +78,18 @@ def _drop_database(name: str) -> None:
         server.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+def _own_peak_mb() -> float:
+    """This process's own peak resident memory (VmHWM). ru_maxrss is not enough: a child started by a larger parent
+    can report the parent's peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports kilobytes
+
+
 def run_phase(*, method: str, database: str, customers: int, seed: int, start: int, chunk_size: int) -> dict:
     """In a child process: generate into `database` with one method and report rows, time and peak memory."""
     _setup_django(database)
@@ -94,8 +106,7 @@ def run_phase(*, method: str, database: str, customers: int, seed: int, start: i
         "rows": result.rows,
         "seconds": result.seconds,
         "counts": result.counts,
-        # Linux reports ru_maxrss in kilobytes.
-        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_mb": _own_peak_mb(),
     }
 
 
