@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -78,24 +77,13 @@ def _drop_database(name: str) -> None:
         server.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def _own_peak_mb() -> float:
-    """This process's own peak resident memory (VmHWM). ru_maxrss is not enough: a child started by a larger parent
-    can report the parent's peak."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports kilobytes
-
-
 def run_phase(*, method: str, database: str, customers: int, seed: int, start: int, chunk_size: int) -> dict:
     """In a child process: generate into `database` with one method and report rows, time and peak memory."""
     _setup_django(database)
     from tqdm import tqdm
 
     from bench.generator import generate
+    from bench.import_copy_baseline import peak_memory_mb
 
     with tqdm(total=customers, unit=" clients", desc=f"{method:>4}", file=sys.stderr) as bar:
         result = generate(customers=customers, seed=seed, password="bench-password-not-secret", start=start,
@@ -106,7 +94,7 @@ def run_phase(*, method: str, database: str, customers: int, seed: int, start: i
         "rows": result.rows,
         "seconds": result.seconds,
         "counts": result.counts,
-        "peak_mb": _own_peak_mb(),
+        "peak_mb": peak_memory_mb(),
     }
 
 
