@@ -18,3 +18,6 @@ TESTING = True
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 # Results travel through Redis so that broker tests can wait for what a real worker returned.
 CELERY_RESULT_BACKEND = CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else None  # noqa: F405
+# Close connections at the end of each request: the live server's request threads would otherwise hold the test
+# database open when pytest drops it.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
