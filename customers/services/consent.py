@@ -6,7 +6,8 @@ import datetime as dt
 import logging
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
 from core.errors import ApplicationError
 from customers.models import ConsentChannel, ConsentEvent, ConsentPurpose, Customer, SourceSystem
@@ -74,3 +75,38 @@ def consent_record(
             customer.save(update_fields=["consent", "updated_at"])
         logger.info("customers.consent_recorded customer_id=%s event_id=%s", customer.pk, event.pk)
     return event
+
+
+def consent_refresh_many(*, customer_ids: list[int]) -> int:
+    """Recompute the current consent of many clients from the ledger in one statement (imports, rollbacks).
+
+    The same rule as `current_consent`: the latest event per channel and purpose decides (ties by the later
+    event); a client without events has none. Returns how many clients' consent changed.
+    """
+    if not customer_ids:
+        return 0
+    customers, events = Customer._meta.db_table, ConsentEvent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {customers} AS c SET consent = s.state, updated_at = %s
+            FROM (
+                SELECT ids.id, COALESCE(agg.state, '{{}}'::jsonb) AS state
+                FROM unnest(%s::bigint[]) AS ids(id)
+                LEFT JOIN (
+                    SELECT latest.customer_id,
+                           jsonb_object_agg(latest.channel || '_' || latest.purpose, latest.is_granted) AS state
+                    FROM (
+                        SELECT DISTINCT ON (e.customer_id, e.channel, e.purpose)
+                               e.customer_id, e.channel, e.purpose, e.is_granted
+                        FROM {events} AS e WHERE e.customer_id = ANY(%s::bigint[])
+                        ORDER BY e.customer_id, e.channel, e.purpose, e.occurred_at DESC, e.id DESC
+                    ) AS latest
+                    GROUP BY latest.customer_id
+                ) AS agg ON agg.customer_id = ids.id
+            ) AS s
+            WHERE c.id = s.id AND c.consent IS DISTINCT FROM s.state
+            """,  # noqa: S608 (table names from the models)
+            [timezone.now(), list(customer_ids), list(customer_ids)],
+        )
+        return cursor.rowcount
