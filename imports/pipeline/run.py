@@ -1,0 +1,238 @@
+"""One client import across its chunks (_CustomerRun): outcomes, the chunk's cleaning and matching, writing."""
+
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pgtrigger
+from django.contrib.contenttypes.models import ContentType
+from django.utils import timezone
+
+from core.errors import ApplicationError
+from customers.models import ConsentEvent, ConsentPurpose, Customer, CustomerIdentity, ValueTier
+from customers.services.consent import consent_refresh_many
+from imports.kinds.customers import (
+    CONSENT_WORDING,
+    CleanCustomer,
+    CustomerImportContext,
+    RowError,
+    clean_customer_row,
+)
+from imports.models import ImportBatch, ImportChange
+from imports.pipeline.constants import (
+    DUPLICATE_WINDOW,
+    HISTORY_TRIGGERS,
+    IDENTITY_FIELDS,
+    OUTCOMES,
+    PREVIEW_ROWS,
+    WRITTEN_FIELDS,
+)
+from imports.pipeline.picture import _Picture
+from imports.pipeline.sql import _identities_of, _insert, _record_history, _update_customers
+from imports.pipeline.state import _Change, _change, _Client, _ErrorSpool, _json_value
+from imports.reader import SourceRow, SourceTable
+
+
+class _CustomerRun:
+    """The state of one client import across its chunks (counts, preview, errors, recent rows for duplicates)."""
+
+    def __init__(self, *, batch: ImportBatch, table: SourceTable, context: CustomerImportContext) -> None:
+        self.batch = batch
+        self.table = table
+        self.context = context
+        self.counts = dict.fromkeys(OUTCOMES, 0)
+        self.preview: dict[str, list[dict[str, Any]]] = {outcome: [] for outcome in OUTCOMES}
+        self.errors = _ErrorSpool()
+        self.processed = 0
+        self.history_context: Any = None
+        # Exact duplicate rows are recognised among the last DUPLICATE_WINDOW rows (bounded memory; exports repeat a
+        # row close to the first, and a copy further away is still found again as the same client: "unchanged").
+        self._recent_rows: dict[tuple[str, ...], None] = {}
+        self._identity_field = next((name for name in IDENTITY_FIELDS if name in table.header_for), None)
+        self._content_types = {
+            model: ContentType.objects.get_for_model(model) for model in (Customer, CustomerIdentity, ConsentEvent)
+        }
+
+    # --- Outcomes ---------------------------------------------------------------------------------------------
+
+    def _outcome(self, outcome: str, row: SourceRow, **details: Any) -> None:
+        self.counts[outcome] += 1
+        if len(self.preview[outcome]) < PREVIEW_ROWS:
+            self.preview[outcome].append({"line": row.line, "row": row.raw, **details})
+
+    def _invalid(self, row: SourceRow, field_name: str | None, message: str) -> None:
+        column = (self.table.header_for.get(field_name) or field_name or "") if field_name else ""
+        self._outcome("invalid", row, column=column, message=message)
+        self.errors.add(row.line, column, message, row.raw)
+
+    # --- One chunk --------------------------------------------------------------------------------------------
+
+    def process(self, rows: list[SourceRow]) -> None:
+        cleaned: list[tuple[SourceRow, CleanCustomer]] = []
+        for row in rows:
+            self.processed += 1
+            key = (*row.values.values(), *row.extra)
+            if key in self._recent_rows:
+                self._outcome("skipped", row, reason="The same row appears earlier in the file.")
+                continue
+            self._recent_rows[key] = None
+            if len(self._recent_rows) > DUPLICATE_WINDOW:
+                del self._recent_rows[next(iter(self._recent_rows))]
+            try:
+                cleaned.append((row, clean_customer_row(row, self.context)))
+            except RowError as error:
+                self._invalid(row, error.field, error.message)
+        if not cleaned:
+            return
+        picture = _Picture.load([clean for _row, clean in cleaned])
+        for row, clean in cleaned:
+            try:
+                outcome, changed = picture.apply(clean, identity_field=self._identity_field)
+            except RowError as error:
+                self._invalid(row, error.field, error.message)
+                continue
+            if outcome == "updated":
+                self._outcome(outcome, row, fields=changed)
+            else:
+                self._outcome(outcome, row)
+        self._write(picture)
+
+    # --- Writing ----------------------------------------------------------------------------------------------
+
+    def _write(self, picture: _Picture) -> None:
+        now = timezone.now()
+        changes: list[_Change] = []
+        customer_type = self._content_types[Customer]
+
+        # Updates first: an email a client gives up in this chunk may be taken by a client the chunk creates.
+        updated = [(client, client.changed_fields()) for client in picture.clients if not client.is_new]
+        updated = [(client, changed) for client, changed in updated if changed]
+        if updated:
+            with pgtrigger.ignore(*HISTORY_TRIGGERS):
+                _update_customers([client for client, _changed in updated], now=now)
+            _record_history([client.pk for client, _changed in updated], label="update", context=self.history_context)
+            changes.extend(
+                _change(
+                    batch=self.batch,
+                    content_type=customer_type,
+                    object_id=client.pk,
+                    action=ImportChange.Action.UPDATED,
+                    before={name: _json_value(client.original[name]) for name in changed},
+                )
+                for client, changed in updated
+            )
+
+        created = [client for client in picture.clients if client.is_new]
+        if created:
+            for client in created:
+                client.public_id = client.public_id or uuid.uuid4()
+            with pgtrigger.ignore(*HISTORY_TRIGGERS):
+                returned = self._insert_customers(created)
+            pks = dict(returned)
+            for client in created:
+                client.pk = pks[client.public_id]
+            _record_history([client.pk for client in created], label="insert", context=self.history_context)
+            changes.extend(
+                _change(
+                    batch=self.batch,
+                    content_type=customer_type,
+                    object_id=client.pk,
+                    action=ImportChange.Action.CREATED,
+                )
+                for client in created
+            )
+
+        changes.extend(self._write_identities(picture))
+        changes.extend(self._write_consent(picture))
+        _insert(
+            ImportChange._meta.db_table,
+            {"batch_id": "bigint", "content_type_id": "integer", "object_id": "bigint", "action": "text",
+             "before": "jsonb"},
+            [(self.batch.pk, *change) for change in changes],
+        )
+
+    def _insert_customers(self, created: list[_Client]) -> list[tuple[Any, ...]]:
+        columns = {"public_id": "uuid", **{name: ("jsonb" if name == "preferences" else kind)
+                                            for name, kind in WRITTEN_FIELDS.items()}, "consent": "jsonb"}
+        return _insert(
+                Customer._meta.db_table,
+                columns,
+                # Only this import's events are on a new client's ledger: its consent is known already.
+                [(client.public_id, *(client.fields[name] for name in WRITTEN_FIELDS), client.consent)
+                 for client in created],
+                constants={
+                    "created_at": "statement_timestamp()", "updated_at": "statement_timestamp()",
+                    "value_tier": f"'{ValueTier.PROSPECT}'", "lifetime_value": "0", "order_count": "0",
+                    "average_order_value": "0", "is_anonymized": "false",
+                },
+                suffix="RETURNING public_id, id",
+            )
+
+    def _write_identities(self, picture: _Picture) -> list[_Change]:
+        wanted = {key: client for client in picture.clients for key in client.new_identities}
+        if not wanted:
+            return []
+        _insert(
+            CustomerIdentity._meta.db_table,
+            {"customer_id": "bigint", "system": "text", "external_id": "text"},
+            [(client.pk, system, external_id) for (system, external_id), client in wanted.items()],
+            constants={"created_at": "statement_timestamp()"},
+            suffix="ON CONFLICT DO NOTHING",
+        )
+        # Another writer may have taken one of these ids meanwhile: verify none points at another client.
+        found = _identities_of(list(wanted))
+        changes = []
+        identity_type = self._content_types[CustomerIdentity]
+        for key, client in wanted.items():
+            identity_pk, customer_pk = found[key]
+            if customer_pk != client.pk:
+                raise ApplicationError(
+                    f"The id {key[0]}:{key[1]} was given to another client while this file was imported; "
+                    "import the file again.",
+                    extra={"identity": f"{key[0]}:{key[1]}"},
+                )
+            if not client.is_new:  # a created client's identities go with it on rollback
+                changes.append(
+                    _change(
+                        batch=self.batch,
+                        content_type=identity_type,
+                        object_id=identity_pk,
+                        action=ImportChange.Action.CREATED,
+                    )
+                )
+        return changes
+
+    def _write_consent(self, picture: _Picture) -> list[_Change]:
+        rows = [
+            (client.pk, channel, value.is_granted, occurred_at, source)
+            for client in picture.clients
+            for (channel, occurred_at), (value, source) in client.new_events.items()
+        ]
+        if not rows:
+            return []
+        returned = _insert(
+            ConsentEvent._meta.db_table,
+            {"customer_id": "bigint", "channel": "text", "is_granted": "boolean", "occurred_at": "timestamptz",
+             "source": "text"},
+            rows,
+            constants={
+                "purpose": f"'{ConsentPurpose.MARKETING}'",
+                "recorded_by_id": str(int(self.batch.created_by_id)) if self.batch.created_by_id else "NULL",
+                "wording_version": f"'{CONSENT_WORDING}'",
+                "created_at": "statement_timestamp()",
+            },
+            suffix="RETURNING id, customer_id",
+        )
+        existing = {client.pk for client in picture.clients if not client.is_new}
+        consent_refresh_many(customer_ids=sorted(existing.intersection(row[0] for row in rows)))
+        event_type = self._content_types[ConsentEvent]
+        # A created client's events go with it on rollback.
+        return [
+            _change(
+                batch=self.batch, content_type=event_type, object_id=event_pk, action=ImportChange.Action.CREATED
+            )
+            for event_pk, customer_pk in returned
+            if customer_pk in existing
+        ]
