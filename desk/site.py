@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 
 from desk.day import advisor_day
@@ -23,7 +24,7 @@ class AtelierAdminSite(admin.AdminSite):
 
     def index(self, request, extra_context=None):
         day = advisor_day(user=request.user)
-        context = {"day": day}
+        context = {"day": day, "house_currency": settings.HOUSE_CURRENCY}
         if day is not None:
             context["title"] = "Your boutique's day" if day.is_boutique_wide else "Your day"
         context.update(extra_context or {})
