@@ -14,6 +14,7 @@ from core.errors import ApplicationError
 from customers.admin import BoutiqueScopedAdminMixin
 from customers.models import Customer, CustomerIdentity
 from customers.normalizers import normalize_country, normalize_email, normalize_phone, normalize_preferences
+from customers.services.profile import customer_update
 from desk.admin.list import ClientListMixin
 from desk.admin.page import ClientPageMixin
 from desk.admin.privacy import PrivacyActionsMixin
@@ -150,6 +151,6 @@ class CustomerAdmin(ClientPageMixin, ClientListMixin, PrivacyActionsMixin, Bouti
         if not change:
             super().save_model(request, obj, form, change)
         elif form.changed_data:
-            # Only what the form changed: services update metrics and consent at any moment, and a full save would
-            # write back the values this request read, undoing a refresh that committed in between.
-            obj.save(update_fields=[*form.changed_data, "updated_at"])
+            # Only what the form changed, through the service (a full save would write back metrics and consent
+            # this request read, undoing a refresh that committed in between).
+            customer_update(customer=obj, changes={name: form.cleaned_data[name] for name in form.changed_data})
