@@ -3,11 +3,14 @@ follow-ups (shown; a follow-up's status can be corrected)."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 
 from core.admin import TIMESTAMPS, ViewOnlyAdminMixin
+from core.errors import ApplicationError
 from customers.admin import BoutiqueScopedAdminMixin, ClientSearchMixin
 from journeys.models import Enrollment, FollowUp, FollowUpTemplate, FollowUpVariant, Journey, Rule, Stage, Transition
+from journeys.services import followup_check_status_change, followup_update_by_staff
 
 
 class StageInline(admin.TabularInline):
@@ -168,8 +171,24 @@ class FollowUpAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, admin.ModelAdmi
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+
+        class StatusCheckedForm(form):
+            def clean_status(self):
+                status = self.cleaned_data["status"]
+                try:
+                    followup_check_status_change(current=self.initial.get("status", status), wanted=status)
+                except ApplicationError as error:
+                    raise forms.ValidationError(error.message) from error
+                return status
+
+        return StatusCheckedForm
+
     def save_model(self, request, obj, form, change):
         if form.changed_data:
-            # Only the status fields: the sending task updates attempts and delivery fields at any moment, and a
-            # full save would write back the values this request read.
-            obj.save(update_fields=[*form.changed_data, "updated_at"])
+            # Through the service: only the status fields, compared with the stored row (the sending task updates
+            # attempts and delivery fields at any moment).
+            followup_update_by_staff(
+                followup=obj, changes={name: form.cleaned_data[name] for name in form.changed_data}
+            )

@@ -371,3 +371,17 @@ def test_only_the_status_of_a_follow_up_can_be_corrected(admin_client, world):
     followup.refresh_from_db()
     assert (followup.status, followup.outcome, followup.body, followup.due_at) == ("done", "reached", "Dear Camille",
                                                                                    at(4))
+
+
+def test_the_admin_refuses_to_mark_a_follow_up_sent_by_hand(admin_client, world):
+    followup = world[FollowUp]
+    url = admin_url(FollowUp, "change", followup.pk)
+
+    response = admin_client.post(url, form_data(admin_client.get(url)) | {"status": "sent"})
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "status": ["A scheduled follow-up cannot be set to sent by hand; it can be marked cancelled or done."]
+    }
+    followup.refresh_from_db()
+    assert followup.status == "scheduled"

@@ -8,8 +8,8 @@ import pytest
 
 from core.errors import ApplicationError
 from customers.services import customer_upsert
-from journeys.models import Enrollment, Journey, Stage, Transition
-from journeys.services import enrollment_enroll, enrollment_move
+from journeys.models import Enrollment, FollowUp, FollowUpTemplate, Journey, Stage, Transition
+from journeys.services import enrollment_enroll, enrollment_move, followup_update_by_staff
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -115,3 +115,40 @@ def test_a_client_cannot_be_enrolled_in_an_inactive_journey(client_record):
     with pytest.raises(ApplicationError, match="is not active"):
         enrollment_enroll(customer=client_record, journey=dormant)
     assert Enrollment.objects.count() == 0
+
+
+# --- follow-ups corrected by staff --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def followup(client_record):
+    template = FollowUpTemplate.objects.create(name="Call after purchase", channel="advisor_task")
+    return FollowUp.objects.create(customer=client_record, template=template, channel="advisor_task", due_at=at(3),
+                                   idempotency_key="test:1", body="Call Claire")
+
+
+def test_staff_mark_a_scheduled_task_done_with_its_outcome(followup):
+    changed = followup_update_by_staff(followup=followup, changes={"status": "done", "outcome": "sale"})
+
+    followup.refresh_from_db()
+    assert changed == ["status", "outcome"]
+    assert (followup.status, followup.outcome, followup.body) == ("done", "sale", "Call Claire")
+
+
+@pytest.mark.parametrize(
+    ("current", "wanted", "message"),
+    [
+        ("scheduled", "sent",
+         "A scheduled follow-up cannot be set to sent by hand; it can be marked cancelled or done."),
+        ("sent", "scheduled", "A sent follow-up cannot be set to scheduled by hand; its status is final."),
+    ],
+)
+def test_staff_cannot_fake_a_delivery_or_reopen_a_sent_follow_up(followup, current, wanted, message):
+    from journeys.models import FollowUp
+    FollowUp.objects.filter(pk=followup.pk).update(status=current)
+
+    with pytest.raises(ApplicationError) as refused:
+        followup_update_by_staff(followup=followup, changes={"status": wanted})
+
+    assert refused.value.fields == {"status": [message]}
+    assert FollowUp.objects.get(pk=followup.pk).status == current
