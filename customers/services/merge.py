@@ -11,6 +11,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.forms.models import model_to_dict
 
 from core.errors import ApplicationError
@@ -102,15 +103,13 @@ def customer_merge(
         "merges": CustomerMerge.objects.filter(surviving_customer=merged).update(surviving_customer=surviving),
     }
     # A consent event at the same moment on both records is the same event; keep the survivor's.
-    duplicates = ConsentEvent.objects.filter(
-        customer=merged,
-        occurred_at__in=ConsentEvent.objects.filter(customer=surviving).values("occurred_at"),
+    same_on_survivor = ConsentEvent.objects.filter(
+        customer=surviving,
+        channel=OuterRef("channel"),
+        purpose=OuterRef("purpose"),
+        occurred_at=OuterRef("occurred_at"),
     )
-    for event in duplicates:
-        if ConsentEvent.objects.filter(
-            customer=surviving, channel=event.channel, purpose=event.purpose, occurred_at=event.occurred_at
-        ).exists():
-            event.delete()
+    ConsentEvent.objects.filter(customer=merged).filter(Exists(same_on_survivor)).delete()
     moved["consent_events"] = ConsentEvent.objects.filter(customer=merged).update(customer=surviving)
     for handler in _merge_handlers:
         moved.update(handler(surviving=surviving, merged=merged))

@@ -291,3 +291,20 @@ def test_merge_takes_the_duplicates_email_when_the_survivor_has_none():
     survivor.refresh_from_db()
     assert survivor.email == "only@example.com"
     assert Order.objects.count() == 0
+
+
+def test_a_consent_event_held_by_both_records_is_kept_once_after_a_merge():
+    survivor = customer_upsert(source="crm", external_id="C-1", email="a@example.com").customer
+    duplicate = customer_upsert(source="pos", external_id="P-1", email="b@example.com").customer
+    for customer in (survivor, duplicate):
+        consent_record(customer=customer, channel="email", purpose="marketing", is_granted=True, occurred_at=at(2),
+                       source="crm")
+    consent_record(customer=duplicate, channel="sms", purpose="marketing", is_granted=True, occurred_at=at(2),
+                   source="pos")
+
+    record = customer_merge(surviving=survivor, merged=duplicate)
+
+    assert sorted(ConsentEvent.objects.values_list("customer_id", "channel")) == [
+        (survivor.pk, "email"), (survivor.pk, "sms")
+    ]
+    assert record.moved["consent_events"] == 1
