@@ -476,3 +476,12 @@ def test_the_client_list_csv_is_the_client_file(house):
 
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     assert rows == [list(CUSTOMER_COLUMNS), client_row(house, house.camille)]
+
+
+@pytest.mark.django_db
+def test_the_export_command_refuses_a_folder_that_does_not_exist(tmp_path):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="does not exist; create it or choose another file name"):
+        call_command("export_data", "customers", str(tmp_path / "missing" / "clients.csv"))
+    assert not (tmp_path / "missing").exists()

@@ -72,6 +72,8 @@ class Command(BaseCommand):
             return write_export(kind=kind, fmt=fmt, stream=sys.stdout.buffer, boutique=boutique,
                                 on_progress=progress.update)
         path = Path(target)
+        if not path.parent.is_dir():
+            raise CommandError(f"The folder {path.parent} does not exist; create it or choose another file name.")
         # Written aside and renamed at the end: an interrupted export never leaves a file that looks complete.
         partial = path.with_name(f".{path.name}.part")
         try:
