@@ -3,36 +3,26 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import hashlib
 import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, BinaryIO
 
 import pghistory
 from django.contrib.auth.models import AbstractBaseUser
-from django.contrib.contenttypes.models import ContentType
-from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError, RestrictedError
+from django.db import transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError
-from customers.models import ConsentEvent, Customer, CustomerIdentity
-from customers.services.consent import consent_refresh_many
-from imports.kinds_fields import CUSTOMER_FIELDS
 from imports.mapping import ColumnMapping
-from imports.models import ImportBatch, ImportChange, ImportKind
-from imports.pipeline import run_customer_import
+from imports.models import ImportBatch, ImportKind
 from imports.reader import open_source
+from imports.registry import KINDS
 
 logger = logging.getLogger(__name__)
 
-# The kinds that import today: their fields (what a mapping may map onto) and their pipeline.
-PIPELINES: dict[str, tuple[frozenset[str], Callable[..., None]]] = {
-    ImportKind.CUSTOMERS: (CUSTOMER_FIELDS, run_customer_import),
-}
 CHECKSUM_BLOCK = 1 << 20
 
 
@@ -83,9 +73,9 @@ def import_file(
     if kind not in ImportKind.values:
         kinds = ", ".join(ImportKind.values)
         raise ApplicationError.for_field("kind", f"{kind!r} is not a kind of import; use {kinds}.")
-    if kind not in PIPELINES:
+    if kind not in KINDS:
         raise ApplicationError.for_field("kind", f"Importing {kind} is not yet supported.")
-    fields, pipeline = PIPELINES[kind]
+    fields, pipeline = KINDS[kind].fields, KINDS[kind].run
     mapping = mapping or ColumnMapping()
     checksum, size = _checksum(source)
     batch = ImportBatch.objects.create(
@@ -123,57 +113,18 @@ def _fail(batch: ImportBatch, message: str) -> None:
     logger.info("imports.failed batch_id=%s", batch.pk)
 
 
-def _restored(name: str, value: Any) -> Any:
-    if name == "birth_date" and isinstance(value, str):
-        return dt.date.fromisoformat(value)
-    return value
-
-
 @transaction.atomic
 def import_rollback(*, batch: ImportBatch, actor: AbstractBaseUser | None = None) -> None:
-    """Take an import back: remove the clients, identities and consent events it created, put back the fields it
-    changed, and recompute the consent of the clients it touched. Refused when something recorded since depends on
-    a client it created (an order, an interaction …)."""
+    """Take an import back in one transaction: what it created removed, what it changed restored (each kind's
+    rollback in imports.registry). Refused when something recorded since depends on a record it created."""
     batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
     if batch.status != ImportBatch.Status.IMPORTED:
         raise ApplicationError(
             f"Only an imported batch can be rolled back; this one is {batch.get_status_display().lower()}.",
             extra={"status": batch.status},
         )
-    types = {model: ContentType.objects.get_for_model(model) for model in (Customer, CustomerIdentity, ConsentEvent)}
-
-    def created(model: type) -> Any:
-        return batch.changes.filter(content_type=types[model], action=ImportChange.Action.CREATED).values("object_id")
-
     with pghistory.context(source="import_rollback", import_batch=batch.pk):
-        touched = set(
-            ConsentEvent.objects.filter(pk__in=created(ConsentEvent)).values_list("customer_id", flat=True)
-        )
-        ConsentEvent.objects.filter(pk__in=created(ConsentEvent)).delete()
-        CustomerIdentity.objects.filter(pk__in=created(CustomerIdentity)).delete()
-        # Latest change first: a client changed by two chunks gets the older values last.
-        updates = batch.changes.filter(content_type=types[Customer], action=ImportChange.Action.UPDATED).order_by("-pk")
-        try:
-            for change in updates.iterator(chunk_size=2_000):
-                values = {name: _restored(name, value) for name, value in (change.before or {}).items()}
-                if values and Customer.objects.filter(pk=change.object_id).update(**values, updated_at=timezone.now()):
-                    touched.add(change.object_id)
-        except IntegrityError:
-            raise ApplicationError(
-                "A client's former email address is now used by another client, so the import cannot be rolled "
-                "back; merge or correct the clients first."
-            ) from None
-        created_clients = Customer.objects.filter(pk__in=created(Customer))
-        try:
-            removed, _by_model = created_clients.delete()
-        except (ProtectedError, RestrictedError) as error:
-            blocking = {type(obj)._meta.verbose_name_plural for obj in list(error.args[1])[:50]}
-            raise ApplicationError(
-                "Records added since this import depend on clients it created "
-                f"({', '.join(sorted(str(name) for name in blocking))}); the import cannot be rolled back.",
-                extra={"blocking": sorted(str(name) for name in blocking)},
-            ) from None
-        consent_refresh_many(customer_ids=sorted(touched))
+        KINDS[batch.kind].rollback(batch)
     batch.status = ImportBatch.Status.ROLLED_BACK
     batch.rolled_back_at = timezone.now()
     batch.rolled_back_by = actor

@@ -373,7 +373,7 @@ def test_rollback_is_refused_when_a_client_it_created_has_been_used_since(house)
                        occurred_at=dt.datetime(2026, 3, 2, 10, tzinfo=dt.UTC), source="pos")
     before = table_counts()
 
-    with pytest.raises(ApplicationError, match="Records added since this import depend on clients it created"):
+    with pytest.raises(ApplicationError, match="Records added since this import depend on records it created"):
         import_rollback(batch=batch)
 
     batch.refresh_from_db()
