@@ -1,4 +1,5 @@
-"""Reading a legacy CSV file as it comes: any common encoding and delimiter, streamed row by row, line numbers kept.
+"""Reading a legacy file as it comes: CSV in any common encoding and delimiter, or an Excel workbook (.xlsx),
+streamed row by row, line numbers kept.
 
     table = open_source("clients.csv", fields=CUSTOMER_FIELDS, mapping=ColumnMapping.from_file("mapping.yaml"))
     for row in table:            # SourceRow(line=2, values={"email": ...}, raw={"Courriel": ...})
@@ -11,14 +12,23 @@ and reports errors with `line` and the file's own column name (`table.header_for
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
+import datetime as dt
 import io
 import itertools
 import os
+import shutil
+import tempfile
+import zipfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from decimal import Decimal
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
+
+import openpyxl
+from openpyxl.utils.exceptions import InvalidFileException
 
 from core.errors import ApplicationError
 from imports.mapping import ColumnMapping, header_key
@@ -31,6 +41,9 @@ SNIFF_LINES = 50
 # csv.Sniffer's regular expressions get slow on long inputs; this is plenty to judge a delimiter.
 SNIFF_CHARACTERS = 16 * 1024
 READ_BUFFER = 1024 * 1024
+ZIP_MAGIC = b"PK\x03\x04"
+# An upload that cannot seek is spooled before openpyxl reads it: in memory up to this size, then on disk.
+SPOOL_IN_MEMORY = 16 * 1024 * 1024
 BOMS = (
     # UTF-32 first: its little-endian BOM begins with UTF-16's.
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -99,30 +112,45 @@ class SourceTable:
         # newline="" on the wrapper and a reader over its lines: reader.line_num counts physical lines, also
         # those inside quoted cells, so each row knows the line it starts on.
         reader = csv.reader(text, delimiter=self.delimiter, strict=False)
-        width = len(self.headers)
-        positions, raw_keys = self._positions, self._raw_keys
-        constants = self.mapping.constants
         last_line = 0
         try:
             for cells in reader:
                 line, last_line = last_line + 1, reader.line_num
-                if line <= self.header_line or not "".join(cells).strip():
-                    continue
-                extra: tuple[str, ...] = ()
-                if len(cells) < width:
-                    cells.extend([""] * (width - len(cells)))
-                elif len(cells) > width:
-                    extra = tuple(cells[width:])
-                    while extra and not extra[-1].strip():
-                        extra = extra[:-1]
-                values = {field: cells[position].strip() for field, position in positions}
-                if constants:
-                    values.update(constants)
-                yield SourceRow(line, values, dict(zip(raw_keys, cells, strict=False)), extra)
+                if line > self.header_line and "".join(cells).strip():
+                    yield self._row(line, cells)
         except UnicodeDecodeError as exc:
             raise _decode_error(exc, self.encoding, lines_read=reader.line_num) from None
         except csv.Error as exc:
             raise _csv_error(exc, line=last_line + 1) from None
+
+    def _row(self, line: int, cells: list[str]) -> SourceRow:
+        width = len(self.headers)
+        extra: tuple[str, ...] = ()
+        if len(cells) < width:
+            cells.extend([""] * (width - len(cells)))
+        elif len(cells) > width:
+            extra = tuple(cells[width:])
+            while extra and not extra[-1].strip():
+                extra = extra[:-1]
+        values = {field: cells[position].strip() for field, position in self._positions}
+        if self.mapping.constants:
+            values.update(self.mapping.constants)
+        return SourceRow(line, values, dict(zip(self._raw_keys, cells, strict=False)), extra)
+
+
+class WorkbookTable(SourceTable):
+    """An Excel workbook (.xlsx) opened for reading: its first sheet, row numbers as line numbers.
+
+    Cells are turned into the text a CSV export would hold (numbers without float noise, dates ISO 8601, yes/no
+    as true/false), so that every kind cleans a workbook's rows exactly as it cleans a CSV file's.
+    """
+
+    def __iter__(self) -> Iterator[SourceRow]:
+        with self._origin.open_seekable() as stream, _workbook(stream) as sheet:
+            for line, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+                cells = [_cell_text(value) for value in values]
+                if line > self.header_line and "".join(cells).strip():
+                    yield self._row(line, cells)
 
 
 def open_source(
@@ -143,6 +171,8 @@ def open_source(
     mapping = mapping or ColumnMapping()
     mapping.validate_for(fields)
     origin = _Origin(source)
+    if origin.sample.startswith(ZIP_MAGIC):
+        return _open_workbook(origin, fields=fields, mapping=mapping)
     encoding = _choose_encoding(origin, encoding)
     text = _sample_text(origin, encoding)
     delimiter = _choose_delimiter(text, delimiter)
@@ -186,6 +216,28 @@ class _Origin:
         self.head = head
         self.sample = head[:SAMPLE_SIZE]
         self.at_eof = len(head) <= SAMPLE_SIZE
+
+    def make_rewindable(self) -> None:
+        """Spool a stream that cannot be rewound (a workbook is read twice: its header, then its rows)."""
+        if self.path is not None or self.start is not None:
+            return
+        spooled = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 (lives with the table)
+        with self.open() as stream:
+            shutil.copyfileobj(stream, spooled)
+        spooled.seek(0)
+        self.stream, self.start = spooled, 0  # type: ignore[assignment]
+
+    @contextlib.contextmanager
+    def open_seekable(self) -> Iterator[BinaryIO]:
+        """The bytes with random access (a zip archive needs it); call make_rewindable first for a stream."""
+        if self.path is not None:
+            with open(self.path, "rb") as stream:
+                yield stream
+            return
+        assert self.stream is not None
+        assert self.start is not None
+        self.stream.seek(self.start)
+        yield self.stream  # the caller's: not closed here
 
     def open(self) -> io.BufferedIOBase:
         if self.path is not None:
@@ -258,8 +310,6 @@ def _choose_encoding(origin: _Origin, given: str | None) -> str:
         return "utf-8-sig" if name == "utf-8" and bom == "utf-8-sig" else name
     if bom:
         return bom
-    if sample.startswith(b"PK\x03\x04"):
-        raise ApplicationError("This is an Excel (.xlsx) or other zipped file, not CSV; save it as CSV first.")
     if b"\x00" in sample:
         raise ApplicationError(
             "This does not look like a text (CSV) file: it holds NUL bytes. "
@@ -319,6 +369,71 @@ def _consistency(sample: str, delimiter: str) -> tuple[bool, bool, int, int]:
         return (False, False, 0, 0)
     width, count = Counter(widths).most_common(1)[0]
     return (width > 1, widths[0] == width, count, width)
+
+
+def _open_workbook(origin: _Origin, *, fields: set[str], mapping: ColumnMapping) -> WorkbookTable:
+    origin.make_rewindable()
+    with origin.open_seekable() as stream, _workbook(stream) as sheet:
+        headers, header_line = [], 0
+        for line, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            cells = [_cell_text(value) for value in values]
+            if "".join(cells).strip():
+                headers, header_line = cells, line
+                break
+    if not headers:
+        raise ApplicationError("The workbook's first sheet is empty: it has no header row naming its columns.")
+    # Trailing empty header cells are formatting, not columns.
+    while headers and not headers[-1].strip():
+        headers.pop()
+    return WorkbookTable(
+        origin=origin,
+        encoding="xlsx",
+        delimiter="",
+        headers=headers,
+        header_line=header_line,
+        positions=_match_headers(headers, fields=fields, mapping=mapping),
+        mapping=mapping,
+    )
+
+
+@contextlib.contextmanager
+def _workbook(stream: BinaryIO) -> Iterator[Any]:
+    """The first sheet of the workbook in `stream`, streamed (read-only mode keeps memory bounded)."""
+    # Formulas are read as the value the spreadsheet last computed (data_only), never evaluated.
+    try:
+        workbook = openpyxl.load_workbook(stream, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, InvalidFileException, ValueError, OSError):
+        raise ApplicationError(
+            "This is a zipped file but not an Excel workbook (.xlsx) that can be read; save it as .xlsx or CSV."
+        ) from None
+    try:
+        if not workbook.worksheets:
+            raise ApplicationError("The workbook has no sheet.")
+        yield workbook.worksheets[0]
+    finally:
+        workbook.close()
+
+
+def _cell_text(value: Any) -> str:
+    """A workbook cell as the text a CSV export holds."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        # repr is the shortest text that reads back as the same float; Decimal spells it without an exponent.
+        return str(int(value)) if value.is_integer() else format(Decimal(repr(value)), "f")
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None and value.time() == dt.time(0):
+            return value.date().isoformat()
+        return value.isoformat()
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return str(value)
+    return str(value)
 
 
 def _read_header(text: str, delimiter: str, *, complete: bool) -> tuple[list[str], int]:

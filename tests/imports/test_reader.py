@@ -277,7 +277,7 @@ def test_an_unknown_encoding_is_refused():
     [
         (
             b"PK\x03\x04\x14\x00\x06\x00",
-            "This is an Excel (.xlsx) or other zipped file, not CSV; save it as CSV first.",
+            "This is a zipped file but not an Excel workbook (.xlsx) that can be read; save it as .xlsx or CSV.",
         ),
         (
             b"email\x00,name\n",

@@ -25,13 +25,13 @@ ERRORS_SHOWN = 20
 
 class Command(BaseCommand):
     help = (
-        "Import a legacy CSV file (any common encoding and delimiter) as one batch: all or nothing unless "
+        "Import a legacy CSV file (any common encoding and delimiter) or Excel workbook as one batch: all or nothing unless "
         "--valid-only, or a preview with --dry-run. Exit code 1 when rows were refused."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("kind", choices=ImportKind.values, help="What the file holds.")
-        parser.add_argument("file", help="The CSV file.")
+        parser.add_argument("file", help="The CSV or .xlsx file.")
         parser.add_argument("--mapping", metavar="FILE", help="Column mapping (.yaml, .yml or .json).")
         parser.add_argument("--dry-run", action="store_true", help="Show what would happen; write nothing.")
         parser.add_argument(
@@ -82,10 +82,13 @@ class Command(BaseCommand):
             "valid rows)",
         }.get(batch.status, batch.get_status_display())
         write(f"{outcome}. Batch {batch.pk}, {batch.file_name}")
-        write(
-            f"Read as {batch.encoding}, {DELIMITER_NAMES.get(batch.delimiter, repr(batch.delimiter))}-separated; "
-            f"{batch.total_rows} rows"
-        )
+        if batch.encoding == "xlsx":
+            write(f"Read as an Excel workbook (its first sheet); {batch.total_rows} rows")
+        else:
+            write(
+                f"Read as {batch.encoding}, {DELIMITER_NAMES.get(batch.delimiter, repr(batch.delimiter))}-separated; "
+                f"{batch.total_rows} rows"
+            )
         write("  ".join(f"{name}: {counts.get(name, 0)}" for name in ("new", "updated", "unchanged", "skipped",
                                                                       "invalid")))
         errors = list(batch.row_errors.order_by("line", "pk")[:ERRORS_SHOWN])
