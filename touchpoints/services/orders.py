@@ -83,30 +83,39 @@ def _clean_lines(lines: list[OrderLineData]) -> list[OrderLine]:
     return cleaned
 
 
-def _lines_signature(lines: list[OrderLine]) -> list[tuple[Any, ...]]:
+def order_lines_signature(lines: list[OrderLine]) -> list[tuple[Any, ...]]:
+    """What makes two sets of lines the same: an order sent again with the same signature keeps its lines."""
     return [(line.sku, line.quantity, line.unit_price, line.is_return) for line in lines]
 
 
-@transaction.atomic
-def order_record(
+@dataclass
+class CleanOrder:
+    """An order's values as order_record writes them, once order_clean has checked them (lines not saved)."""
+
+    external_id: str
+    placed_at: dt.datetime
+    status: str
+    channel: str
+    currency: str
+    total: Decimal
+    total_house: Decimal
+    lines: list[OrderLine]
+
+
+def order_clean(
     *,
     source: str,
     external_id: str,
-    customer: Customer,
     placed_at: dt.datetime,
     currency: str,
     total: Decimal | str,
     lines: list[OrderLineData],
     status: str = Order.Status.PLACED,
     channel: str = Channel.BOUTIQUE,
-    boutique: Boutique | None = None,
-    advisor: Advisor | None = None,
-) -> RecordResult:
-    """Record a sale (or a change to it: fulfilment, cancellation, return) idempotently by (source, external id),
-    put it on the client's timeline and bring the client's metrics up to date, in one transaction.
+) -> CleanOrder:
+    """The rules an order must meet, without the database: order_record and the order import both apply them.
 
-    The lines must add up to the total. Sending the same order again changes nothing (created=False,
-    changed=False); sending it with another status or other lines updates it (changed=True).
+    Raises ApplicationError naming the field at fault. The lines must add up to the total.
     """
     if source not in SourceSystem.values:
         raise ApplicationError.for_field("source", f"Unknown source system {source!r}.")
@@ -130,16 +139,66 @@ def order_record(
     if lines_total != total:
         raise ApplicationError.for_field("total", f"The lines add up to {lines_total}, not {total}.")
 
+    return CleanOrder(
+        external_id=external_id,
+        placed_at=placed_at,
+        status=status,
+        channel=channel,
+        currency=currency,
+        total=total,
+        total_house=to_house_currency(total, currency),
+        lines=order_lines,
+    )
+
+
+def order_lines_attach_products(lines: list[OrderLine], products: dict[str, Product]) -> None:
+    """Link each line to the catalogue article of its SKU when there is one (an unknown SKU is kept as sent), and
+    take the article's name and category where the line has none."""
+    for line in lines:
+        product = products.get(line.sku)
+        if product is not None:
+            line.product = product
+            line.product_name = line.product_name or product.name
+            line.category = line.category or product.category
+
+
+@transaction.atomic
+def order_record(
+    *,
+    source: str,
+    external_id: str,
+    customer: Customer,
+    placed_at: dt.datetime,
+    currency: str,
+    total: Decimal | str,
+    lines: list[OrderLineData],
+    status: str = Order.Status.PLACED,
+    channel: str = Channel.BOUTIQUE,
+    boutique: Boutique | None = None,
+    advisor: Advisor | None = None,
+) -> RecordResult:
+    """Record a sale (or a change to it: fulfilment, cancellation, return) idempotently by (source, external id),
+    put it on the client's timeline and bring the client's metrics up to date, in one transaction.
+
+    The lines must add up to the total. Sending the same order again changes nothing (created=False,
+    changed=False); sending it with another status or other lines updates it (changed=True).
+    """
+    clean = order_clean(
+        source=source, external_id=external_id, placed_at=placed_at, currency=currency, total=total, lines=lines,
+        status=status, channel=channel,
+    )
+    external_id, order_lines = clean.external_id, clean.lines
+
     fields = {
         "customer": customer,
         "boutique": boutique,
         "advisor": advisor,
-        "channel": channel,
-        "placed_at": placed_at,
-        "status": status,
-        "currency": currency,
-        "total": total,
-        "total_house": to_house_currency(total, currency),
+        "channel": clean.channel,
+        "placed_at": clean.placed_at,
+        "status": clean.status,
+        "currency": clean.currency,
+        "total": clean.total,
+        "total_house": clean.total_house,
     }
     order = Order.objects.select_for_update().filter(source=source, external_id=external_id).first()
     created = order is None
@@ -157,7 +216,7 @@ def order_record(
     if not created:
         changed_fields = [name for name, value in fields.items() if getattr(order, name) != value]
         existing_lines = list(order.lines.all())
-        lines_changed = _lines_signature(existing_lines) != _lines_signature(order_lines)
+        lines_changed = order_lines_signature(existing_lines) != order_lines_signature(order_lines)
         if changed_fields:
             for name in changed_fields:
                 setattr(order, name, fields[name])
@@ -169,13 +228,9 @@ def order_record(
             order_lines = []
     if order_lines:
         products = {p.sku: p for p in Product.objects.filter(sku__in={line.sku for line in order_lines})}
+        order_lines_attach_products(order_lines, products)
         for line in order_lines:
             line.order = order
-            product = products.get(line.sku)
-            if product is not None:
-                line.product = product
-                line.product_name = line.product_name or product.name
-                line.category = line.category or product.category
         OrderLine.objects.bulk_create(order_lines)
 
     if changed:
@@ -187,35 +242,58 @@ def order_record(
     return RecordResult(record=order, created=created, changed=changed)
 
 
-def _record_on_timeline(order: Order, *, previous_status: str | None) -> None:
-    """An order is a purchase on the timeline (a return receipt is a return); a later full return is another."""
+@dataclass(frozen=True)
+class TimelineEntry:
+    """An interaction an order puts on its client's timeline; client, channel, boutique … are the order's."""
+
+    touchpoint_type: str
+    occurred_at: dt.datetime
+    external_id: str
+    amount: Decimal
+    metadata: dict[str, Any] | None = None
+
+
+def order_timeline(order: Order, *, previous_status: str | None) -> list[TimelineEntry]:
+    """What a new order (previous_status None) or a changed one puts on the timeline: a purchase (a return receipt
+    is a return), then a return when it has just become returned. Reads only the order's own columns."""
+    entries = []
     if previous_status is None:
         is_return_receipt = order.total < 0
-        interaction_record(
-            customer=order.customer,
-            touchpoint_type="return" if is_return_receipt else "purchase",
-            occurred_at=order.placed_at,
-            source=order.source,
-            external_id=f"order:{order.external_id}",
-            channel=order.channel,
-            boutique=order.boutique,
-            advisor=order.advisor,
-            amount=abs(order.total),
-            currency=order.currency,
-            metadata={"status": order.status},
-            order=order,
+        entries.append(
+            TimelineEntry(
+                touchpoint_type="return" if is_return_receipt else "purchase",
+                occurred_at=order.placed_at,
+                external_id=f"order:{order.external_id}",
+                amount=abs(order.total),
+                metadata={"status": order.status},
+            )
         )
     if order.status == Order.Status.RETURNED and previous_status != Order.Status.RETURNED:
+        entries.append(
+            TimelineEntry(
+                touchpoint_type="return",
+                occurred_at=max(order.placed_at, order.updated_at),
+                external_id=f"order:{order.external_id}:returned",
+                amount=abs(order.total),
+            )
+        )
+    return entries
+
+
+def _record_on_timeline(order: Order, *, previous_status: str | None) -> None:
+    """An order is a purchase on the timeline (a return receipt is a return); a later full return is another."""
+    for entry in order_timeline(order, previous_status=previous_status):
         interaction_record(
             customer=order.customer,
-            touchpoint_type="return",
-            occurred_at=max(order.placed_at, order.updated_at),
+            touchpoint_type=entry.touchpoint_type,
+            occurred_at=entry.occurred_at,
             source=order.source,
-            external_id=f"order:{order.external_id}:returned",
+            external_id=entry.external_id,
             channel=order.channel,
             boutique=order.boutique,
             advisor=order.advisor,
-            amount=abs(order.total),
+            amount=entry.amount,
             currency=order.currency,
+            metadata=entry.metadata,
             order=order,
         )
