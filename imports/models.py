@@ -67,6 +67,7 @@ class ImportBatch(TimeStampedModel):
     class Meta:
         verbose_name_plural = "import batches"
         ordering = ["-created_at"]
+        permissions = [("rollback_importbatch", "Can roll back an import")]
         indexes = [
             models.Index(fields=["kind", "checksum"], name="import_batch_file_idx"),
             models.Index(fields=["-created_at"], name="import_batch_created_idx"),
@@ -80,6 +81,30 @@ class ImportBatch(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} from {self.file_name} ({self.created_at:%Y-%m-%d %H:%M})"
+
+
+class ImportProgress(models.Model):
+    """How far an import running in a worker has read, written outside the import's own transaction.
+
+    The import holds every write (the batch row's included) until it commits, so the admin would see nothing
+    move; this row is written through its own connection (settings.IMPORTS_PROGRESS_DATABASE) as the rows are read.
+    No database constraint to the batch: that connection must never wait on, or fail with, the import's transaction.
+    """
+
+    batch = models.OneToOneField(
+        ImportBatch, primary_key=True, on_delete=models.CASCADE, db_constraint=False, related_name="progress"
+    )
+    processed_rows = models.PositiveIntegerField(default=0)
+    estimated_rows = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Lines in the file, when it is text: about how many rows to expect."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "import progress"
+
+    def __str__(self) -> str:
+        return f"batch {self.batch_id}: {self.processed_rows} rows"
 
 
 class ImportRowError(models.Model):

@@ -6,18 +6,24 @@ import csv
 import hashlib
 import logging
 import os
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
 
 import pghistory
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import connections, transaction
 from django.utils import timezone
+from django.utils.text import get_valid_filename
 
 from core.errors import ApplicationError
 from imports.mapping import ColumnMapping
-from imports.models import ImportBatch, ImportKind
+from imports.models import ImportBatch, ImportKind, ImportProgress
 from imports.reader import open_source
 from imports.registry import KINDS
 
@@ -70,12 +76,7 @@ def import_file(
     The batch is IMPORTED, PREVIEWED, REJECTED (invalid rows and not `valid_only`: nothing written but the batch
     and its row errors) or FAILED (the file cannot be read: `failure` says why, and the ApplicationError is raised).
     """
-    if kind not in ImportKind.values:
-        kinds = ", ".join(ImportKind.values)
-        raise ApplicationError.for_field("kind", f"{kind!r} is not a kind of import; use {kinds}.")
-    if kind not in KINDS:
-        raise ApplicationError.for_field("kind", f"Importing {kind} is not yet supported.")
-    fields, pipeline = KINDS[kind].fields, KINDS[kind].run
+    _check_kind(kind)
     mapping = mapping or ColumnMapping()
     checksum, size = _checksum(source)
     batch = ImportBatch.objects.create(
@@ -90,11 +91,36 @@ def import_file(
         created_by=actor,
         started_at=timezone.now(),
     )
+    return _run(batch, source=source, mapping=mapping, encoding=encoding, delimiter=delimiter, progress=progress)
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in ImportKind.values:
+        kinds = ", ".join(ImportKind.values)
+        raise ApplicationError.for_field("kind", f"{kind!r} is not a kind of import; use {kinds}.")
+    if kind not in KINDS:
+        raise ApplicationError.for_field("kind", f"Importing {kind} is not yet supported.")
+
+
+def _run(
+    batch: ImportBatch,
+    *,
+    source: str | Path | BinaryIO,
+    mapping: ColumnMapping,
+    encoding: str | None,
+    delimiter: str | None,
+    progress: Callable[[int], None] | None,
+) -> ImportBatch:
+    """Read and import (or preview) a RUNNING batch's file with its kind's pipeline: import_file and import_run."""
     try:
-        table = open_source(source, fields=fields, mapping=mapping, encoding=encoding, delimiter=delimiter)
+        table = open_source(
+            source, fields=KINDS[batch.kind].fields, mapping=mapping, encoding=encoding, delimiter=delimiter
+        )
         batch.encoding, batch.delimiter = table.encoding, table.delimiter
         batch.save(update_fields=["encoding", "delimiter", "updated_at"])
-        pipeline(batch=batch, table=table, dry_run=dry_run, valid_only=valid_only, progress=progress)
+        KINDS[batch.kind].run(
+            batch=batch, table=table, dry_run=batch.is_dry_run, valid_only=batch.valid_rows_only, progress=progress
+        )
     except ApplicationError as error:
         _fail(batch, error.message)
         raise
@@ -102,6 +128,209 @@ def import_file(
         _fail(batch, f"The import stopped on an unexpected error: {type(error).__name__}.")
         raise
     return batch
+
+
+# --- Imports of stored uploads (the admin): a batch queued with its file, run in the request or by a worker --------
+
+
+@dataclass(frozen=True)
+class StoredUpload:
+    """An uploaded file kept in storage (MEDIA_ROOT) for its preview and its import: where, SHA-256 and size."""
+
+    name: str
+    checksum: str
+    size: int
+
+
+def import_upload_store(*, upload: IO[bytes], file_name: str) -> StoredUpload:
+    """Keep an uploaded file in storage, under a name of its own, until it is previewed and imported."""
+    checksum, size = _checksum(upload)
+    safe_name = get_valid_filename(os.path.basename(file_name))[-100:] or "upload"
+    name = default_storage.save(f"imports/{timezone.now():%Y/%m}/{uuid.uuid4().hex}/{safe_name}", File(upload))
+    logger.info("imports.upload_stored size=%s", size)
+    return StoredUpload(name=name, checksum=checksum, size=size)
+
+
+def import_start(
+    *,
+    kind: str,
+    stored: StoredUpload,
+    file_name: str,
+    actor: AbstractBaseUser | None = None,
+    mapping: ColumnMapping | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    dry_run: bool = False,
+    valid_only: bool = False,
+) -> ImportBatch:
+    """Record a QUEUED batch for a stored file and start it: in this process when the file is at most
+    IMPORT_INLINE_MAX_BYTES (the batch is then finished on return), else as a Celery task once committed.
+
+    An unreadable file raises the ApplicationError with the batch left FAILED, as import_file does.
+    """
+    batch = _queue(
+        kind=kind, stored=stored, file_name=file_name, actor=actor, mapping=mapping or ColumnMapping(),
+        encoding=encoding, delimiter=delimiter, dry_run=dry_run, valid_only=valid_only,
+    )
+    return _dispatch(batch)
+
+
+def import_confirm(
+    *, preview: ImportBatch, actor: AbstractBaseUser | None = None, valid_only: bool = False
+) -> ImportBatch:
+    """Import the file a dry run previewed, with the same mapping, as a new batch started like import_start's.
+
+    Refused unless `preview` is a finished dry run of a stored file, and while the same file is already being
+    imported; the import itself refuses a stored file whose checksum is no longer the previewed one.
+    """
+    with transaction.atomic():
+        # Two confirmations of one preview (a double click) queue one import: the second waits here, then sees it.
+        preview = ImportBatch.objects.select_for_update().get(pk=preview.pk)
+        if not (preview.is_dry_run and preview.status == ImportBatch.Status.PREVIEWED and preview.stored_file):
+            raise ApplicationError(
+                "Only a finished preview of an uploaded file can be confirmed.", extra={"status": preview.status}
+            )
+        running = (
+            ImportBatch.objects.filter(
+                kind=preview.kind, checksum=preview.checksum, is_dry_run=False,
+                status__in=[ImportBatch.Status.QUEUED, ImportBatch.Status.RUNNING],
+            )
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if running is not None:
+            raise ApplicationError(f"This file is already being imported (batch {running}).", extra={"batch": running})
+        batch = _queue(
+            kind=preview.kind,
+            stored=StoredUpload(name=preview.stored_file.name, checksum=preview.checksum, size=preview.file_size),
+            file_name=preview.file_name,
+            actor=actor,
+            mapping=ColumnMapping.from_dict(preview.mapping),
+            encoding=preview.encoding,
+            delimiter=preview.delimiter,
+            dry_run=False,
+            valid_only=valid_only,
+        )
+    return _dispatch(batch)
+
+
+def _queue(
+    *, kind: str, stored: StoredUpload, file_name: str, actor: AbstractBaseUser | None, mapping: ColumnMapping,
+    encoding: str | None, delimiter: str | None, dry_run: bool, valid_only: bool,
+) -> ImportBatch:
+    _check_kind(kind)
+    mapping.validate_for(KINDS[kind].fields)
+    return ImportBatch.objects.create(
+        kind=kind,
+        status=ImportBatch.Status.QUEUED,
+        file_name=file_name[:255],
+        file_size=stored.size,
+        checksum=stored.checksum,
+        stored_file=stored.name,
+        encoding=encoding or "",
+        delimiter=delimiter or "",
+        mapping=mapping.to_dict(),
+        is_dry_run=dry_run,
+        valid_rows_only=valid_only,
+        created_by=actor,
+    )
+
+
+def _dispatch(batch: ImportBatch) -> ImportBatch:
+    if batch.file_size > settings.IMPORT_INLINE_MAX_BYTES:
+        from imports.tasks import import_run_task  # here: the tasks module imports this one
+
+        # With no broker (config.probes), the task runs eagerly here, after the commit, before this returns.
+        batch_id = batch.pk
+        transaction.on_commit(lambda: import_run_task.delay(batch_id))
+        logger.info("imports.queued batch_id=%s", batch.pk)
+        return batch
+    return import_run(batch=batch)
+
+
+def import_run(
+    *, batch: ImportBatch, progress: Callable[[int], None] | None = None, reports_progress: bool = False
+) -> ImportBatch:
+    """Run a QUEUED batch from its stored file, as import_file runs a file, and return it finished.
+
+    The batch is claimed first (QUEUED to RUNNING in one statement), so a task delivered twice runs it once; a batch
+    not QUEUED is returned as it is. A stored file whose checksum is not the batch's is refused (FAILED). With
+    `reports_progress` (a worker), the rows read so far are written where the admin can see them meanwhile
+    (ImportProgress).
+    """
+    now = timezone.now()
+    claimed = ImportBatch.objects.filter(pk=batch.pk, status=ImportBatch.Status.QUEUED).update(
+        status=ImportBatch.Status.RUNNING, started_at=now, updated_at=now
+    )
+    batch.refresh_from_db()
+    if not claimed:
+        logger.info("imports.run_skipped batch_id=%s status=%s", batch.pk, batch.status)
+        return batch
+    try:
+        stream = batch.stored_file.open("rb")
+    except (FileNotFoundError, ValueError):
+        _fail(batch, "The uploaded file is no longer stored; upload it again.")
+        raise ApplicationError(batch.failure) from None
+    with stream:
+        checksum, lines = _checksum_and_lines(stream)
+        if checksum != batch.checksum:
+            _fail(batch, "The stored file is not the one uploaded (its checksum changed); upload it again.")
+            raise ApplicationError(batch.failure, extra={"checksum": checksum})
+        report = _ProgressReport(batch, estimated_rows=lines, then=progress) if reports_progress else None
+        try:
+            return _run(
+                batch,
+                source=stream,
+                mapping=ColumnMapping.from_dict(batch.mapping),
+                encoding=batch.encoding or None,
+                delimiter=batch.delimiter or None,
+                progress=report or progress,
+            )
+        finally:
+            if report is not None:
+                report.close()
+
+
+def _checksum_and_lines(stream: IO[bytes]) -> tuple[str, int | None]:
+    """SHA-256 of a stored file and, for a text file, its line count less the header (about its rows)."""
+    digest, newlines, first = hashlib.sha256(), 0, b""
+    stream.seek(0)
+    while block := stream.read(CHECKSUM_BLOCK):
+        first = first or block[:4]
+        digest.update(block)
+        newlines += block.count(b"\n")
+    stream.seek(0)
+    # A workbook is a zip archive: its bytes say nothing of its rows.
+    return digest.hexdigest(), None if first.startswith(b"PK\x03\x04") else max(newlines, 1) - 1
+
+
+class _ProgressReport:
+    """The rows a running import has read, written through their own connection (IMPORTS_PROGRESS_DATABASE).
+
+    The pipeline keeps the whole import in one transaction, the batch row's own progress included, so nobody else
+    sees it before the end; this connection commits each figure at once. It writes only ImportProgress (not the
+    batch row, which the import's transaction holds locked), then is closed with the import.
+    """
+
+    def __init__(self, batch: ImportBatch, *, estimated_rows: int | None, then: Callable[[int], None] | None) -> None:
+        self.database = settings.IMPORTS_PROGRESS_DATABASE
+        self.batch_id = batch.pk
+        self.rows = 0
+        self.then = then
+        ImportProgress.objects.using(self.database).update_or_create(
+            batch_id=batch.pk, defaults={"processed_rows": 0, "estimated_rows": estimated_rows}
+        )
+
+    def __call__(self, rows: int) -> None:
+        self.rows += rows
+        ImportProgress.objects.using(self.database).filter(batch_id=self.batch_id).update(
+            processed_rows=self.rows, updated_at=timezone.now()
+        )
+        if self.then is not None:
+            self.then(rows)
+
+    def close(self) -> None:
+        connections[self.database].close()
 
 
 def _fail(batch: ImportBatch, message: str) -> None:

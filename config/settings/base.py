@@ -127,6 +127,11 @@ def database_settings(url: str) -> dict:
 
 
 DATABASES = {"default": database_settings(DATABASE_URL)}
+# The same database on a connection of its own: an import running in a worker reports its progress through it,
+# outside the import's transaction (which holds every write until the end), so the admin can show it meanwhile.
+# Opened only while such an import runs, and closed after it (CONN_MAX_AGE 0).
+IMPORTS_PROGRESS_DATABASE = "imports_progress"
+DATABASES[IMPORTS_PROGRESS_DATABASE] = {**DATABASES["default"], "CONN_MAX_AGE": 0, "TEST": {"MIRROR": "default"}}
 # Analytics and exports may read from a replica (core.db.analytics_database); writes always go to default.
 DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
 if DATABASE_REPLICA_URL:
@@ -209,6 +214,9 @@ LOGGING = {
     # pgserver narrates every start and stop of the embedded PostgreSQL at INFO; its warnings still show.
     "loggers": {"django.db.backends": {"level": "WARNING"}, "pgserver": {"level": "WARNING"}},
 }
+
+# Uploads up to this size are previewed and imported in the admin's request; larger ones run as a Celery task.
+IMPORT_INLINE_MAX_BYTES = env.int("IMPORT_INLINE_MAX_BYTES", default=2 * 1024 * 1024)
 
 # Region for phone numbers typed without a country code when no boutique tells (ISO 3166-1 alpha-2).
 DEFAULT_PHONE_REGION = env.str("DEFAULT_PHONE_REGION", default="FR")
