@@ -1,22 +1,47 @@
-"""The pipeline's set-based statements: INSERT and UPDATE from arrays, history rows, the identity lookup."""
+"""The pipeline's set-based statements: INSERT and UPDATE from rows staged with COPY, history, identity lookup."""
 
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from typing import Any
 
 import pghistory
 import pghistory.models
 from django.apps import apps
-from django.db import connection
+from django.db import connection, transaction
 
 from customers.models import Customer, CustomerIdentity
 from imports.pipeline.constants import (
     WRITTEN_FIELDS,
 )
 from imports.pipeline.state import _Client
+
+
+def _staged(columns: dict[str, str], rows: list[tuple[Any, ...]]) -> str:
+    """COPY `rows` into a temporary table with these columns (name -> PostgreSQL type) and return its name.
+
+    COPY through psycopg's C row formatting is several times cheaper than binding one array parameter per column
+    (psycopg builds array literals in Python). The table lives as long as the connection, emptied before each use
+    and at every commit; callers run inside a transaction (imports always do), so its rows outlive the COPY.
+    """
+    name = "import_stage_" + hashlib.sha1(repr(sorted(columns.items())).encode()).hexdigest()[:16]  # noqa: S324
+    definition = ", ".join(f"{column} {kind}" for column, kind in columns.items())
+    json_positions = [position for position, kind in enumerate(columns.values()) if kind == "jsonb"]
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({definition}) ON COMMIT DELETE ROWS")
+        cursor.execute(f"TRUNCATE {name}")
+        with cursor.connection.cursor() as raw, raw.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                if json_positions:
+                    row = list(row)  # noqa: PLW2901
+                    for position in json_positions:
+                        if row[position] is not None:
+                            row[position] = json.dumps(row[position])
+                copy.write_row(row)
+    return name
 
 
 def _insert(
@@ -27,33 +52,21 @@ def _insert(
     constants: dict[str, str] | None = None,
     suffix: str = "",
 ) -> list[tuple[Any, ...]]:
-    """INSERT ... SELECT FROM unnest(one array per column): one statement for a chunk, without building a model
-    instance per row. `columns` maps a column to its PostgreSQL type; `constants` adds columns set to an SQL value.
-    Returns the rows of `suffix` (e.g. "RETURNING id")."""
+    """INSERT ... SELECT from the chunk's rows staged with COPY (_staged): one statement for a chunk, without
+    building a model instance per row. `columns` maps a column to its PostgreSQL type ("jsonb" columns take Python
+    values, dumped as JSON); `constants` adds columns set to an SQL value. Returns the rows of `suffix` (e.g.
+    "RETURNING id")."""
     if not rows:
         return []
-    names = list(columns)
     constants = constants or {}
-    arrays = ", ".join(f"%s::{'text' if kind == 'jsonb' else kind}[]" for kind in columns.values())
-    selected = ", ".join(
-        [
-            *(f"v.{name}::jsonb" if kind == "jsonb" else f"v.{name}" for name, kind in columns.items()),
-            *constants.values(),
-        ]
-    )
-    parameters = []
-    for position, (_name, kind) in enumerate(columns.items()):
-        values = [row[position] for row in rows]
-        parameters.append(
-            [json.dumps(value) if value is not None else None for value in values] if kind == "jsonb" else values
-        )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} ({', '.join([*names, *constants])}) "  # noqa: S608
-            f"SELECT {selected} FROM unnest({arrays}) AS v({', '.join(names)}) {suffix}",
-            parameters,
-        )
-        return cursor.fetchall() if "RETURNING" in suffix else []
+    with transaction.atomic(savepoint=False):
+        stage = _staged(columns, rows)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join([*columns, *constants])}) "  # noqa: S608
+                f"SELECT {', '.join([*columns, *constants.values()])} FROM {stage} {suffix}"
+            )
+            return cursor.fetchall() if "RETURNING" in suffix else []
 
 
 def _record_history(customer_ids: list[int], *, label: str, context: Any) -> None:
@@ -83,35 +96,26 @@ def _identities_of(keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[i
     """(system, external id) -> (identity id, client id), for the keys that exist: one query."""
     if not keys:
         return {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT i.system, i.external_id, i.id, i.customer_id FROM {CustomerIdentity._meta.db_table} AS i
-            JOIN unnest(%s::text[], %s::text[]) AS k(system, external_id)
-              ON i.system = k.system AND i.external_id = k.external_id
-            """,  # noqa: S608
-            [[system for system, _ in keys], [external_id for _, external_id in keys]],
-        )
-        return {(system, external_id): (pk, customer_pk) for system, external_id, pk, customer_pk in cursor}
+    with transaction.atomic(savepoint=False):
+        stage = _staged({"system": "text", "external_id": "text"}, keys)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT i.system, i.external_id, i.id, i.customer_id FROM {CustomerIdentity._meta.db_table} AS i "  # noqa: S608
+                f"JOIN {stage} AS k ON i.system = k.system AND i.external_id = k.external_id"
+            )
+            return {(system, external_id): (pk, customer_pk) for system, external_id, pk, customer_pk in cursor}
 
 
 def _update_customers(clients: list[_Client], *, now: dt.datetime) -> None:
-    """One UPDATE ... FROM unnest(arrays) for the chunk's changed clients (every written field, from the picture)."""
+    """One UPDATE ... FROM the chunk's changed clients, staged with COPY (every written field, from the picture)."""
     names = list(WRITTEN_FIELDS)
-    columns = ", ".join(["id", *names])
-    arrays = ", ".join(["%s::bigint[]", *(f"%s::{WRITTEN_FIELDS[name]}[]" for name in names)])
-    assignments = ", ".join(
-        f"{name} = v.{name}::jsonb" if name == "preferences" else f"{name} = v.{name}" for name in names
-    )
-    parameters: list[Any] = [now, [client.pk for client in clients]]
-    for name in names:
-        if name == "preferences":
-            parameters.append([json.dumps(client.fields[name]) for client in clients])
-        else:
-            parameters.append([client.fields[name] for client in clients])
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {Customer._meta.db_table} AS c SET {assignments}, updated_at = %s "  # noqa: S608
-            f"FROM unnest({arrays}) AS v({columns}) WHERE c.id = v.id",
-            [parameters[0], *parameters[1:]],
-        )
+    columns = {"id": "bigint", **{name: "jsonb" if name == "preferences" else WRITTEN_FIELDS[name] for name in names}}
+    with transaction.atomic(savepoint=False):
+        stage = _staged(columns, [(client.pk, *(client.fields[name] for name in names)) for client in clients])
+        assignments = ", ".join(f"{name} = v.{name}" for name in names)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Customer._meta.db_table} AS c SET {assignments}, updated_at = %s "  # noqa: S608
+                f"FROM {stage} AS v WHERE c.id = v.id",
+                [now],
+            )
