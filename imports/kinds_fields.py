@@ -46,3 +46,21 @@ CUSTOMER_FIELDS: frozenset[str] = frozenset(
         *(f"{channel}_marketing_at" for channel in CONSENT_CHANNELS),
     }
 )
+
+# How an interaction or response row names its client: any of these (imports.pipeline.clients.find_clients).
+CLIENT_KEY_FIELDS = ("public_id", "crm_id", "pos_id", "ecommerce_id", "email", "phone")
+
+INTERACTION_FIELDS: frozenset[str] = frozenset(
+    {
+        "source", "external_id", *CLIENT_KEY_FIELDS, "touchpoint_type", "occurred_at", "channel", "boutique",
+        "advisor", "amount", "currency", "note", "metadata",
+    }
+)
+RESPONSE_FIELDS: frozenset[str] = frozenset(
+    {"survey", *CLIENT_KEY_FIELDS, "score", "comment", "responded_at", "source", "external_id", "answers"}
+)
+PERSONA_FIELDS: frozenset[str] = frozenset(
+    {"slug", "name", "description", "motivations", "pain_points", "preferred_channels"}
+)
+PRODUCT_FIELDS: frozenset[str] = frozenset({"sku", "name", "category", "collection", "price", "currency", "is_active"})
+BOUTIQUE_FIELDS: frozenset[str] = frozenset({"code", "name", "city", "country", "timezone", "currency"})

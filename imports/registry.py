@@ -10,7 +10,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from imports.kinds_fields import CUSTOMER_FIELDS
+from imports.kinds.interactions import rollback_interaction_import, run_interaction_import
+from imports.kinds.reference import (
+    rollback_boutique_import,
+    rollback_persona_import,
+    rollback_product_import,
+    run_boutique_import,
+    run_persona_import,
+    run_product_import,
+)
+from imports.kinds.responses import rollback_response_import, run_response_import
+from imports.kinds_fields import (
+    BOUTIQUE_FIELDS,
+    CUSTOMER_FIELDS,
+    INTERACTION_FIELDS,
+    PERSONA_FIELDS,
+    PRODUCT_FIELDS,
+    RESPONSE_FIELDS,
+)
 from imports.models import ImportBatch, ImportKind
 from imports.pipeline import run_customer_import
 from imports.pipeline.customers_rollback import rollback_customer_import
@@ -25,4 +42,9 @@ class ImportableKind:
 
 KINDS: dict[str, ImportableKind] = {
     ImportKind.CUSTOMERS: ImportableKind(CUSTOMER_FIELDS, run_customer_import, rollback_customer_import),
+    ImportKind.INTERACTIONS: ImportableKind(INTERACTION_FIELDS, run_interaction_import, rollback_interaction_import),
+    ImportKind.RESPONSES: ImportableKind(RESPONSE_FIELDS, run_response_import, rollback_response_import),
+    ImportKind.PERSONAS: ImportableKind(PERSONA_FIELDS, run_persona_import, rollback_persona_import),
+    ImportKind.PRODUCTS: ImportableKind(PRODUCT_FIELDS, run_product_import, rollback_product_import),
+    ImportKind.BOUTIQUES: ImportableKind(BOUTIQUE_FIELDS, run_boutique_import, rollback_boutique_import),
 }

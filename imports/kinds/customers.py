@@ -110,6 +110,19 @@ def unescape_cell(value: str) -> str:
     return value[1:] if value.startswith("'") else value
 
 
+def row_cells(row: SourceRow) -> dict[str, str]:
+    """The row's cells by field, stripped, without the apostrophe Atelier's exports put before formula-like text;
+    a row with more cells than the header is refused (a delimiter inside a cell was not quoted)."""
+    if row.extra:
+        shown = ", ".join(repr(cell) for cell in row.extra)
+        raise RowError(
+            None,
+            f"This row has {len(row.extra)} cell(s) more than the header has columns ({shown}); "
+            "a delimiter inside a cell was probably not quoted.",
+        )
+    return {name: unescape_cell(value).strip() for name, value in row.values.items()}
+
+
 def _max_length(name: str) -> int | None:
     return Customer._meta.get_field(name).max_length
 
@@ -122,14 +135,7 @@ def _split_list(text: str) -> list[str]:
 
 def clean_customer_row(row: SourceRow, context: CustomerImportContext) -> CleanCustomer:
     """Read one client row into what the importer applies, or raise RowError naming the field at fault."""
-    cells = {name: unescape_cell(value).strip() for name, value in row.values.items()}
-    if row.extra:
-        shown = ", ".join(repr(cell) for cell in row.extra)
-        raise RowError(
-            None,
-            f"This row has {len(row.extra)} cell(s) more than the header has columns ({shown}); "
-            "a delimiter inside a cell was probably not quoted.",
-        )
+    cells = row_cells(row)
     mapping = context.mapping
     values: dict[str, Any] = {}
 

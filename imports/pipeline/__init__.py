@@ -13,14 +13,11 @@ keeping only the batch record and its row errors, written after the rollback.
 
 from __future__ import annotations
 
-import logging
-
-import pghistory
-from django.db import transaction
 from django.utils import timezone
 
 from imports.kinds.customers import CustomerImportContext
 from imports.models import ImportBatch
+from imports.pipeline.batches import run_batch
 from imports.pipeline.constants import (
     BLANK_VALUES,
     CHUNK_SIZE,
@@ -33,10 +30,7 @@ from imports.pipeline.constants import (
     Progress,
 )
 from imports.pipeline.run import _CustomerRun
-from imports.pipeline.state import _chunks, _Rollback
 from imports.reader import SourceTable
-
-logger = logging.getLogger(__name__)
 
 __all__ = [
     "BLANK_VALUES",
@@ -62,33 +56,7 @@ def run_customer_import(
     started_at = batch.started_at or timezone.now()
     context = CustomerImportContext.load(mapping=table.mapping, started_at=started_at)
     run = _CustomerRun(batch=batch, table=table, context=context)
-    try:
-        with transaction.atomic(), pghistory.context(source="import", import_batch=batch.pk) as history_context:
-            run.history_context = history_context
-            for chunk in _chunks(table, CHUNK_SIZE):
-                run.process(chunk)
-                batch.processed_rows = run.processed
-                ImportBatch.objects.filter(pk=batch.pk).update(processed_rows=run.processed)
-                if progress is not None:
-                    progress(len(chunk))
-            if dry_run or (run.counts["invalid"] and not valid_only):
-                raise _Rollback
-    except _Rollback:
-        pass
-    if dry_run:
-        status = ImportBatch.Status.PREVIEWED
-    elif run.counts["invalid"] and not valid_only:
-        status = ImportBatch.Status.REJECTED
-    else:
-        status = ImportBatch.Status.IMPORTED
-    batch.status = status
-    batch.counts = dict(run.counts)
-    # The file's own column order, for the errors CSV (JSON objects in PostgreSQL do not keep key order).
-    batch.preview = {"headers": list(table.headers), **run.preview}
-    batch.processed_rows = batch.total_rows = run.processed
-    batch.finished_at = timezone.now()
-    batch.save(
-        update_fields=["status", "counts", "preview", "processed_rows", "total_rows", "finished_at", "updated_at"]
+    run_batch(
+        batch=batch, table=table, run=run, dry_run=dry_run, valid_only=valid_only, progress=progress,
+        chunk_size=CHUNK_SIZE,
     )
-    run.errors.write(batch)
-    logger.info("imports.customers_finished batch_id=%s status=%s counts=%s", batch.pk, status, run.counts)

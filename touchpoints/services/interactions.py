@@ -18,6 +18,10 @@ from touchpoints.models import Interaction, Order, TouchpointType
 
 logger = logging.getLogger(__name__)
 
+# Computed once: the choices' `.values` builds a new list on every access, and an import checks every row.
+SOURCE_SYSTEMS = frozenset(SourceSystem.values)
+CHANNELS = frozenset(Channel.values)
+
 
 @dataclass
 class RecordResult:
@@ -47,6 +51,50 @@ def clean_amount(value: Any, *, field: str) -> Decimal:
     return amount.quantize(Decimal("0.01"))
 
 
+@dataclass(frozen=True)
+class InteractionValues:
+    """An interaction's values once interaction_clean has accepted them."""
+
+    channel: str
+    amount: Decimal | None
+    currency: str
+    metadata: dict[str, Any]
+
+
+def interaction_clean(
+    *,
+    touchpoint_type: TouchpointType,
+    occurred_at: dt.datetime,
+    source: str,
+    channel: str | None = None,
+    amount: Decimal | str | None = None,
+    currency: str = "",
+    metadata: dict[str, Any] | None = None,
+) -> InteractionValues:
+    """interaction_record's rules on one interaction's values, without writing: the channel defaults to the type's,
+    an amount is not negative and has its currency. Raises ApplicationError naming the field; the importer applies
+    the same rules to a file's rows before writing them set-based."""
+    if source not in SOURCE_SYSTEMS:
+        raise ApplicationError.for_field("source", f"Unknown source system {source!r}.")
+    if occurred_at.tzinfo is None:
+        raise ApplicationError.for_field("occurred_at", "The moment of the interaction needs a time zone.")
+    channel = channel or touchpoint_type.channel
+    if channel not in CHANNELS:
+        raise ApplicationError.for_field("channel", f"Unknown channel {channel!r}.")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise ApplicationError.for_field("metadata", "Metadata must be an object.")
+    if amount is not None:
+        amount = clean_amount(amount, field="amount")
+        if amount < 0:
+            raise ApplicationError.for_field("amount", "An interaction's amount cannot be negative.")
+        currency = (currency or "").upper()
+        if len(currency) != 3:
+            raise ApplicationError.for_field("currency", "An amount needs its three-letter currency code.")
+    return InteractionValues(
+        channel=channel, amount=amount, currency=currency if amount is not None else "", metadata=metadata or {}
+    )
+
+
 @transaction.atomic
 def interaction_record(
     *,
@@ -66,22 +114,10 @@ def interaction_record(
     """Put one touchpoint on a client's timeline. The same (source, external id) twice is one interaction:
     the second call changes nothing and says so (created=False)."""
     touchpoint_type = resolve_touchpoint_type(touchpoint_type)
-    if source not in SourceSystem.values:
-        raise ApplicationError.for_field("source", f"Unknown source system {source!r}.")
-    if occurred_at.tzinfo is None:
-        raise ApplicationError.for_field("occurred_at", "The moment of the interaction needs a time zone.")
-    channel = channel or touchpoint_type.channel
-    if channel not in Channel.values:
-        raise ApplicationError.for_field("channel", f"Unknown channel {channel!r}.")
-    if metadata is not None and not isinstance(metadata, dict):
-        raise ApplicationError.for_field("metadata", "Metadata must be an object.")
-    if amount is not None:
-        amount = clean_amount(amount, field="amount")
-        if amount < 0:
-            raise ApplicationError.for_field("amount", "An interaction's amount cannot be negative.")
-        currency = (currency or "").upper()
-        if len(currency) != 3:
-            raise ApplicationError.for_field("currency", "An amount needs its three-letter currency code.")
+    values = interaction_clean(
+        touchpoint_type=touchpoint_type, occurred_at=occurred_at, source=source, channel=channel, amount=amount,
+        currency=currency, metadata=metadata,
+    )
     external_id = (external_id or "").strip()
 
     if external_id:
@@ -94,14 +130,14 @@ def interaction_record(
                 customer=customer,
                 touchpoint_type=touchpoint_type,
                 occurred_at=occurred_at,
-                channel=channel,
+                channel=values.channel,
                 boutique=boutique,
                 advisor=advisor,
                 source=source,
                 external_id=external_id,
-                amount=amount,
-                currency=currency if amount is not None else "",
-                metadata=metadata or {},
+                amount=values.amount,
+                currency=values.currency,
+                metadata=values.metadata,
                 order=order,
             )
     except IntegrityError:
