@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import pghistory.models
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
@@ -300,6 +301,8 @@ def _refuse_when_used(model: type[Model], created: Any) -> None:
         if not (relation.auto_created and not relation.concrete and (relation.one_to_many or relation.one_to_one)):
             continue
         related = relation.related_model
+        if issubclass(related, pghistory.models.Event):  # history keeps what was, it depends on nothing
+            continue
         if related._base_manager.filter(**{f"{relation.field.name}__in": created}).exists():
             blocking.append(str(related._meta.verbose_name_plural))
     if blocking:
