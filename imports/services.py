@@ -151,6 +151,12 @@ def import_upload_store(*, upload: IO[bytes], file_name: str) -> StoredUpload:
     return StoredUpload(name=name, checksum=checksum, size=size)
 
 
+def import_upload_discard(*, stored: StoredUpload) -> None:
+    """Remove a stored upload that no batch uses (one that cannot be read, so is never previewed)."""
+    if not ImportBatch.objects.filter(stored_file=stored.name).exists():
+        default_storage.delete(stored.name)
+
+
 def import_start(
     *,
     kind: str,
@@ -330,7 +336,10 @@ class _ProgressReport:
             self.then(rows)
 
     def close(self) -> None:
-        connections[self.database].close()
+        connection = connections[self.database]
+        # Inside an atomic block (a test's transaction) closing would break the block; it is closed with it.
+        if not connection.in_atomic_block:
+            connection.close()
 
 
 def _fail(batch: ImportBatch, message: str) -> None:
