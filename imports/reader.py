@@ -98,6 +98,11 @@ class SourceTable:
         self._positions = by_position
         self._raw_keys = _unique_keys(headers)
 
+    @property
+    def path(self) -> Path | None:
+        """The file on disk, when the table was opened from a path (not from a stream)."""
+        return self._origin.path
+
     def __repr__(self) -> str:
         return f"<SourceTable {self.encoding} {DELIMITER_NAMES.get(self.delimiter, self.delimiter)} {self.mapped}>"
 

@@ -217,6 +217,9 @@ LOGGING = {
 
 # Uploads up to this size are previewed and imported in the admin's request; larger ones run as a Celery task.
 IMPORT_INLINE_MAX_BYTES = env.int("IMPORT_INLINE_MAX_BYTES", default=2 * 1024 * 1024)
+# Processes that clean the rows of a large import file while the main one writes (0: none); default one per core
+# but one.
+IMPORT_WORKERS = env.int("IMPORT_WORKERS", default=None)
 
 # Region for phone numbers typed without a country code when no boutique tells (ISO 3166-1 alpha-2).
 DEFAULT_PHONE_REGION = env.str("DEFAULT_PHONE_REGION", default="FR")

@@ -4,7 +4,7 @@ run of a file as one batch, in chunks, inside one transaction that a dry run or 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
 import pghistory
@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from imports.models import ImportBatch
 from imports.pipeline.constants import CHUNK_SIZE, DUPLICATE_WINDOW, OUTCOMES, PREVIEW_ROWS, Progress
+from imports.pipeline.parallel import prepared_chunks
 from imports.pipeline.state import _chunks, _ErrorSpool, _Rollback
 from imports.reader import SourceRow, SourceTable
 
@@ -69,6 +70,21 @@ class RowOutcomes:
         return True
 
 
+def _prepared(
+    table: SourceTable, run: ChunkedRun, chunk_size: int, chunks: Iterable[list[SourceRow]] | None
+) -> Iterator[tuple[list[SourceRow], Any]]:
+    """The chunks to process, each with its rows already cleaned when the run cleans apart (`prepare`), on the other
+    cores for a large file (parallel.py)."""
+    prepare = getattr(run, "prepare", None)
+    if chunks is not None:
+        # A kind whose records span several rows (orders) gives chunks that never split one.
+        yield from ((chunk, None) for chunk in chunks)
+    elif prepare is None:
+        yield from ((chunk, None) for chunk in _chunks(table, chunk_size))
+    else:
+        yield from prepared_chunks(table, chunk_size, prepare)
+
+
 def run_batch(
     *,
     batch: ImportBatch,
@@ -88,9 +104,11 @@ def run_batch(
     try:
         with transaction.atomic(), pghistory.context(source="import", import_batch=batch.pk) as history_context:
             run.history_context = history_context
-            # A kind whose records span several rows (orders) gives chunks that never split one.
-            for chunk in _chunks(table, chunk_size) if chunks is None else chunks:
-                run.process(chunk)
+            for chunk, prepared in _prepared(table, run, chunk_size, chunks):
+                if prepared is None:
+                    run.process(chunk)
+                else:
+                    run.process(chunk, prepared)
                 batch.processed_rows = run.processed
                 ImportBatch.objects.filter(pk=batch.pk).update(processed_rows=run.processed)
                 if progress is not None:

@@ -21,69 +21,51 @@ from imports.kinds.customers import (
     clean_customer_row,
 )
 from imports.models import ImportBatch, ImportChange
+from imports.pipeline.batches import RowOutcomes
 from imports.pipeline.constants import (
-    DUPLICATE_WINDOW,
     HISTORY_TRIGGERS,
     IDENTITY_FIELDS,
-    OUTCOMES,
-    PREVIEW_ROWS,
     WRITTEN_FIELDS,
 )
 from imports.pipeline.picture import _Picture
 from imports.pipeline.sql import _identities_of, _insert, _record_history, _update_customers
-from imports.pipeline.state import _Change, _change, _Client, _ErrorSpool, _json_value
+from imports.pipeline.state import _Change, _change, _Client, _json_value
 from imports.reader import SourceRow, SourceTable
 
 
-class _CustomerRun:
+class _CustomerRun(RowOutcomes):
     """The state of one client import across its chunks (counts, preview, errors, recent rows for duplicates)."""
 
     def __init__(self, *, batch: ImportBatch, table: SourceTable, context: CustomerImportContext) -> None:
+        super().__init__(table=table)
         self.batch = batch
-        self.table = table
         self.context = context
-        self.counts = dict.fromkeys(OUTCOMES, 0)
-        self.preview: dict[str, list[dict[str, Any]]] = {outcome: [] for outcome in OUTCOMES}
-        self.errors = _ErrorSpool()
-        self.processed = 0
-        self.history_context: Any = None
-        # Exact duplicate rows are recognised among the last DUPLICATE_WINDOW rows (bounded memory; exports repeat a
-        # row close to the first, and a copy further away is still found again as the same client: "unchanged").
-        self._recent_rows: dict[tuple[str, ...], None] = {}
         self._identity_field = next((name for name in IDENTITY_FIELDS if name in table.header_for), None)
         self._content_types = {
             model: ContentType.objects.get_for_model(model) for model in (Customer, CustomerIdentity, ConsentEvent)
         }
 
-    # --- Outcomes ---------------------------------------------------------------------------------------------
-
-    def _outcome(self, outcome: str, row: SourceRow, **details: Any) -> None:
-        self.counts[outcome] += 1
-        if len(self.preview[outcome]) < PREVIEW_ROWS:
-            self.preview[outcome].append({"line": row.line, "row": row.raw, **details})
-
-    def _invalid(self, row: SourceRow, field_name: str | None, message: str) -> None:
-        column = (self.table.header_for.get(field_name) or field_name or "") if field_name else ""
-        self._outcome("invalid", row, column=column, message=message)
-        self.errors.add(row.line, column, message, row.raw)
-
     # --- One chunk --------------------------------------------------------------------------------------------
 
-    def process(self, rows: list[SourceRow]) -> None:
-        cleaned: list[tuple[SourceRow, CleanCustomer]] = []
+    def prepare(self, rows: list[SourceRow]) -> list[CleanCustomer | tuple[str | None, str]]:
+        """Clean each row, a refusal as (field, message): pure, so a worker process may run it (parallel.py)."""
+        prepared: list[CleanCustomer | tuple[str | None, str]] = []
         for row in rows:
-            self.processed += 1
-            key = (*row.values.values(), *row.extra)
-            if key in self._recent_rows:
-                self._outcome("skipped", row, reason="The same row appears earlier in the file.")
-                continue
-            self._recent_rows[key] = None
-            if len(self._recent_rows) > DUPLICATE_WINDOW:
-                del self._recent_rows[next(iter(self._recent_rows))]
             try:
-                cleaned.append((row, clean_customer_row(row, self.context)))
+                prepared.append(clean_customer_row(row, self.context))
             except RowError as error:
-                self._invalid(row, error.field, error.message)
+                prepared.append((error.field, error.message))
+        return prepared
+
+    def process(self, rows: list[SourceRow], prepared: list[Any] | None = None) -> None:
+        cleaned: list[tuple[SourceRow, CleanCustomer]] = []
+        for row, clean in zip(rows, prepared if prepared is not None else self.prepare(rows), strict=True):
+            if not self.admit(row):
+                continue
+            if isinstance(clean, tuple):
+                self.invalid(row, *clean)
+            else:
+                cleaned.append((row, clean))
         if not cleaned:
             return
         picture = _Picture.load([clean for _row, clean in cleaned])
@@ -91,12 +73,12 @@ class _CustomerRun:
             try:
                 outcome, changed = picture.apply(clean, identity_field=self._identity_field)
             except RowError as error:
-                self._invalid(row, error.field, error.message)
+                self.invalid(row, error.field, error.message)
                 continue
             if outcome == "updated":
-                self._outcome(outcome, row, fields=changed)
+                self.outcome(outcome, row, fields=changed)
             else:
-                self._outcome(outcome, row)
+                self.outcome(outcome, row)
         self._write(picture)
 
     # --- Writing ----------------------------------------------------------------------------------------------
