@@ -47,6 +47,40 @@ CUSTOMER_FIELDS: frozenset[str] = frozenset(
     }
 )
 
+# An order file has one row per order line, the order's columns repeated on each (bench/legacy_files.py
+# ORDER_COLUMNS and Atelier's own export, imports/columns.md). `order_id` is the order's id in `source` (pos,
+# ecommerce …); `public_id`, `crm_id`/`pos_id`/`ecommerce_id`, `email` and `phone` name the client; `boutique` is a
+# code, `advisor` an advisor's email; `order_total` is the order's (negative for a return receipt). A return line
+# has a negative quantity and `is_return` yes; `is_cancelled` yes (a cancelled-order marker) makes the order
+# cancelled whatever its status says.
+ORDER_FIELDS: frozenset[str] = frozenset(
+    {
+        "source",
+        "order_id",
+        "public_id",
+        "crm_id",
+        "pos_id",
+        "ecommerce_id",
+        "email",
+        "phone",
+        "boutique",
+        "advisor",
+        "channel",
+        "placed_at",
+        "status",
+        "is_cancelled",
+        "currency",
+        "order_total",
+        "line_number",
+        "sku",
+        "product_name",
+        "category",
+        "quantity",
+        "unit_price",
+        "is_return",
+    }
+)
+
 # How an interaction or response row names its client: any of these (imports.pipeline.clients.find_clients).
 CLIENT_KEY_FIELDS = ("public_id", "crm_id", "pos_id", "ecommerce_id", "email", "phone")
 

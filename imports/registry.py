@@ -24,6 +24,7 @@ from imports.kinds_fields import (
     BOUTIQUE_FIELDS,
     CUSTOMER_FIELDS,
     INTERACTION_FIELDS,
+    ORDER_FIELDS,
     PERSONA_FIELDS,
     PRODUCT_FIELDS,
     RESPONSE_FIELDS,
@@ -31,6 +32,8 @@ from imports.kinds_fields import (
 from imports.models import ImportBatch, ImportKind
 from imports.pipeline import run_customer_import
 from imports.pipeline.customers_rollback import rollback_customer_import
+from imports.pipeline.orders import run_order_import
+from imports.pipeline.orders_rollback import rollback_order_import
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class ImportableKind:
 
 KINDS: dict[str, ImportableKind] = {
     ImportKind.CUSTOMERS: ImportableKind(CUSTOMER_FIELDS, run_customer_import, rollback_customer_import),
+    ImportKind.ORDERS: ImportableKind(ORDER_FIELDS, run_order_import, rollback_order_import),
     ImportKind.INTERACTIONS: ImportableKind(INTERACTION_FIELDS, run_interaction_import, rollback_interaction_import),
     ImportKind.RESPONSES: ImportableKind(RESPONSE_FIELDS, run_response_import, rollback_response_import),
     ImportKind.PERSONAS: ImportableKind(PERSONA_FIELDS, run_persona_import, rollback_persona_import),

@@ -101,6 +101,17 @@ class CleanOrder:
     total_house: Decimal
     lines: list[OrderLine]
 
+    def fields(self) -> dict[str, Any]:
+        """The order's own columns (all but its keys, client, boutique and advisor), as order_record sets them."""
+        return {
+            "channel": self.channel,
+            "placed_at": self.placed_at,
+            "status": self.status,
+            "currency": self.currency,
+            "total": self.total,
+            "total_house": self.total_house,
+        }
+
 
 def order_clean(
     *,
@@ -193,12 +204,7 @@ def order_record(
         "customer": customer,
         "boutique": boutique,
         "advisor": advisor,
-        "channel": clean.channel,
-        "placed_at": clean.placed_at,
-        "status": clean.status,
-        "currency": clean.currency,
-        "total": clean.total,
-        "total_house": clean.total_house,
+        **clean.fields(),
     }
     order = Order.objects.select_for_update().filter(source=source, external_id=external_id).first()
     created = order is None

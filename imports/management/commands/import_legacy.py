@@ -25,8 +25,8 @@ ERRORS_SHOWN = 20
 
 class Command(BaseCommand):
     help = (
-        "Import a legacy CSV file (any common encoding and delimiter) or Excel workbook as one batch: all or nothing unless "
-        "--valid-only, or a preview with --dry-run. Exit code 1 when rows were refused."
+        "Import a legacy CSV file (any common encoding and delimiter) or Excel workbook as one batch: all or nothing "
+        "unless --valid-only, or a preview with --dry-run. Exit code 1 when rows were refused."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -70,7 +70,8 @@ class Command(BaseCommand):
         self._summary(batch, errors_csv=options["errors_csv"])
         invalid = batch.counts.get("invalid", 0)
         if invalid:
-            raise CommandError(f"{invalid} row(s) refused.", returncode=1)
+            noun = "order(s)" if kind == ImportKind.ORDERS else "row(s)"
+            raise CommandError(f"{invalid} {noun} refused.", returncode=1)
 
     def _summary(self, batch: ImportBatch, *, errors_csv: str | None) -> None:
         write = self.stdout.write
@@ -91,6 +92,8 @@ class Command(BaseCommand):
             )
         write("  ".join(f"{name}: {counts.get(name, 0)}" for name in ("new", "updated", "unchanged", "skipped",
                                                                       "invalid")))
+        if (batch.preview or {}).get("counted_as"):
+            write(batch.preview["counted_as"])  # a kind whose records span rows (orders) counts records
         errors = list(batch.row_errors.order_by("line", "pk")[:ERRORS_SHOWN])
         if errors:
             write("Refused rows:")
