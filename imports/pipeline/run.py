@@ -156,15 +156,16 @@ class _CustomerRun(RowOutcomes):
         wanted = {key: client for client in picture.clients for key in client.new_identities}
         if not wanted:
             return []
-        _insert(
+        inserted = _insert(
             CustomerIdentity._meta.db_table,
             {"customer_id": "bigint", "system": "text", "external_id": "text"},
             [(client.pk, system, external_id) for (system, external_id), client in wanted.items()],
             constants={"created_at": "statement_timestamp()"},
-            suffix="ON CONFLICT DO NOTHING",
+            suffix="ON CONFLICT DO NOTHING RETURNING system, external_id, id, customer_id",
         )
-        # Another writer may have taken one of these ids meanwhile: verify none points at another client.
-        found = _identities_of(list(wanted))
+        found = {(system, external_id): (pk, customer_pk) for system, external_id, pk, customer_pk in inserted}
+        # Another writer took the ids that were not inserted meanwhile: they must not point at another client.
+        found.update(_identities_of([key for key in wanted if key not in found]))
         changes = []
         identity_type = self._content_types[CustomerIdentity]
         for key, client in wanted.items():
