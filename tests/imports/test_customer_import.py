@@ -293,6 +293,33 @@ def test_rollback_restores_the_previous_state_exactly(house, tmp_path):
         import_rollback(batch=batch)
 
 
+def test_rollback_restores_a_client_changed_by_two_chunks_to_what_it_was_before_both(house, tmp_path,
+                                                                                     monkeypatch):
+    marc = customer_upsert(source="crm", external_id="C-9", email="marc@example.fr", first_name="Marc",
+                           city="Lyon", birth_date=dt.date(1980, 1, 2), home_boutique=house["paris"]).customer
+    state_before = Customer.objects.filter(pk=marc.pk).values().get()
+    monkeypatch.setattr("imports.pipeline.CHUNK_SIZE", 2)
+    path = write_csv(tmp_path / "two_chunks.csv", [
+        ["crm_id", "email", "city", "birth_date", "home_boutique", "first_name"],
+        ["C-9", "", "Nice", "1980-01-03", "", ""],
+        ["C-10", "new@example.fr", "", "", "", ""],
+        ["C-9", "marc.b@example.fr", "Cannes", "", "CAN-CRO", "Marc-Antoine"],
+    ])
+    batch = import_file(kind="customers", source=path, file_name=path.name)
+    marc.refresh_from_db()
+    assert (marc.city, marc.email, marc.first_name, marc.home_boutique) == (
+        "Cannes", "marc.b@example.fr", "Marc-Antoine", house["cannes"])
+    assert batch.changes.filter(action="updated").count() == 2
+
+    import_rollback(batch=batch)
+
+    restored = Customer.objects.filter(pk=marc.pk).values().get()
+    assert {name: value for name, value in restored.items() if name != "updated_at"} == {
+        name: value for name, value in state_before.items() if name != "updated_at"}
+    assert not Customer.objects.filter(email="new@example.fr").exists()
+    assert list(CustomerIdentity.objects.values_list("system", "external_id")) == [("crm", "C-9")]
+
+
 def test_command_imports_and_prints_a_summary(house):
     out = io.StringIO()
     call_command("import_legacy", "customers", str(LEGACY), "--mapping", str(LEGACY_MAPPING), stdout=out,
@@ -373,7 +400,7 @@ def test_rollback_is_refused_when_a_client_it_created_has_been_used_since(house)
                        occurred_at=dt.datetime(2026, 3, 2, 10, tzinfo=dt.UTC), source="pos")
     before = table_counts()
 
-    with pytest.raises(ApplicationError, match="Records added since this import depend on records it created"):
+    with pytest.raises(ApplicationError, match=r"depend on clients it created \(interactions\)"):
         import_rollback(batch=batch)
 
     batch.refresh_from_db()
