@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import logging
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
@@ -17,7 +18,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import connections, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
@@ -30,6 +31,8 @@ from imports.registry import KINDS
 logger = logging.getLogger(__name__)
 
 CHECKSUM_BLOCK = 1 << 20
+# The class of PostgreSQL advisory locks that mark a batch as being run (the batch's id is the second key).
+RUN_LOCK_CLASS = 0x1A7E
 
 
 def _checksum(source: str | os.PathLike | BinaryIO) -> tuple[str, int]:
@@ -259,19 +262,48 @@ def import_run(
 ) -> ImportBatch:
     """Run a QUEUED batch from its stored file, as import_file runs a file, and return it finished.
 
-    The batch is claimed first (QUEUED to RUNNING in one statement), so a task delivered twice runs it once; a batch
-    not QUEUED is returned as it is. A stored file whose checksum is not the batch's is refused (FAILED). With
-    `reports_progress` (a worker), the rows read so far are written where the admin can see them meanwhile
-    (ImportProgress).
+    The batch is claimed under an advisory lock held while it runs, so a task delivered twice runs it once, and a
+    batch left RUNNING by a worker that died (the task is delivered again: acks late) runs again from the start; a
+    batch running elsewhere, or neither QUEUED nor RUNNING, is returned as it is. A stored file whose checksum is
+    not the batch's is refused (FAILED). With `reports_progress` (a worker), the rows read so far are written where
+    the admin can see them meanwhile (ImportProgress).
     """
-    now = timezone.now()
-    claimed = ImportBatch.objects.filter(pk=batch.pk, status=ImportBatch.Status.QUEUED).update(
-        status=ImportBatch.Status.RUNNING, started_at=now, updated_at=now
-    )
-    batch.refresh_from_db()
-    if not claimed:
-        logger.info("imports.run_skipped batch_id=%s status=%s", batch.pk, batch.status)
-        return batch
+    with _run_lock(batch.pk) as held:
+        if not held:
+            batch.refresh_from_db()
+            logger.info("imports.run_skipped batch_id=%s reason=running_elsewhere", batch.pk)
+            return batch
+        now = timezone.now()
+        # QUEUED, or RUNNING left by a run whose process died: that run held the lock until its connection closed,
+        # and its transaction went with it, so nothing of it remains and the batch starts again.
+        claimed = ImportBatch.objects.filter(
+            pk=batch.pk, status__in=[ImportBatch.Status.QUEUED, ImportBatch.Status.RUNNING]
+        ).update(status=ImportBatch.Status.RUNNING, started_at=now, updated_at=now, processed_rows=0)
+        batch.refresh_from_db()
+        if not claimed:
+            logger.info("imports.run_skipped batch_id=%s status=%s", batch.pk, batch.status)
+            return batch
+        return _run_stored(batch, progress=progress, reports_progress=reports_progress)
+
+
+@contextlib.contextmanager
+def _run_lock(batch_id: int) -> Iterator[bool]:
+    """A session-level advisory lock per batch, held while it runs: whether this process may run it. A worker that
+    dies releases it with its connection."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [RUN_LOCK_CLASS, batch_id])
+        held = cursor.fetchone()[0]
+    try:
+        yield held
+    finally:
+        if held:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [RUN_LOCK_CLASS, batch_id])
+
+
+def _run_stored(
+    batch: ImportBatch, *, progress: Callable[[int], None] | None, reports_progress: bool
+) -> ImportBatch:
     try:
         stream = batch.stored_file.open("rb")
     except (FileNotFoundError, ValueError):
@@ -286,7 +318,8 @@ def import_run(
         try:
             return _run(
                 batch,
-                source=stream,
+                # A file on disk is read by path, so that a large one is cleaned on several cores (pipeline.parallel).
+                source=_stored_path(batch) or stream,
                 mapping=ColumnMapping.from_dict(batch.mapping),
                 encoding=batch.encoding or None,
                 delimiter=batch.delimiter or None,
@@ -295,6 +328,13 @@ def import_run(
         finally:
             if report is not None:
                 report.close()
+
+
+def _stored_path(batch: ImportBatch) -> Path | None:
+    try:
+        return Path(batch.stored_file.path)
+    except NotImplementedError:  # a storage without local files (object storage)
+        return None
 
 
 def _checksum_and_lines(stream: IO[bytes]) -> tuple[str, int | None]:

@@ -273,7 +273,7 @@ def test_a_refused_rollback_shows_why_and_changes_nothing(head_office):
     response = head_office.post(batch_url(imported, "rollback/"))
 
     assert response.status_code == 409
-    assert "Records added since this import depend on records it created" in response.content.decode()
+    assert "Records added since this import depend on clients it created" in response.content.decode()
     imported.refresh_from_db()
     assert imported.status == ImportBatch.Status.IMPORTED
     assert Customer.objects.count() == 5

@@ -13,7 +13,7 @@ from django.db import connection
 from customers.models import Advisor, Customer
 from imports.models import ImportBatch
 from imports.pipeline import CHUNK_SIZE
-from imports.services import import_run, import_upload_store
+from imports.services import RUN_LOCK_CLASS, import_run, import_upload_store
 from imports.tasks import import_run_task
 from tests.desk.helpers import logged_in
 from tests.factories import make_staff
@@ -96,6 +96,41 @@ def test_a_task_delivered_twice_imports_once(media_root):
     assert Customer.objects.count() == 5
     assert ImportBatch.objects.get(pk=batch.pk).changes.count() == 5
     assert import_run_task.delay(987654).get() == "missing"
+
+
+def other_connection() -> psycopg.Connection:
+    settings_dict = connection.settings_dict
+    return psycopg.connect(dbname=settings_dict["NAME"], user=settings_dict["USER"] or "postgres",
+                           host=settings_dict["HOST"] or None, port=settings_dict["PORT"] or None, autocommit=True)
+
+
+@pytest.mark.django_db(databases=BOTH_CONNECTIONS)
+def test_a_batch_left_running_by_a_worker_that_died_runs_again_when_the_task_comes_back(media_root):
+    make_house()
+    from imports.mapping import ColumnMapping
+
+    # What a worker killed mid-import leaves: the batch RUNNING, its transaction (and lock) gone with its process.
+    batch = queued_batch(LEGACY, mapping=ColumnMapping.from_file(LEGACY_MAPPING).to_dict(),
+                         processed_rows=5_000)
+    ImportBatch.objects.filter(pk=batch.pk).update(status=ImportBatch.Status.RUNNING)
+
+    assert import_run_task.delay(batch.pk).get() == "imported"
+
+    assert Customer.objects.count() == 5
+    assert ImportBatch.objects.get(pk=batch.pk).processed_rows == 6
+
+
+@pytest.mark.django_db(databases=BOTH_CONNECTIONS)
+def test_a_batch_another_worker_is_running_is_left_to_it(media_root):
+    make_house()
+    batch = queued_batch(LEGACY)
+    ImportBatch.objects.filter(pk=batch.pk).update(status=ImportBatch.Status.RUNNING)
+    with other_connection() as running_worker:
+        running_worker.execute("SELECT pg_advisory_lock(%s, %s)", [RUN_LOCK_CLASS, batch.pk])
+
+        assert import_run(batch=batch).status == ImportBatch.Status.RUNNING
+
+    assert Customer.objects.count() == 0
 
 
 @pytest.mark.django_db(databases=BOTH_CONNECTIONS)
