@@ -165,24 +165,26 @@ def open_source(
     mapping: ColumnMapping | None = None,
     encoding: str | None = None,
     delimiter: str | None = None,
+    require_match: bool = True,
 ) -> SourceTable:
     """Open a legacy CSV file: settle its encoding, delimiter and columns, and return its rows as a SourceTable.
 
     `encoding` and `delimiter` win when given; otherwise a BOM, then strict UTF-8, then Windows-1252 decide the
     encoding, and the delimiter is sniffed among comma, semicolon, tab and pipe. Headers are matched to the
-    mapping's columns, then to the field names themselves, ignoring case, a BOM and surrounding spaces.
+    mapping's columns, then to the field names themselves, ignoring case, a BOM and surrounding spaces. A file none
+    of whose columns match is refused, unless `require_match` is False (the admin's mapping form reads its headers).
     """
     fields = set(fields)
     mapping = mapping or ColumnMapping()
     mapping.validate_for(fields)
     origin = _Origin(source)
     if origin.sample.startswith(ZIP_MAGIC):
-        return _open_workbook(origin, fields=fields, mapping=mapping)
+        return _open_workbook(origin, fields=fields, mapping=mapping, require_match=require_match)
     encoding = _choose_encoding(origin, encoding)
     text = _sample_text(origin, encoding)
     delimiter = _choose_delimiter(text, delimiter)
     headers, header_line = _read_header(text, delimiter, complete=origin.at_eof)
-    positions = _match_headers(headers, fields=fields, mapping=mapping)
+    positions = _match_headers(headers, fields=fields, mapping=mapping, require_match=require_match)
     return SourceTable(
         origin=origin,
         encoding=encoding,
@@ -376,7 +378,9 @@ def _consistency(sample: str, delimiter: str) -> tuple[bool, bool, int, int]:
     return (width > 1, widths[0] == width, count, width)
 
 
-def _open_workbook(origin: _Origin, *, fields: set[str], mapping: ColumnMapping) -> WorkbookTable:
+def _open_workbook(
+    origin: _Origin, *, fields: set[str], mapping: ColumnMapping, require_match: bool
+) -> WorkbookTable:
     origin.make_rewindable()
     with origin.open_seekable() as stream, _workbook(stream) as sheet:
         headers, header_line = [], 0
@@ -396,7 +400,7 @@ def _open_workbook(origin: _Origin, *, fields: set[str], mapping: ColumnMapping)
         delimiter="",
         headers=headers,
         header_line=header_line,
-        positions=_match_headers(headers, fields=fields, mapping=mapping),
+        positions=_match_headers(headers, fields=fields, mapping=mapping, require_match=require_match),
         mapping=mapping,
     )
 
@@ -456,7 +460,9 @@ def _read_header(text: str, delimiter: str, *, complete: bool) -> tuple[list[str
     raise ApplicationError("The file is empty: it has no header line naming its columns.")
 
 
-def _match_headers(headers: list[str], *, fields: set[str], mapping: ColumnMapping) -> dict[str, int]:
+def _match_headers(
+    headers: list[str], *, fields: set[str], mapping: ColumnMapping, require_match: bool = True
+) -> dict[str, int]:
     """Which column feeds each field: the mapping's columns first, then headers that are field names."""
     by_key: dict[str, list[int]] = {}
     for position, header in enumerate(headers):
@@ -486,7 +492,7 @@ def _match_headers(headers: list[str], *, fields: set[str], mapping: ColumnMappi
         if field in positions:
             raise _duplicate_error(field, [headers[positions[field]], header], [positions[field], position])
         positions[field] = position
-    if not positions:
+    if not positions and require_match:
         raise ApplicationError(
             f"None of the file's columns ({_listed(headers)}) is an Atelier field or named in the column mapping. "
             f"Is the header line missing, or the mapping? Fields: {', '.join(sorted(fields))}.",

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import zipfile
 from dataclasses import dataclass
 from typing import IO, Any
 
-import openpyxl
-
 from core.errors import ApplicationError
-from imports.mapping import ColumnMapping, header_key
+from imports.mapping import ColumnMapping
 from imports.models import ImportBatch, ImportProgress
-from imports.reader import DELIMITERS, SAMPLE_SIZE, open_source
+from imports.reader import open_source
 from imports.registry import KINDS
 
 FINISHED = (
@@ -40,57 +35,22 @@ def file_columns(
 ) -> FileColumns:
     """The file's headers and their automatic match onto the kind's fields, for the admin's mapping form.
 
-    The reader refuses a file none of whose headers it can match (the usual case for a legacy file and no mapping
-    yet), so its headers are then read again with themselves as extra fields: the reader still decides the
-    encoding, the delimiter and the header line, and the proposal keeps only the kind's real fields.
+    A legacy file often matches no field before it is mapped, so the reader is asked not to refuse it; a mapping
+    file naming columns the file does not have is left out (only its reading options are kept), as the form is
+    where the columns get mapped.
     """
     fields = set(KINDS[kind].fields)
     try:
-        table = open_source(source, fields=fields, mapping=mapping, encoding=encoding, delimiter=delimiter)
+        table = open_source(source, fields=fields, mapping=mapping, encoding=encoding, delimiter=delimiter,
+                            require_match=False)
     except ApplicationError:
         source.seek(0)
-        # A cell spelled like a field (any case) stays that field's: the reader matches headers by header_key.
-        field_keys = {header_key(field) for field in fields}
-        candidates = {cell for cell in _header_candidates(source) if header_key(cell) not in field_keys}
-        source.seek(0)
-        # Only the mapping's reading options: its columns may name headers the file does not have.
         options = ColumnMapping(date_order=mapping.date_order, decimal_comma=mapping.decimal_comma,
                                 default_region=mapping.default_region)
-        table = open_source(source, fields=fields | candidates, mapping=options, encoding=encoding,
-                            delimiter=delimiter)
-    matched = {header: field for header, field in table.mapped.items() if field in fields}
-    return FileColumns(headers=list(table.headers), matched=matched, encoding=table.encoding,
+        table = open_source(source, fields=fields, mapping=options, encoding=encoding, delimiter=delimiter,
+                            require_match=False)
+    return FileColumns(headers=list(table.headers), matched=dict(table.mapped), encoding=table.encoding,
                        delimiter=table.delimiter)
-
-
-def _header_candidates(source: IO[bytes]) -> set[str]:
-    """Every cell the first line could hold, split by each delimiter the reader knows (or a workbook's first row)."""
-    head = source.read(SAMPLE_SIZE)
-    if head.startswith(b"PK\x03\x04"):
-        source.seek(0)
-        try:
-            workbook = openpyxl.load_workbook(source, read_only=True, data_only=True)
-        except (zipfile.BadZipFile, OSError, KeyError, ValueError):
-            return set()
-        try:
-            sheet = workbook.worksheets[0]
-            for row in sheet.iter_rows(values_only=True):
-                cells = {str(value).strip() for value in row if value is not None and str(value).strip()}
-                if cells:
-                    return cells
-            return set()
-        finally:
-            workbook.close()
-    try:
-        text = head.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = head.decode("cp1252", errors="replace")
-    lines = [line for line in io.StringIO(text, newline="") if line.strip()][:1]
-    candidates: set[str] = set()
-    for delimiter in DELIMITERS:
-        for cells in csv.reader(lines, delimiter=delimiter):
-            candidates.update(cell.strip() for cell in cells if cell.strip())
-    return candidates
 
 
 def import_batch_status(*, batch: ImportBatch) -> dict[str, Any]:

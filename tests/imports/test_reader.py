@@ -742,3 +742,11 @@ def test_a_200_mb_file_streams_through_in_bounded_memory(tmp_path):
     assert (last.line, last.values["external_id"]) == (2 * rows_written, f"CRM-{rows_written - 1:08d}")
     assert highest - rss_before < 50 * 1024 * 1024
     assert peak_after - peak_before < 50 * 1024 * 1024
+
+
+def test_a_file_matching_no_field_is_read_when_asked_so_the_admin_can_map_it(tmp_path):
+    path = write(tmp_path, "Nom;Ville\nDupré;Paris\n".encode())
+
+    table = open_source(path, fields=FIELDS, require_match=False)
+
+    assert (table.headers, table.mapped, table.ignored_headers) == (["Nom", "Ville"], {}, ["Nom", "Ville"])
