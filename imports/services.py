@@ -101,8 +101,6 @@ def _check_kind(kind: str) -> None:
     if kind not in ImportKind.values:
         kinds = ", ".join(ImportKind.values)
         raise ApplicationError.for_field("kind", f"{kind!r} is not a kind of import; use {kinds}.")
-    if kind not in KINDS:
-        raise ApplicationError.for_field("kind", f"Importing {kind} is not yet supported.")
 
 
 def _run(

@@ -20,7 +20,8 @@ from core.errors import ApplicationError
 from customers.models import ConsentEvent, Customer, CustomerIdentity
 from customers.services import customer_upsert
 from imports.mapping import ColumnMapping
-from imports.models import ImportBatch, ImportChange
+from imports.models import ImportBatch, ImportChange, ImportKind
+from imports.registry import KINDS
 from imports.services import import_errors_csv, import_file, import_rollback
 from tests.factories import AdvisorFactory, BoutiqueFactory, PersonaFactory, UserFactory
 
@@ -348,9 +349,12 @@ def test_command_exits_with_1_and_lists_the_refused_rows(house, broken_file, tmp
     assert Customer.objects.count() == 0
 
 
-def test_command_refuses_kinds_not_yet_supported(tmp_path):
-    with pytest.raises(CommandError, match="Importing orders is not yet supported"):
-        call_command("import_legacy", "orders", str(tmp_path / "orders.csv"))
+def test_every_kind_imports_and_an_unknown_kind_is_refused(tmp_path):
+    assert set(KINDS) == set(ImportKind.values)
+    with pytest.raises(CommandError, match="invalid choice: 'wishlists'"):
+        call_command("import_legacy", "wishlists", str(tmp_path / "wishlists.csv"))
+    with pytest.raises(ApplicationError, match="'wishlists' is not a kind of import; use customers, orders"):
+        import_file(kind="wishlists", source=tmp_path / "wishlists.csv", file_name="wishlists.csv")
 
 
 def _peak_rss_mb() -> float:

@@ -17,7 +17,6 @@ from core.errors import ApplicationError
 from imports.mapping import ColumnMapping
 from imports.models import ImportBatch, ImportKind
 from imports.reader import DELIMITER_NAMES
-from imports.registry import KINDS
 from imports.services import import_errors_csv, import_file
 
 ERRORS_SHOWN = 20
@@ -44,8 +43,6 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         kind, path = options["kind"], Path(options["file"])
-        if kind not in KINDS:
-            raise CommandError(f"Importing {kind} is not yet supported; only {', '.join(KINDS)} for now.")
         try:
             mapping = ColumnMapping.from_file(options["mapping"]) if options["mapping"] else None
         except ApplicationError as error:
