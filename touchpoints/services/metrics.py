@@ -23,9 +23,11 @@ FREQUENCY_COUNTS = ((10, 5), (5, 4), (3, 3), (2, 2), (1, 1))
 MONETARY_VALUES = ((50_000, 5), (15_000, 4), (5_000, 3), (1_000, 2))
 
 # Positional parameters only: pgtrigger.ignore (used by bulk loads) prepends a statement with a positional one.
+# `stats` is MATERIALIZED: computed once. Inlined, a planner that believes the clients table nearly empty (stale
+# statistics in the middle of a large import) re-runs it for every client updated: quadratic, seconds per chunk.
 _SQL = """
 WITH params AS (SELECT %s::timestamptz AS now),
-stats AS (
+stats AS MATERIALIZED (
     SELECT c.id AS customer_id,
            GREATEST(COALESCE(SUM(o.total_house) FILTER (WHERE o.status IN ('placed', 'fulfilled')), 0), 0) AS value,
            COUNT(o.id) FILTER (WHERE o.status IN ('placed', 'fulfilled') AND o.total > 0) AS orders,
