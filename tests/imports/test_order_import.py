@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import zoneinfo
 from decimal import Decimal
 from pathlib import Path
@@ -317,17 +318,18 @@ def test_an_orders_lines_apart_in_the_file_are_refused_naming_both_lines(house, 
     assert list(Order.objects.values_list("external_id", flat=True)) == ["A-2"]
 
 
-def test_export_then_import_changes_nothing(house, tmp_path):
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_export_then_import_changes_nothing(house, tmp_path, fmt):
     import_pos(valid_only=True)
     # An order recorded by the service, with a return receipt of another client and an apostrophe-escaped SKU.
     order_record(source="ecommerce", external_id="W-1", customer=house["anna"], placed_at=dt.datetime(
         2024, 4, 1, 12, tzinfo=dt.UTC), currency="EUR", total="-99.50", channel="web",
         lines=[OrderLineData(sku="=CALC", quantity=-1, unit_price="99.50", is_return=True)])
-    path = tmp_path / "orders.csv"
-    call_command("export_data", "orders", str(path))
+    path = tmp_path / f"orders.{fmt}"
+    call_command("export_data", "orders", str(path), stdout=io.StringIO())
     before = table_counts()
 
-    batch = import_file(kind="orders", source=path, file_name="orders.csv")
+    batch = import_file(kind="orders", source=path, file_name=path.name)
 
     assert batch.status == ImportBatch.Status.IMPORTED
     assert batch.counts == {"new": 0, "updated": 0, "unchanged": 7, "skipped": 0, "invalid": 0}
