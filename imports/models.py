@@ -107,6 +107,16 @@ class ImportProgress(models.Model):
         return f"batch {self.batch_id}: {self.processed_rows} rows"
 
 
+# A batch in one of these is over (nothing runs it any more); its stored file is needed only to confirm a preview.
+FINISHED_STATUSES = (
+    ImportBatch.Status.PREVIEWED,
+    ImportBatch.Status.IMPORTED,
+    ImportBatch.Status.REJECTED,
+    ImportBatch.Status.FAILED,
+    ImportBatch.Status.ROLLED_BACK,
+)
+
+
 class ImportRowError(models.Model):
     """A row the import refused: where (line, column), why in words a person understands, and the row itself."""
 

@@ -7,17 +7,9 @@ from typing import IO, Any
 
 from core.errors import ApplicationError
 from imports.mapping import ColumnMapping
-from imports.models import ImportBatch, ImportProgress
+from imports.models import FINISHED_STATUSES, ImportBatch, ImportProgress
 from imports.reader import open_source
 from imports.registry import KINDS
-
-FINISHED = (
-    ImportBatch.Status.PREVIEWED,
-    ImportBatch.Status.IMPORTED,
-    ImportBatch.Status.REJECTED,
-    ImportBatch.Status.FAILED,
-    ImportBatch.Status.ROLLED_BACK,
-)
 
 
 @dataclass(frozen=True)
@@ -60,7 +52,7 @@ def import_batch_status(*, batch: ImportBatch) -> dict[str, Any]:
     transaction; the batch row's own figure is written only when the import ends.
     """
     processed, estimated = batch.processed_rows, None
-    is_finished = batch.status in FINISHED
+    is_finished = batch.status in FINISHED_STATUSES
     if not is_finished:
         progress = ImportProgress.objects.filter(batch_id=batch.pk).values_list(
             "processed_rows", "estimated_rows"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import datetime as dt
 import hashlib
 import logging
 import os
@@ -24,7 +25,7 @@ from django.utils.text import get_valid_filename
 
 from core.errors import ApplicationError
 from imports.mapping import ColumnMapping
-from imports.models import ImportBatch, ImportKind, ImportProgress
+from imports.models import FINISHED_STATUSES, ImportBatch, ImportKind, ImportProgress
 from imports.reader import open_source
 from imports.registry import KINDS
 
@@ -156,6 +157,27 @@ def import_upload_discard(*, stored: StoredUpload) -> None:
     """Remove a stored upload that no batch uses (one that cannot be read, so is never previewed)."""
     if not ImportBatch.objects.filter(stored_file=stored.name).exists():
         default_storage.delete(stored.name)
+
+
+def import_uploads_purge(*, older_than: dt.timedelta) -> int:
+    """Delete the stored files of batches finished longer ago than `older_than` (their records stay, checksum and
+    all); returns how many files went. A file still used by a batch that is not finished, or finished recently (a
+    preview may yet be confirmed), is kept."""
+    limit = timezone.now() - older_than
+    finished = ImportBatch.objects.exclude(stored_file="").filter(
+        status__in=FINISHED_STATUSES, finished_at__lt=limit
+    )
+    still_used = ImportBatch.objects.exclude(stored_file="").exclude(
+        status__in=FINISHED_STATUSES, finished_at__lt=limit
+    )
+    names = set(finished.values_list("stored_file", flat=True)) - set(still_used.values_list("stored_file", flat=True))
+    for name in sorted(names):
+        default_storage.delete(name)
+        # One file can be a preview's and the import confirmed from it: both forget it.
+        ImportBatch.objects.filter(stored_file=name).update(stored_file="", updated_at=timezone.now())
+    if names:
+        logger.info("imports.uploads_purged count=%s", len(names))
+    return len(names)
 
 
 def import_start(

@@ -1,14 +1,17 @@
-"""Celery tasks of imports: the preview or import of a stored batch too large for the admin's request."""
+"""Celery tasks of imports: the preview or import of a stored batch too large for the admin's request, and the
+nightly purge of stored uploads."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from celery import shared_task
+from django.conf import settings
 
 from core.errors import ApplicationError
 from imports.models import ImportBatch
-from imports.services import import_run
+from imports.services import import_run, import_uploads_purge
 
 logger = logging.getLogger(__name__)
 
@@ -29,3 +32,9 @@ def import_run_task(batch_id: int) -> str:
     except ApplicationError:
         batch.refresh_from_db(fields=["status"])
     return batch.status
+
+
+@shared_task
+def import_uploads_purge_task() -> int:
+    """Nightly: delete the stored files of batches finished more than IMPORT_UPLOADS_KEEP_DAYS ago."""
+    return import_uploads_purge(older_than=dt.timedelta(days=settings.IMPORT_UPLOADS_KEEP_DAYS))

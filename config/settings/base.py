@@ -193,6 +193,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "touchpoints.tasks.customer_metrics_refresh_all_task",
         "schedule": 24 * 60 * 60,
     },
+    "purge-import-uploads-nightly": {
+        "task": "imports.tasks.import_uploads_purge_task",
+        "schedule": 24 * 60 * 60,
+    },
 }
 
 # --- REST framework (the full API is its own piece of work; the error format is shared already). --------
@@ -220,6 +224,8 @@ IMPORT_INLINE_MAX_BYTES = env.int("IMPORT_INLINE_MAX_BYTES", default=2 * 1024 * 
 # Processes that clean the rows of a large import file while the main one writes (0: none); default one per core
 # but one.
 IMPORT_WORKERS = env.int("IMPORT_WORKERS", default=None)
+# Uploaded import files are deleted this many days after their batch finished (the batch's record stays).
+IMPORT_UPLOADS_KEEP_DAYS = env.int("IMPORT_UPLOADS_KEEP_DAYS", default=30)
 
 # Region for phone numbers typed without a country code when no boutique tells (ISO 3166-1 alpha-2).
 DEFAULT_PHONE_REGION = env.str("DEFAULT_PHONE_REGION", default="FR")

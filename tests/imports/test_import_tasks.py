@@ -185,3 +185,42 @@ def test_a_large_upload_is_previewed_and_imported_by_a_real_worker(worker_queue,
     assert Customer.objects.count() == 5
     page = browser.get(batch_url(imported)).content.decode()
     assert 'id="import-rollback-link"' in page
+
+
+def finished_batch(path, status: str, finished_at) -> ImportBatch:
+    batch = queued_batch(path)
+    ImportBatch.objects.filter(pk=batch.pk).update(status=status, finished_at=finished_at)
+    batch.refresh_from_db()
+    return batch
+
+
+@pytest.mark.django_db(databases=BOTH_CONNECTIONS)
+def test_stored_uploads_of_batches_finished_long_ago_are_purged_and_their_records_kept(media_root):
+    import datetime as dt
+
+    from django.core.files.storage import default_storage
+    from django.utils import timezone
+
+    from imports.services import import_uploads_purge
+
+    long_ago = timezone.now() - dt.timedelta(days=40)
+    preview = finished_batch(LEGACY, ImportBatch.Status.PREVIEWED, long_ago)
+    # The import confirmed from that preview shares its file.
+    imported = ImportBatch.objects.create(
+        kind="customers", status=ImportBatch.Status.IMPORTED, file_name=preview.file_name, checksum=preview.checksum,
+        stored_file=preview.stored_file.name, finished_at=long_ago)
+    recent = finished_batch(LEGACY, ImportBatch.Status.PREVIEWED, timezone.now())
+    queued_long_ago = queued_batch(LEGACY)
+    ImportBatch.objects.filter(pk=queued_long_ago.pk).update(created_at=long_ago)
+    names = {batch.pk: batch.stored_file.name for batch in (preview, recent, queued_long_ago)}
+
+    assert import_uploads_purge(older_than=dt.timedelta(days=30)) == 1
+
+    assert not default_storage.exists(names[preview.pk])
+    assert default_storage.exists(names[recent.pk])
+    assert default_storage.exists(names[queued_long_ago.pk])
+    preview.refresh_from_db()
+    imported.refresh_from_db()
+    assert (preview.stored_file.name, imported.stored_file.name) == ("", "")
+    assert preview.checksum == imported.checksum != ""
+    assert import_uploads_purge(older_than=dt.timedelta(days=30)) == 0
