@@ -1,0 +1,463 @@
+"""Recording many interactions or orders at once (the API's bulk endpoints): a result per item, never one bad item
+failing the batch.
+
+Items arrive as decoded JSON objects. Each is checked with the same rules as interaction_record and order_record
+(interaction_clean, order_clean); interactions are then written set-based in one transaction (one INSERT … ON
+CONFLICT DO NOTHING for the batch), orders one by one through order_record, each in its own savepoint.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils.dateparse import parse_datetime
+
+from core.errors import ApplicationError
+from customers.models import Advisor, Boutique, Customer, SourceSystem
+from customers.services import customer_upsert
+from touchpoints.models import Interaction, Order, TouchpointType
+from touchpoints.services.interactions import interaction_clean
+from touchpoints.services.orders import OrderLineData, order_record
+
+logger = logging.getLogger(__name__)
+
+MAX_ITEMS = 1000
+EXTERNAL_ID_MAX_LENGTH = Interaction._meta.get_field("external_id").max_length
+
+
+class ItemStatus:
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    INVALID = "invalid"
+
+
+@dataclass
+class ItemResult:
+    """What happened to one item of a batch: its position, and the record or the reasons it was refused."""
+
+    index: int
+    status: str
+    record_id: int | None = None
+    message: str = ""
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def is_valid(self) -> bool:
+        return self.status != ItemStatus.INVALID
+
+    def as_dict(self) -> dict[str, Any]:
+        if self.is_valid:
+            return {"index": self.index, "status": self.status, "id": self.record_id}
+        return {"index": self.index, "status": self.status, "message": self.message, "errors": self.errors}
+
+
+class ItemError(Exception):
+    """One item's refusal, on a field."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(message)
+        self.field_name, self.message = field_name, message
+
+
+def _invalid(index: int, error: ApplicationError | ItemError) -> ItemResult:
+    if isinstance(error, ItemError):
+        return ItemResult(index=index, status=ItemStatus.INVALID, message=error.message,
+                          errors={error.field_name: [error.message]})
+    return ItemResult(index=index, status=ItemStatus.INVALID, message=error.message,
+                      errors=error.fields or {"non_field_errors": [error.message]})
+
+
+def check_batch_size(items: Sequence[Any]) -> None:
+    if not isinstance(items, list | tuple):
+        raise ApplicationError.for_field("items", "Send a list of items.")
+    if len(items) > MAX_ITEMS:
+        raise ApplicationError.for_field("items", f"Send at most {MAX_ITEMS} items a request, not {len(items)}.")
+
+
+# --- reading an item's values --------------------------------------------------------------------------------------
+
+
+def _text(item: dict[str, Any], name: str, *, required: bool = False, max_length: int | None = None) -> str:
+    value = item.get(name)
+    if value is None or value == "":
+        if required:
+            raise ItemError(name, "This field is required.")
+        return ""
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise ItemError(name, "Give a text value.")
+    text = str(value).strip()
+    if max_length is not None and len(text) > max_length:
+        raise ItemError(name, f"Keep it under {max_length + 1} characters.")
+    return text
+
+
+def _moment(item: dict[str, Any], name: str) -> dt.datetime:
+    value = item.get(name)
+    if not value:
+        raise ItemError(name, "This field is required.")
+    try:
+        moment = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise ItemError(name, f"{value!r} is not an ISO 8601 date and time.")
+    if moment.tzinfo is None:
+        raise ItemError(name, "Give the time zone (e.g. 2026-03-01T15:00:00+01:00).")
+    return moment
+
+
+def _amount(item: dict[str, Any], name: str) -> Any:
+    value = item.get(name)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, str | int | float)):
+        raise ItemError(name, f"{value!r} is not an amount.")
+    return value
+
+
+@dataclass
+class ClientLookup:
+    """Finds the client each item names, loading the clients named by public id in one query.
+
+    An item names its client by `customer` (the public id) or by `client` ({"system", "external_id", "email"}),
+    found or created by customers' customer_upsert. `boutique_ids` (None: all) is the caller's reach: a client of
+    another boutique is reported as unknown, never revealed.
+    """
+
+    boutique_ids: list[int] | None
+    by_public_id: dict[str, Customer] = field(default_factory=dict)
+
+    def load(self, items: Sequence[Any]) -> None:
+        public_ids = set()
+        for item in items:
+            if isinstance(item, dict) and isinstance(item.get("customer"), str):
+                try:
+                    public_ids.add(str(uuid.UUID(item["customer"])))
+                except ValueError:
+                    continue
+        if public_ids:
+            rows = Customer.objects.filter(public_id__in=public_ids).only("pk", "public_id", "home_boutique_id")
+            self.by_public_id = {str(customer.public_id): customer for customer in rows}
+
+    def _in_reach(self, customer: Customer) -> bool:
+        return self.boutique_ids is None or customer.home_boutique_id in self.boutique_ids
+
+    def resolve(self, item: dict[str, Any]) -> Customer:
+        """The item's client; may create one (call inside the item's savepoint). Raises ItemError."""
+        reference, identity = item.get("customer"), item.get("client")
+        if reference:
+            try:
+                customer = self.by_public_id.get(str(uuid.UUID(str(reference))))
+            except ValueError:
+                customer = None
+            if customer is None or not self._in_reach(customer):
+                raise ItemError("customer", f"No client has the id {reference!r}.")
+            return customer
+        if not isinstance(identity, dict) or not identity:
+            raise ItemError("customer", "Name the client: their id (customer) or their identity (client).")
+        system = _text(identity, "system")
+        external_id = _text(identity, "external_id", max_length=128)
+        email = _text(identity, "email", max_length=254)
+        if system and system not in SourceSystem.values:
+            raise ItemError("client.system", f"Unknown system {system!r}.")
+        if external_id and not system:
+            raise ItemError("client.system", "Say which system the client's id comes from.")
+        try:
+            customer = customer_upsert(source=system or SourceSystem.ATELIER, external_id=external_id or None,
+                                       email=email or None).customer
+        except ApplicationError as error:
+            raise ItemError("client", error.message) from None
+        if not self._in_reach(customer):
+            raise ItemError("client", "No client matches this identity.")
+        return customer
+
+
+# --- interactions --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _CleanInteraction:
+    index: int
+    values: dict[str, Any]
+
+
+def _clean_interaction(
+    index: int, item: Any, *, types: dict[str, TouchpointType], boutiques: dict[str, Boutique],
+    advisors: dict[int, Advisor], clients: ClientLookup,
+) -> _CleanInteraction:
+    if not isinstance(item, dict):
+        raise ItemError("non_field_errors", "Each item must be an object.")
+    code = _text(item, "touchpoint_type", required=True)
+    touchpoint_type = types.get(code)
+    if touchpoint_type is None:
+        raise ItemError("touchpoint_type", f"Unknown touchpoint type {code!r}.")
+    if touchpoint_type.kind == TouchpointType.Kind.TRANSACTIONAL:
+        # As in the interaction import: a purchase or a return on the timeline is its order's.
+        raise ItemError("touchpoint_type", f"{touchpoint_type.name} comes with its order: record the order instead.")
+    occurred_at = _moment(item, "occurred_at")
+    source = _text(item, "source", required=True)
+    external_id = _text(item, "external_id", max_length=EXTERNAL_ID_MAX_LENGTH)
+    metadata = item.get("metadata")
+    clean = interaction_clean(
+        touchpoint_type=touchpoint_type, occurred_at=occurred_at, source=source,
+        channel=_text(item, "channel") or None, amount=_amount(item, "amount"),
+        currency=_text(item, "currency"), metadata=metadata,
+    )
+    boutique_code = _text(item, "boutique")
+    boutique = boutiques.get(boutique_code) if boutique_code else None
+    if boutique_code and boutique is None:
+        raise ItemError("boutique", f"No boutique has the code {boutique_code!r}.")
+    advisor_id = item.get("advisor")
+    advisor = advisors.get(advisor_id) if isinstance(advisor_id, int) and not isinstance(advisor_id, bool) else None
+    if advisor_id is not None and advisor is None:
+        raise ItemError("advisor", f"No advisor has the id {advisor_id!r}.")
+    customer = clients.resolve(item)
+    return _CleanInteraction(index=index, values={
+        "customer_id": customer.pk, "touchpoint_type_id": touchpoint_type.pk, "occurred_at": occurred_at,
+        "channel": clean.channel, "boutique_id": boutique.pk if boutique else None,
+        "advisor_id": advisor.pk if advisor else None, "source": source, "external_id": external_id,
+        "amount": clean.amount, "currency": clean.currency, "metadata": json.dumps(clean.metadata),
+    })
+
+
+def _reference_data(items: Sequence[Any]) -> tuple[dict[str, TouchpointType], dict[str, Boutique],
+                                                   dict[int, Advisor]]:
+    """The touchpoint types, boutiques and advisors the items name, one query each."""
+    dicts = [item for item in items if isinstance(item, dict)]
+    boutique_codes = {item["boutique"] for item in dicts if isinstance(item.get("boutique"), str)}
+    advisor_ids = {item["advisor"] for item in dicts
+                   if isinstance(item.get("advisor"), int) and not isinstance(item.get("advisor"), bool)}
+    types = {touchpoint_type.code: touchpoint_type for touchpoint_type in TouchpointType.objects.all()}
+    boutiques = {b.code: b for b in Boutique.objects.filter(code__in=boutique_codes)} if boutique_codes else {}
+    advisors = {a.pk: a for a in Advisor.objects.filter(pk__in=advisor_ids)} if advisor_ids else {}
+    return types, boutiques, advisors
+
+
+_COLUMNS = ("id", "customer_id", "touchpoint_type_id", "occurred_at", "channel", "boutique_id", "advisor_id",
+            "source", "external_id", "amount", "currency", "metadata")
+_TYPES = ("bigint", "bigint", "bigint", "timestamptz", "text", "bigint", "bigint", "text", "text", "numeric", "text",
+          "text")
+
+
+@transaction.atomic
+def interactions_record_many(
+    *, items: Sequence[Any], boutique_ids: list[int] | None = None,
+) -> list[ItemResult]:
+    """Put many touchpoints on their clients' timelines, with interaction_record's rules, in one transaction.
+
+    Returns one result per item, in order: created, unchanged (its (source, external id) is already recorded, or
+    came earlier in the same batch) or invalid with the item's errors; the valid items are written whatever the
+    others. `boutique_ids` limits the clients the caller may write for (None: every client).
+    """
+    check_batch_size(items)
+    types, boutiques, advisors = _reference_data(items)
+    clients = ClientLookup(boutique_ids=boutique_ids)
+    clients.load(items)
+
+    results: dict[int, ItemResult] = {}
+    accepted: list[_CleanInteraction] = []
+    for index, item in enumerate(items):
+        try:
+            # A savepoint only when the item may create its client: the other lookups write nothing.
+            if isinstance(item, dict) and not item.get("customer") and item.get("client"):
+                with transaction.atomic():
+                    accepted.append(_clean_interaction(index, item, types=types, boutiques=boutiques,
+                                                       advisors=advisors, clients=clients))
+            else:
+                accepted.append(_clean_interaction(index, item, types=types, boutiques=boutiques,
+                                                   advisors=advisors, clients=clients))
+        except (ItemError, ApplicationError) as error:
+            results[index] = _invalid(index, error)
+
+    # The same (source, external id) twice in one batch is one interaction, like two calls.
+    first_of_key: dict[tuple[str, str], _CleanInteraction] = {}
+    repeats: list[tuple[_CleanInteraction, tuple[str, str]]] = []
+    to_write: list[_CleanInteraction] = []
+    for row in accepted:
+        key = (row.values["source"], row.values["external_id"])
+        if not key[1]:
+            to_write.append(row)
+        elif key in first_of_key:
+            repeats.append((row, key))
+        else:
+            first_of_key[key] = row
+            to_write.append(row)
+
+    existing = _existing_ids(list(first_of_key))
+    fresh = [row for row in to_write if (row.values["source"], row.values["external_id"]) not in existing]
+    written_ids = _insert(fresh)
+    # A concurrent call may have recorded a key between the lookup and the insert: it is the same interaction.
+    lost = [(row.values["source"], row.values["external_id"]) for row in fresh if row.values["id"] not in written_ids]
+    if lost:
+        existing.update(_existing_ids(lost))
+
+    ids_by_key: dict[tuple[str, str], int] = dict(existing)
+    for row in fresh:
+        key = (row.values["source"], row.values["external_id"])
+        if row.values["id"] in written_ids:
+            results[row.index] = ItemResult(index=row.index, status=ItemStatus.CREATED, record_id=row.values["id"])
+            if key[1]:
+                ids_by_key[key] = row.values["id"]
+    for row in to_write:
+        key = (row.values["source"], row.values["external_id"])
+        if row.index not in results:
+            results[row.index] = ItemResult(index=row.index, status=ItemStatus.UNCHANGED, record_id=ids_by_key[key])
+    for row, key in repeats:
+        results[row.index] = ItemResult(index=row.index, status=ItemStatus.UNCHANGED, record_id=ids_by_key[key])
+
+    _last_interaction_moved_on([row.values for row in fresh if row.values["id"] in written_ids])
+    created = sum(result.status == ItemStatus.CREATED for result in results.values())
+    logger.info("touchpoints.interactions_recorded items=%s created=%s invalid=%s", len(items), created,
+                sum(not result.is_valid for result in results.values()))
+    return [results[index] for index in range(len(items))]
+
+
+def _existing_ids(keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    if not keys:
+        return {}
+    table = Interaction._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT i.source, i.external_id, i.id FROM {table} AS i "  # noqa: S608
+            "JOIN unnest(%s::text[], %s::text[]) AS k(source, external_id) "
+            "ON i.source = k.source AND i.external_id = k.external_id",
+            [[key[0] for key in keys], [key[1] for key in keys]],
+        )
+        return {(source, external_id): pk for source, external_id, pk in cursor.fetchall()}
+
+
+def _insert(rows: list[_CleanInteraction]) -> set[int]:
+    """Insert the rows in one statement; returns the ids written (a row whose key a concurrent call recorded first
+    is skipped). Ids are drawn from the sequence first, so that each item knows its row whatever order RETURNING
+    gives."""
+    if not rows:
+        return set()
+    table = Interaction._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, len(rows)]
+        )
+        for row, (pk,) in zip(rows, cursor.fetchall(), strict=True):
+            row.values["id"] = pk
+        arrays = [[row.values[column] for row in rows] for column in _COLUMNS]
+        unnest = ", ".join(f"%s::{kind}[]" for kind in _TYPES)
+        columns = ", ".join(_COLUMNS)
+        selected = ", ".join(f"v.{column}" if column != "metadata" else "v.metadata::jsonb" for column in _COLUMNS)
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}, order_id, created_at) "  # noqa: S608
+            f"SELECT {selected}, NULL, now() FROM unnest({unnest}) AS v({columns}) "
+            "ON CONFLICT (source, external_id) WHERE external_id <> '' DO NOTHING RETURNING id",
+            arrays,
+        )
+        return {pk for (pk,) in cursor.fetchall()}
+
+
+def _last_interaction_moved_on(written: list[dict[str, Any]]) -> None:
+    """What interaction_record does for each client: their last interaction moves on, never back."""
+    latest: dict[int, dt.datetime] = {}
+    for values in written:
+        customer_pk = values["customer_id"]
+        if customer_pk not in latest or values["occurred_at"] > latest[customer_pk]:
+            latest[customer_pk] = values["occurred_at"]
+    if not latest:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Customer._meta.db_table} AS c SET last_interaction_at = v.moment "  # noqa: S608
+            "FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, moment) "
+            "WHERE c.id = v.id AND (c.last_interaction_at IS NULL OR c.last_interaction_at < v.moment)",
+            [list(latest), list(latest.values())],
+        )
+
+
+# --- orders --------------------------------------------------------------------------------------------------------
+
+
+def _order_lines(item: dict[str, Any]) -> list[OrderLineData]:
+    lines = item.get("lines")
+    if not isinstance(lines, list):
+        raise ItemError("lines", "Give the order's lines as a list.")
+    parsed = []
+    for number, line in enumerate(lines, start=1):
+        if not isinstance(line, dict):
+            raise ItemError(f"lines[{number}]", "Each line must be an object.")
+        quantity = line.get("quantity")
+        if isinstance(quantity, bool) or not isinstance(quantity, int | str):
+            raise ItemError(f"lines[{number}].quantity", f"{quantity!r} is not a whole quantity.")
+        is_return = line.get("is_return", False)
+        if not isinstance(is_return, bool):
+            raise ItemError(f"lines[{number}].is_return", "Give true or false.")
+        parsed.append(OrderLineData(
+            sku=_text(line, "sku", max_length=40), quantity=quantity, unit_price=_amount(line, "unit_price"),
+            product_name=_text(line, "product_name", max_length=160), category=_text(line, "category", max_length=60),
+            is_return=is_return,
+        ))
+    return parsed
+
+
+def order_record_item(
+    item: Any, *, clients: ClientLookup, boutiques: dict[str, Boutique], advisors: dict[int, Advisor],
+) -> tuple[Order, bool, bool]:
+    """One decoded order item through order_record: (order, created, changed). Raises ItemError or
+    ApplicationError; call inside a savepoint (it may create the client)."""
+    if not isinstance(item, dict):
+        raise ItemError("non_field_errors", "Each item must be an object.")
+    boutique_code = _text(item, "boutique")
+    boutique = boutiques.get(boutique_code) if boutique_code else None
+    if boutique_code and boutique is None:
+        raise ItemError("boutique", f"No boutique has the code {boutique_code!r}.")
+    advisor_id = item.get("advisor")
+    advisor = advisors.get(advisor_id) if isinstance(advisor_id, int) and not isinstance(advisor_id, bool) else None
+    if advisor_id is not None and advisor is None:
+        raise ItemError("advisor", f"No advisor has the id {advisor_id!r}.")
+    optional = {name: _text(item, name) for name in ("status", "channel") if item.get(name)}
+    values = {
+        "source": _text(item, "source", required=True),
+        "external_id": _text(item, "external_id", required=True, max_length=128),
+        "placed_at": _moment(item, "placed_at"),
+        "currency": _text(item, "currency", required=True),
+        "total": _amount(item, "total"),
+        "lines": _order_lines(item),
+    }
+    if values["total"] is None:
+        raise ItemError("total", "This field is required.")
+    customer = clients.resolve(item)
+    result = order_record(customer=customer, boutique=boutique, advisor=advisor, **values, **optional)
+    return result.record, result.created, result.changed
+
+
+def orders_reference_data(items: Sequence[Any]) -> tuple[dict[str, Boutique], dict[int, Advisor]]:
+    _, boutiques, advisors = _reference_data(items)
+    return boutiques, advisors
+
+
+@transaction.atomic
+def orders_record_many(*, items: Sequence[Any], boutique_ids: list[int] | None = None) -> list[ItemResult]:
+    """Record many orders, each through order_record in its own savepoint: one result per item, in order
+    (created, updated, unchanged or invalid with its errors). `boutique_ids` limits the clients, as for
+    interactions_record_many."""
+    check_batch_size(items)
+    boutiques, advisors = orders_reference_data(items)
+    clients = ClientLookup(boutique_ids=boutique_ids)
+    clients.load(items)
+    results = []
+    for index, item in enumerate(items):
+        try:
+            with transaction.atomic():
+                order, created, changed = order_record_item(item, clients=clients, boutiques=boutiques,
+                                                            advisors=advisors)
+        except (ItemError, ApplicationError) as error:
+            results.append(_invalid(index, error))
+            continue
+        status = ItemStatus.CREATED if created else ItemStatus.UPDATED if changed else ItemStatus.UNCHANGED
+        results.append(ItemResult(index=index, status=status, record_id=order.pk))
+    logger.info("touchpoints.orders_recorded items=%s invalid=%s", len(items),
+                sum(not result.is_valid for result in results))
+    return results
+
