@@ -1,5 +1,6 @@
 """Abstract bases shared by the domain apps."""
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 
@@ -11,3 +12,28 @@ class TimeStampedModel(models.Model):
 
     class Meta:
         abstract = True
+
+
+class IdempotentRequest(models.Model):
+    """A POST made with an `Idempotency-Key` header and the response it got (core.idempotency).
+
+    A retry with the same key from the same caller gets the stored response and changes nothing; the unique
+    constraint makes a concurrent duplicate wait for the first request and then replay its response.
+    """
+
+    key = models.CharField(max_length=255)
+    principal = models.CharField(max_length=64, help_text='Who sent it: "user:<id>" or "key:<prefix>".')
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=400)
+    request_hash = models.CharField(max_length=64, help_text="SHA-256 of the request body.")
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.JSONField(null=True, encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["principal", "key"], name="idempotent_request_unique_key_per_principal")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} ({self.key})"

@@ -62,7 +62,7 @@ def months_before(moment: dt.datetime, months: int) -> dt.datetime:
 def requesting_advisor(user: Any) -> Advisor | None:
     """The Advisor record (with its boutique) of the staff member `user`, read once per request; None for users
     without one (superusers)."""
-    if user is None or not getattr(user, "is_authenticated", False):
+    if user is None or not getattr(user, "is_authenticated", False) or getattr(user, "is_api_key", False):
         return None
     if not hasattr(user, "_atelier_advisor"):
         user._atelier_advisor = Advisor.objects.filter(user=user).select_related("boutique").first()
@@ -188,6 +188,7 @@ class CustomerFilterSet(django_filters.FilterSet):
         return queryset.filter(consent__contains={value: True})
 
     def filter_client_book(self, queryset: CustomerQuerySet, name: str, value: str) -> QuerySet[Customer]:
-        if self.user is None:
+        if self.user is None or getattr(self.user, "is_api_key", False):
+            # An API key has no client book of its own.
             return queryset.none()
         return queryset.assigned_to(self.user)

@@ -1,7 +1,9 @@
 """Who may see which clients: one rule, used by the admin, the API, exports and selectors alike.
 
 Head office (and superusers) see every client; advisors and boutique managers see the clients of their boutique
-(the client's home boutique); anyone else sees none.
+(the client's home boutique); anyone else sees none. An integration calling the API with a key (a principal with
+`is_api_key`, see integrations.authentication) sees the clients of the key's boutiques (`boutique_ids`, None for
+every boutique); this module reads those two attributes only, so it needs nothing from the app above it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ def visible_boutique_ids(user: Any) -> list[int] | None:
     """The boutiques whose clients `user` may see: None means every boutique, [] means none."""
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return []
+    if getattr(user, "is_api_key", False):
+        return None if user.boutique_ids is None else list(user.boutique_ids)
     if hasattr(user, _CACHE_ATTRIBUTE):
         return getattr(user, _CACHE_ATTRIBUTE)
     from customers.models import Advisor

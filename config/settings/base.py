@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "feedback",
     "desk",
     "imports",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -226,6 +227,11 @@ IMPORT_INLINE_MAX_BYTES = env.int("IMPORT_INLINE_MAX_BYTES", default=2 * 1024 * 
 IMPORT_WORKERS = env.int("IMPORT_WORKERS", default=None)
 # Uploaded import files are deleted this many days after their batch finished (the batch's record stays).
 IMPORT_UPLOADS_KEEP_DAYS = env.int("IMPORT_UPLOADS_KEEP_DAYS", default=30)
+
+# Ecommerce webhooks (POST /webhooks/shopify/, /webhooks/woocommerce/): the shared secret each platform signs with.
+# Empty: that endpoint refuses every delivery (401, recorded as rejected).
+SHOPIFY_WEBHOOK_SECRET = env.str("SHOPIFY_WEBHOOK_SECRET", default="")
+WOOCOMMERCE_WEBHOOK_SECRET = env.str("WOOCOMMERCE_WEBHOOK_SECRET", default="")
 
 # Region for phone numbers typed without a country code when no boutique tells (ISO 3166-1 alpha-2).
 DEFAULT_PHONE_REGION = env.str("DEFAULT_PHONE_REGION", default="FR")

@@ -1,0 +1,14 @@
+"""/api/v1/: every app's API urls, the OpenAPI schema and its documentation page."""
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+# Each app's api/urls.py joins here (customers, touchpoints, journeys, webhooks ...): path("", include("x.api.urls")).
+app_urls: list = []
+
+urlpatterns = [
+    *app_urls,
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+]

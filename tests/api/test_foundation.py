@@ -1,0 +1,88 @@
+"""Authentication, permissions, throttling and the schema of the API, on the real stack."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from integrations.models import ApiKey
+from integrations.throttling import ApiKeyRateThrottle
+from tests.api.conftest import key_client
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.api.urls")]
+
+def test_anonymous_call_is_401_with_the_api_key_challenge(api):
+    response = api.post("/test/personas/", {"name": "Collector"}, format="json")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Api-Key"
+    assert response.json() == {"message": "Authentication credentials were not provided.", "extra": {}}
+
+
+def test_unknown_key_is_401(api):
+    api.credentials(HTTP_AUTHORIZATION="Api-Key abcdefgh.not-a-real-key")
+
+    response = api.post("/test/personas/", {"name": "Collector"}, format="json")
+
+    assert response.status_code == 401
+    assert response.json()["message"] == "This API key is unknown or revoked."
+
+
+def test_revoked_key_is_401():
+    client, api_key = key_client(scopes=["customers:write"])
+    api_key.revoked = True
+    api_key.save()
+
+    assert client.post("/test/personas/", {"name": "Collector"}, format="json").status_code == 401
+
+
+def test_key_without_the_scope_is_403_and_nothing_is_written():
+    client, _ = key_client(scopes=["customers:read"])
+
+    response = client.post("/test/personas/", {"name": "Collector"}, format="json")
+
+    assert response.status_code == 403
+    assert response.json() == {"message": "This API key lacks the scope customers:write.", "extra": {}}
+    from customers.models import Persona
+
+    assert not Persona.objects.filter(name="Collector").exists()
+
+
+def test_key_with_the_scope_may_write_and_its_use_is_recorded_once_a_minute():
+    client, api_key = key_client(scopes=["customers:write"])
+
+    assert client.post("/test/personas/", {"name": "Collector"}, format="json").status_code == 201
+    api_key.refresh_from_db()
+    first_use = api_key.last_used_at
+    assert first_use is not None
+    assert client.post("/test/personas/", {"name": "Traveller"}, format="json").status_code == 201
+    api_key.refresh_from_db()
+    assert api_key.last_used_at == first_use
+
+    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=timezone.now() - dt.timedelta(minutes=2))
+    assert client.post("/test/personas/", {"name": "Gifter"}, format="json").status_code == 201
+    api_key.refresh_from_db()
+    assert api_key.last_used_at > first_use
+
+
+def test_staff_need_the_models_django_permission(advisor_a, head_office):
+    from tests.api.conftest import session_client
+
+    # Advisors may not add personas in the admin; head office may.
+    assert not advisor_a.has_perm("customers.add_persona")
+    response = session_client(advisor_a).post("/test/personas/", {"name": "Collector"}, format="json")
+    assert response.status_code == 403
+    assert head_office.has_perm("customers.add_persona")
+    assert session_client(head_office).post("/test/personas/", {"name": "Collector"}, format="json").status_code == 201
+
+
+def test_each_key_has_its_own_rate(monkeypatch):
+    monkeypatch.setattr(ApiKeyRateThrottle, "THROTTLE_RATES", {"api_key": "2/min"})
+    first, _ = key_client(scopes=["customers:write"])
+    second, _ = key_client(scopes=["customers:write"])
+
+    statuses = [first.post("/test/personas/", {"name": f"P{n}"}, format="json").status_code for n in range(3)]
+
+    assert statuses == [201, 201, 429]
+    assert second.post("/test/personas/", {"name": "Other"}, format="json").status_code == 201
