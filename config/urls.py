@@ -5,5 +5,6 @@ from django.views.generic import RedirectView
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("config.api_urls")),
     path("webhooks/", include("webhooks.urls")),
 ]

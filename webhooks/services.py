@@ -1,0 +1,324 @@
+"""Receiving ecommerce webhooks: every delivery is recorded first, then its body is mapped onto clients, orders and
+abandoned carts through the customers and touchpoints services, in the request, one transaction per delivery.
+
+Answers, so that a platform neither loses an event nor retries one forever: a delivery that is processed, a
+duplicate, an ignored topic, and a failure that is recorded all get 200 (a failure waits in the admin for a replay
+once its cause is fixed); a bad or missing signature gets 401 and processes nothing; a body that is not JSON gets
+400 (and is recorded as failed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pghistory
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from core.errors import ApplicationError
+from customers.models import Channel, ConsentPurpose, Customer, SourceSystem
+from customers.normalizers import normalize_phone
+from customers.services import consent_record, customer_upsert
+from customers.services.consent import consent_key
+from touchpoints.services import interaction_record, order_record
+from webhooks import mapping
+from webhooks.models import Provider, WebhookDelivery
+from webhooks.signatures import signature_is_valid
+
+logger = logging.getLogger(__name__)
+
+Outcome = WebhookDelivery.Outcome
+ErrorCode = WebhookDelivery.ErrorCode
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """Where a provider puts the signature, the topic, the event id and the shop, and which setting has its secret."""
+
+    signature: str
+    topic: str
+    event_ids: tuple[str, ...]
+    shop: str
+    secret_setting: str
+    kept_prefix: str
+
+
+SCHEMES = {
+    Provider.SHOPIFY: Scheme(
+        signature="x-shopify-hmac-sha256",
+        topic="x-shopify-topic",
+        # The webhook id is the same on every retry of one delivery; the event id is shared by subscriptions.
+        event_ids=("x-shopify-webhook-id", "x-shopify-event-id"),
+        shop="x-shopify-shop-domain",
+        secret_setting="SHOPIFY_WEBHOOK_SECRET",
+        kept_prefix="x-shopify-",
+    ),
+    Provider.WOOCOMMERCE: Scheme(
+        signature="x-wc-webhook-signature",
+        topic="x-wc-webhook-topic",
+        event_ids=("x-wc-webhook-delivery-id",),
+        shop="x-wc-webhook-source",
+        secret_setting="WOOCOMMERCE_WEBHOOK_SECRET",
+        kept_prefix="x-wc-webhook-",
+    ),
+}
+
+# WooCommerce checks a new webhook's URL with an unsigned form post of its id, and refuses to save it on non-200.
+WOOCOMMERCE_PING = re.compile(rb"webhook_id=\d+")
+
+
+@dataclass(frozen=True)
+class Handled:
+    outcome: str
+    result: str
+
+
+Handler = Callable[[dict[str, Any]], Handled]
+
+
+def webhook_is_ping(*, provider: str, body: bytes, headers: Mapping[str, str]) -> bool:
+    """Whether this is WooCommerce's unsigned ping on saving a webhook: answered 200, recorded nowhere."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    return (
+        provider == Provider.WOOCOMMERCE
+        and SCHEMES[provider].signature not in lowered
+        and WOOCOMMERCE_PING.fullmatch(body.strip()) is not None
+    )
+
+
+def webhook_receive(*, provider: str, body: bytes, headers: Mapping[str, str]) -> WebhookDelivery:
+    """Verify, record and process one delivery; returns its log row (see the module's note for the answers).
+
+    A delivery whose (provider, event id) is already held is recorded as a duplicate and does nothing. Without an
+    event id header the body's SHA-256 stands in for it, so an identical body sent again is still a duplicate.
+    """
+    scheme = SCHEMES[Provider(provider)]
+    lowered = {name.lower(): value for name, value in headers.items()}
+    event_id = next((lowered[name] for name in scheme.event_ids if lowered.get(name)), "")
+    event_id = (event_id or f"sha256:{hashlib.sha256(body).hexdigest()}")[:255]
+    values = {
+        "provider": provider,
+        "event_id": event_id,
+        "topic": lowered.get(scheme.topic, "")[:120],
+        "shop": lowered.get(scheme.shop, "")[:255],
+        "headers": {name: value for name, value in lowered.items() if name.startswith(scheme.kept_prefix)},
+    }
+
+    secret = getattr(settings, scheme.secret_setting, "")
+    if not secret:
+        return _reject(values, ErrorCode.NOT_CONFIGURED, f"{scheme.secret_setting} is not set: deliveries are refused.")
+    if not signature_is_valid(body, secret, lowered.get(scheme.signature)):
+        return _reject(values, ErrorCode.BAD_SIGNATURE, f"The {scheme.signature} header does not sign this body.")
+
+    # Stored as text for reading and replay; the signature was checked on the bytes above.
+    values["body"] = body.decode("utf-8", errors="replace")
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                delivery = WebhookDelivery.objects.create(**values)
+        except IntegrityError:
+            # The event id is held (the first delivery may still be processing: the insert waited for it).
+            original = WebhookDelivery.objects.filter(
+                provider=provider, event_id=event_id, outcome__in=WebhookDelivery.COUNTED_OUTCOMES
+            ).first()
+            duplicate = WebhookDelivery.objects.create(
+                **values, outcome=Outcome.DUPLICATE, original=original, processed_at=timezone.now()
+            )
+            logger.info("webhooks.duplicate delivery_id=%s original_id=%s", duplicate.pk, getattr(original, "pk", None))
+            return duplicate
+        _process(delivery)
+    return delivery
+
+
+def _reject(values: dict[str, Any], code: str, message: str) -> WebhookDelivery:
+    # Kept without its body: nothing unauthenticated is stored for replay, only the fact and the claimed headers.
+    delivery = WebhookDelivery.objects.create(
+        **values, outcome=Outcome.REJECTED, error_code=code, error_message=message, processed_at=timezone.now()
+    )
+    logger.warning("webhooks.rejected delivery_id=%s provider=%s code=%s", delivery.pk, delivery.provider, code)
+    return delivery
+
+
+@transaction.atomic
+def webhook_replay(*, delivery: WebhookDelivery, actor: AbstractBaseUser | None = None) -> WebhookDelivery:
+    """Process a failed delivery's stored body again (once its cause is fixed) and record the new outcome."""
+    delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
+    if delivery.outcome != Outcome.FAILED:
+        raise ApplicationError(
+            "Only a failed delivery can be replayed.", extra={"delivery": delivery.pk, "outcome": delivery.outcome}
+        )
+    delivery.replayed_by = actor
+    _process(delivery)
+    return delivery
+
+
+def _process(delivery: WebhookDelivery) -> None:
+    """Run the topic's handler in a savepoint: a failure rolls back its writes but not the delivery's record."""
+    delivery.attempts = F("attempts") + 1
+    delivery.error_code, delivery.error_message, delivery.result = "", "", ""
+    try:
+        payload = json.loads(delivery.body)
+        if not isinstance(payload, dict):
+            raise ValueError("not an object")
+    except ValueError:
+        handled = None
+        delivery.outcome, delivery.error_code = Outcome.FAILED, ErrorCode.MALFORMED
+        delivery.error_message = "The body is not a JSON object."
+    else:
+        handler = handler_for(delivery.provider, delivery.topic)
+        if handler is None:
+            handled = Handled(Outcome.IGNORED, f"Topic {delivery.topic!r} is not handled.")
+        else:
+            handled = _run(delivery, handler, payload)
+    if handled is not None:
+        delivery.outcome, delivery.result = handled.outcome, handled.result[:255]
+    delivery.processed_at = timezone.now()
+    delivery.save(update_fields=[
+        "attempts", "outcome", "error_code", "error_message", "result", "processed_at", "replayed_by",
+    ])
+    delivery.refresh_from_db(fields=["attempts"])
+    log = logger.warning if delivery.outcome == Outcome.FAILED else logger.info
+    log(
+        "webhooks.%s delivery_id=%s provider=%s topic=%s attempts=%s",
+        delivery.outcome, delivery.pk, delivery.provider, delivery.topic, delivery.attempts,
+    )
+
+
+def _run(delivery: WebhookDelivery, handler: Handler, payload: dict[str, Any]) -> Handled | None:
+    try:
+        with transaction.atomic(), pghistory.context(webhook_delivery_id=delivery.pk, provider=delivery.provider):
+            return handler(payload)
+    except ApplicationError as error:
+        delivery.outcome, delivery.error_code = Outcome.FAILED, ErrorCode.INVALID
+        delivery.error_message = _describe(error.message, error.fields)
+    except ValidationError as error:
+        delivery.outcome, delivery.error_code = Outcome.FAILED, ErrorCode.INVALID
+        delivery.error_message = "; ".join(error.messages)
+    except Exception as error:  # noqa: BLE001 (a bug must not lose the delivery: it is recorded for a replay)
+        logger.exception("webhooks.unexpected_error delivery_id=%s", delivery.pk)
+        delivery.outcome, delivery.error_code = Outcome.FAILED, ErrorCode.UNEXPECTED
+        delivery.error_message = f"{type(error).__name__}: {error}"
+    return None
+
+
+def _describe(message: str, fields: dict[str, list[str]]) -> str:
+    details = "; ".join(f"{name}: {' '.join(messages)}" for name, messages in fields.items())
+    return f"{message} ({details})" if details and details not in message else message
+
+
+# --- topics --------------------------------------------------------------------------------------------------
+
+
+def handler_for(provider: str, topic: str) -> Handler | None:
+    """The function that handles a provider's topic, or None for a topic Atelier ignores."""
+    if provider == Provider.WOOCOMMERCE:
+        canonical = mapping.WOOCOMMERCE_TOPICS.get(topic)
+        if canonical in mapping.ORDER_TOPICS:
+            return lambda payload: order_sync(mapping.woocommerce_order(payload))
+        if canonical in mapping.CUSTOMER_TOPICS:
+            return lambda payload: client_sync(mapping.woocommerce_customer(payload))
+        return None
+    if topic in mapping.ORDER_TOPICS:
+        return lambda payload: order_sync(mapping.shopify_order(payload))
+    if topic == mapping.CHECKOUT_CREATED:
+        return lambda payload: cart_abandoned_record(mapping.shopify_checkout(payload))
+    if topic in mapping.CUSTOMER_TOPICS:
+        return lambda payload: client_sync(mapping.shopify_customer(payload))
+    return None
+
+
+def _usable_phone(phone: str, country: str) -> str:
+    # Checkout forms take any text as a phone; an unusable one is dropped rather than losing the order with it.
+    try:
+        return normalize_phone(phone, region=country or None)
+    except ApplicationError:
+        logger.info("webhooks.phone_dropped")
+        return ""
+
+
+def client_upsert(client: mapping.ClientData) -> Customer:
+    """Find or create the client a body is about: by their ecommerce id, else their email, else their phone."""
+    result = customer_upsert(
+        source=SourceSystem.ECOMMERCE,
+        external_id=client.external_id or None,
+        email=client.email or None,
+        phone=_usable_phone(client.phone, client.country) or None,
+        first_name=client.first_name or None,
+        last_name=client.last_name or None,
+        city=client.city or None,
+        country=client.country or None,
+    )
+    return result.customer
+
+
+@transaction.atomic
+def client_sync(client: mapping.ClientData) -> Handled:
+    """customers/create, customers/update: the client, and each marketing consent that changes theirs."""
+    customer = client_upsert(client)
+    recorded = 0
+    for consent in client.consents:
+        # The platform repeats its flag on every update: only a change is an event in the consent ledger.
+        current = customer.consent.get(consent_key(consent.channel, ConsentPurpose.MARKETING))
+        if bool(current) == consent.is_granted:
+            continue
+        consent_record(
+            customer=customer, channel=consent.channel, purpose=ConsentPurpose.MARKETING,
+            is_granted=consent.is_granted, occurred_at=consent.occurred_at, source=SourceSystem.ECOMMERCE,
+        )
+        customer.refresh_from_db(fields=["consent"])
+        recorded += 1
+    return Handled(Outcome.PROCESSED, f"Client {customer.pk} up to date; {recorded} consent change(s) recorded.")
+
+
+@transaction.atomic
+def order_sync(order: mapping.OrderData) -> Handled:
+    """orders/create, orders/updated: the client, then the order with its lines, returns and status."""
+    customer = client_upsert(order.client)
+    recorded = order_record(
+        source=SourceSystem.ECOMMERCE,
+        external_id=order.external_id,
+        customer=customer,
+        placed_at=order.placed_at,
+        currency=order.currency,
+        total=order.total,
+        lines=order.lines,
+        status=order.status,
+        channel=order.channel,
+    )
+    what = "recorded" if recorded.created else "updated" if recorded.changed else "unchanged"
+    return Handled(Outcome.PROCESSED, f"Order {order.external_id} {what} ({order.status}) for client {customer.pk}.")
+
+
+@transaction.atomic
+def cart_abandoned_record(cart: mapping.CartData) -> Handled:
+    """checkouts/create: a `cart_abandoned` touchpoint on the client's timeline, once per checkout."""
+    if cart.is_completed:
+        return Handled(Outcome.IGNORED, f"Checkout {cart.external_id} was completed: not an abandoned cart.")
+    customer = client_upsert(cart.client)
+    recorded = interaction_record(
+        customer=customer,
+        touchpoint_type="cart_abandoned",
+        occurred_at=cart.occurred_at,
+        source=SourceSystem.ECOMMERCE,
+        external_id=f"checkout:{cart.external_id}",
+        channel=Channel.WEB,
+        amount=cart.amount if cart.lines else None,
+        currency=cart.currency,
+        metadata={
+            "checkout": cart.external_id,
+            "items": [{"sku": line.sku, "quantity": line.quantity} for line in cart.lines],
+            "recovery_url": cart.recovery_url,
+        },
+    )
+    what = "recorded" if recorded.created else "already on the timeline"
+    return Handled(Outcome.PROCESSED, f"Abandoned cart {cart.external_id} {what} for client {customer.pk}.")
