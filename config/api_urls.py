@@ -1,10 +1,13 @@
 """/api/v1/: every app's API urls, the OpenAPI schema and its documentation page."""
 
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 # Each app's api/urls.py joins here (customers, touchpoints, journeys, webhooks ...): path("", include("x.api.urls")).
-app_urls: list = []
+app_urls: list = [
+    path("", include("touchpoints.api.urls")),
+    path("", include("journeys.api.urls")),
+]
 
 urlpatterns = [
     *app_urls,

@@ -120,7 +120,8 @@ class EnrollmentAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, ViewOnlyAdmin
 class TransitionAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
     """The record of every stage move, written with the move by the journeys services."""
 
-    list_display = ["occurred_at", "client", "journey", "from_stage", "to_stage", "cause", "rule", "actor"]
+    list_display = ["occurred_at", "client", "journey", "from_stage", "to_stage", "cause", "rule", "actor",
+                    "actor_label"]
     list_filter = ["cause", "enrollment__journey", ("occurred_at", admin.DateFieldListFilter)]
     list_select_related = ["enrollment__customer", "enrollment__journey", "from_stage__journey", "to_stage__journey",
                            "rule", "actor"]

@@ -102,6 +102,8 @@ class Transition(models.Model):
     rule = models.ForeignKey("Rule", null=True, blank=True, on_delete=models.SET_NULL, related_name="transitions")
     interaction = models.ForeignKey(Interaction, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    # Who moved the client when it is no staff member: the integration's API key ("API key Shop (AbCd1234)").
+    actor_label = models.CharField(max_length=120, blank=True)
     note = models.CharField(max_length=240, blank=True)
 
     objects = TransitionQuerySet.as_manager()

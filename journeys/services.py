@@ -73,12 +73,15 @@ def enrollment_move(
     to_stage: Stage,
     cause: str,
     actor: AbstractBaseUser | None = None,
+    actor_label: str = "",
     interaction: Interaction | None = None,
     rule: Rule | None = None,
     note: str = "",
     occurred_at: dt.datetime | None = None,
 ) -> Transition:
-    """Move a client to another stage of the same journey and record why (cause, rule, interaction, actor)."""
+    """Move a client to another stage of the same journey and record why (cause, rule, interaction, actor).
+
+    `actor_label` names a caller that is no staff user (an integration's API key)."""
     if cause not in Transition.Cause.values or cause == Transition.Cause.ENROLLMENT:
         raise ApplicationError.for_field("cause", f"{cause!r} is not a cause of a stage move.")
     enrollment = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
@@ -100,6 +103,7 @@ def enrollment_move(
         rule=rule,
         interaction=interaction,
         actor=actor,
+        actor_label=actor_label[:120],
         note=note[:240],
     )
     enrollment.stage, enrollment.stage_entered_at = to_stage, moment

@@ -247,6 +247,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One name per choice set shared by several fields (a source system is an order's source and a client's system).
+    "ENUM_NAME_OVERRIDES": {
+        "SourceSystemEnum": "customers.models.SourceSystem",
+        "OrderStatusEnum": "touchpoints.models.Order.Status",
+        "BulkItemStatusEnum": "touchpoints.services.bulk.ItemStatus.CHOICES",
+    },
 }
 
 LOGGING = {

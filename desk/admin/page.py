@@ -150,7 +150,7 @@ def _transition_row(entry: TimelineEntry) -> TimelineRow:
         detail = f"{detail} · {transition.rule.name}"
     return TimelineRow(
         kind="transition", channel="stage", icon=channel_icon("stage"), title=title, occurred_at=entry.occurred_at,
-        detail=detail, note=transition.note, who=staff_name(transition.actor),
+        detail=detail, note=transition.note, who=staff_name(transition.actor) or transition.actor_label,
     )
 
 

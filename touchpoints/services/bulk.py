@@ -37,6 +37,7 @@ class ItemStatus:
     UPDATED = "updated"
     UNCHANGED = "unchanged"
     INVALID = "invalid"
+    CHOICES = (CREATED, UPDATED, UNCHANGED, INVALID)
 
 
 @dataclass
@@ -48,6 +49,8 @@ class ItemResult:
     record_id: int | None = None
     message: str = ""
     errors: dict[str, list[str]] = field(default_factory=dict)
+    # The client the item names is unknown or out of the caller's reach (a single write answers 404).
+    is_client_unknown: bool = False
 
     @property
     def is_valid(self) -> bool:
@@ -62,15 +65,15 @@ class ItemResult:
 class ItemError(Exception):
     """One item's refusal, on a field."""
 
-    def __init__(self, field_name: str, message: str) -> None:
+    def __init__(self, field_name: str, message: str, *, is_client_unknown: bool = False) -> None:
         super().__init__(message)
-        self.field_name, self.message = field_name, message
+        self.field_name, self.message, self.is_client_unknown = field_name, message, is_client_unknown
 
 
 def _invalid(index: int, error: ApplicationError | ItemError) -> ItemResult:
     if isinstance(error, ItemError):
         return ItemResult(index=index, status=ItemStatus.INVALID, message=error.message,
-                          errors={error.field_name: [error.message]})
+                          errors={error.field_name: [error.message]}, is_client_unknown=error.is_client_unknown)
     return ItemResult(index=index, status=ItemStatus.INVALID, message=error.message,
                       errors=error.fields or {"non_field_errors": [error.message]})
 
@@ -157,7 +160,7 @@ class ClientLookup:
             except ValueError:
                 customer = None
             if customer is None or not self._in_reach(customer):
-                raise ItemError("customer", f"No client has the id {reference!r}.")
+                raise ItemError("customer", f"No client has the id {reference!r}.", is_client_unknown=True)
             return customer
         if not isinstance(identity, dict) or not identity:
             raise ItemError("customer", "Name the client: their id (customer) or their identity (client).")
@@ -174,7 +177,7 @@ class ClientLookup:
         except ApplicationError as error:
             raise ItemError("client", error.message) from None
         if not self._in_reach(customer):
-            raise ItemError("client", "No client matches this identity.")
+            raise ItemError("client", "No client matches this identity.", is_client_unknown=True)
         return customer
 
 
@@ -428,6 +431,12 @@ def order_record_item(
     if values["total"] is None:
         raise ItemError("total", "This field is required.")
     customer = clients.resolve(item)
+    if clients.boutique_ids is not None:
+        # Sent again for another client, order_record would move the order: not an order out of the caller's reach.
+        owner = Order.objects.filter(source=values["source"], external_id=values["external_id"]).values_list(
+            "customer__home_boutique_id").first()
+        if owner is not None and owner[0] not in clients.boutique_ids:
+            raise ItemError("external_id", "This order belongs to a client out of reach.", is_client_unknown=True)
     result = order_record(customer=customer, boutique=boutique, advisor=advisor, **values, **optional)
     return result.record, result.created, result.changed
 

@@ -1,0 +1,24 @@
+"""Filters over enrollments, for the API's lists."""
+
+from __future__ import annotations
+
+import django_filters
+
+from journeys.models import Enrollment
+
+
+class EnrollmentFilterSet(django_filters.FilterSet):
+    """Enrollments by journey, current stage, client and whether the client is still in the journey."""
+
+    journey_id = django_filters.NumberFilter(field_name="journey_id", label="Journey (id)")
+    stage_id = django_filters.NumberFilter(field_name="stage_id", label="Current stage (id)")
+    stage = django_filters.CharFilter(field_name="stage__key", label="Current stage (key)")
+    customer = django_filters.UUIDFilter(field_name="customer__public_id", label="Client (public id)")
+    is_active = django_filters.BooleanFilter(field_name="exited_at", lookup_expr="isnull", label="Still in the journey")
+    updated_since = django_filters.IsoDateTimeFilter(
+        field_name="updated_at", lookup_expr="gte", label="Updated at or after"
+    )
+
+    class Meta:
+        model = Enrollment
+        fields: list[str] = []
