@@ -55,15 +55,16 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     @admin.action(description="Replay the selected failed deliveries", permissions=["replay"])
     def replay(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
         outcomes: dict[str, int] = {}
-        skipped = 0
-        for delivery in queryset.filter(outcome=WebhookDelivery.Outcome.FAILED).order_by("received_at", "pk"):
+        failed = list(queryset.filter(outcome=WebhookDelivery.Outcome.FAILED).order_by("received_at", "pk"))
+        skipped = queryset.count() - len(failed)
+        for delivery in failed:
             try:
                 replayed = webhook_replay(delivery=delivery, actor=request.user)
-            except ApplicationError:
+            except ApplicationError:  # replayed meanwhile by someone else
                 skipped += 1
                 continue
-            outcomes[replayed.get_outcome_display()] = outcomes.get(replayed.get_outcome_display(), 0) + 1
-        skipped += queryset.exclude(outcome=WebhookDelivery.Outcome.FAILED).count()
+            label = replayed.get_outcome_display()
+            outcomes[label] = outcomes.get(label, 0) + 1
         if outcomes:
             summary = ", ".join(f"{count} {label.lower()}" for label, count in outcomes.items())
             self.message_user(request, f"Replayed: {summary}.", messages.SUCCESS)
