@@ -5,6 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 # Each app's api/urls.py joins here (customers, touchpoints, journeys, webhooks ...): path("", include("x.api.urls")).
 app_urls: list = [
+    path("", include("customers.api.urls")),
+    path("", include("touchpoints.api.read_urls")),
     path("", include("touchpoints.api.urls")),
     path("", include("journeys.api.urls")),
 ]

@@ -13,6 +13,7 @@ import zoneinfo
 from typing import Any
 
 import django_filters
+from django.core.validators import RegexValidator
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -25,6 +26,7 @@ from customers.models import (
     Customer,
     CustomerQuerySet,
     Persona,
+    SourceSystem,
     ValueTier,
 )
 from customers.normalizers import normalize_phone
@@ -149,6 +151,21 @@ class CustomerFilterSet(django_filters.FilterSet):
     client_book = django_filters.ChoiceFilter(
         choices=[(CLIENT_BOOK_MINE, "My clients")], method="filter_client_book", label="Client book"
     )
+    updated_since = django_filters.IsoDateTimeFilter(
+        field_name="updated_at", lookup_expr="gte", label="Updated at or after (ISO 8601)"
+    )
+    email = django_filters.CharFilter(method="filter_email", label="Email (exact, any case)")
+    phone = django_filters.CharFilter(method="filter_phone", label="Phone number (any format, matched in E.164)")
+    identity = django_filters.CharFilter(
+        method="filter_identity",
+        label="Id in another system, as <system>:<id> (e.g. ecommerce:4711)",
+        validators=[
+            RegexValidator(
+                rf"^({'|'.join(SourceSystem.values)}):.+$",
+                f"Write <system>:<id>, the system being one of {', '.join(SourceSystem.values)}.",
+            )
+        ],
+    )
 
     class Meta:
         model = Customer
@@ -187,8 +204,37 @@ class CustomerFilterSet(django_filters.FilterSet):
         # `consent` is the current state derived from the ledger: {"email_marketing": true, ...}.
         return queryset.filter(consent__contains={value: True})
 
+    def filter_email(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
+        # Emails are stored lower-case (the unique index); a malformed one simply matches no client.
+        return queryset.filter(email=value.strip().lower())
+
+    def filter_phone(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
+        boutique = searcher_boutique(self.user)
+        try:
+            phone = normalize_phone(value, region=boutique.country if boutique else None)
+        except ApplicationError:
+            return queryset.none()
+        return queryset.filter(phone=phone)
+
+    def filter_identity(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
+        system, _, external_id = value.partition(":")
+        # An identity points at one client, so the join cannot repeat a row.
+        return queryset.filter(identities__system=system, identities__external_id=external_id.strip())
+
     def filter_client_book(self, queryset: CustomerQuerySet, name: str, value: str) -> QuerySet[Customer]:
         if self.user is None or getattr(self.user, "is_api_key", False):
             # An API key has no client book of its own.
             return queryset.none()
         return queryset.assigned_to(self.user)
+
+
+class AdvisorFilterSet(django_filters.FilterSet):
+    """Staff roles by boutique, role and whether they are active (the API's advisors list)."""
+
+    boutique_id = django_filters.NumberFilter(field_name="boutique_id", label="Boutique (id)")
+    role = django_filters.ChoiceFilter(choices=Advisor.Role.choices, label="Role")
+    is_active = django_filters.BooleanFilter(label="Active")
+
+    class Meta:
+        model = Advisor
+        fields: list[str] = []
