@@ -224,17 +224,24 @@ def handler_for(provider: str, topic: str) -> Handler | None:
     if provider == Provider.WOOCOMMERCE:
         canonical = mapping.WOOCOMMERCE_TOPICS.get(topic)
         if canonical in mapping.ORDER_TOPICS:
-            return lambda payload: order_sync(mapping.woocommerce_order(payload))
+            return lambda payload: order_sync(order=mapping.woocommerce_order(payload))
         if canonical in mapping.CUSTOMER_TOPICS:
-            return lambda payload: client_sync(mapping.woocommerce_customer(payload))
+            return lambda payload: client_sync(client=mapping.woocommerce_customer(payload))
         return None
     if topic in mapping.ORDER_TOPICS:
-        return lambda payload: order_sync(mapping.shopify_order(payload))
+        return _shopify_order
     if topic == mapping.CHECKOUT_CREATED:
-        return lambda payload: cart_abandoned_record(mapping.shopify_checkout(payload))
+        return lambda payload: cart_abandoned_record(cart=mapping.shopify_checkout(payload))
     if topic in mapping.CUSTOMER_TOPICS:
-        return lambda payload: client_sync(mapping.shopify_customer(payload))
+        return lambda payload: client_sync(client=mapping.shopify_customer(payload))
     return None
+
+
+def _shopify_order(payload: dict[str, Any]) -> Handled:
+    # A test-mode order (the shop trying its checkout) is no sale: it would count in the client's value.
+    if payload.get("test") is True:
+        return Handled(Outcome.IGNORED, f"Order {mapping.text(payload.get('id'))} is a test order.")
+    return order_sync(order=mapping.shopify_order(payload))
 
 
 def _usable_phone(phone: str, country: str) -> str:
@@ -246,7 +253,7 @@ def _usable_phone(phone: str, country: str) -> str:
         return ""
 
 
-def client_upsert(client: mapping.ClientData) -> Customer:
+def client_upsert(*, client: mapping.ClientData) -> Customer:
     """Find or create the client a body is about: by their ecommerce id, else their email, else their phone."""
     result = customer_upsert(
         source=SourceSystem.ECOMMERCE,
@@ -262,9 +269,9 @@ def client_upsert(client: mapping.ClientData) -> Customer:
 
 
 @transaction.atomic
-def client_sync(client: mapping.ClientData) -> Handled:
+def client_sync(*, client: mapping.ClientData) -> Handled:
     """customers/create, customers/update: the client, and each marketing consent that changes theirs."""
-    customer = client_upsert(client)
+    customer = client_upsert(client=client)
     recorded = 0
     for consent in client.consents:
         # The platform repeats its flag on every update: only a change is an event in the consent ledger.
@@ -281,9 +288,9 @@ def client_sync(client: mapping.ClientData) -> Handled:
 
 
 @transaction.atomic
-def order_sync(order: mapping.OrderData) -> Handled:
+def order_sync(*, order: mapping.OrderData) -> Handled:
     """orders/create, orders/updated: the client, then the order with its lines, returns and status."""
-    customer = client_upsert(order.client)
+    customer = client_upsert(client=order.client)
     recorded = order_record(
         source=SourceSystem.ECOMMERCE,
         external_id=order.external_id,
@@ -300,11 +307,11 @@ def order_sync(order: mapping.OrderData) -> Handled:
 
 
 @transaction.atomic
-def cart_abandoned_record(cart: mapping.CartData) -> Handled:
+def cart_abandoned_record(*, cart: mapping.CartData) -> Handled:
     """checkouts/create: a `cart_abandoned` touchpoint on the client's timeline, once per checkout."""
     if cart.is_completed:
         return Handled(Outcome.IGNORED, f"Checkout {cart.external_id} was completed: not an abandoned cart.")
-    customer = client_upsert(cart.client)
+    customer = client_upsert(client=cart.client)
     recorded = interaction_record(
         customer=customer,
         touchpoint_type="cart_abandoned",

@@ -161,3 +161,12 @@ def test_a_completed_checkout_is_not_an_abandoned_cart(client):
     assert response.json()["outcome"] == "ignored"
     assert Interaction.objects.count() == 0
     assert Customer.objects.count() == 0
+
+
+def test_a_test_mode_order_is_acknowledged_but_not_a_sale(client):
+    response = shopify_post(client, encode({**sample("order.json"), "test": True}), topic="orders/create",
+                            event_id="o-1")
+
+    assert response.json()["outcome"] == "ignored"
+    assert WebhookDelivery.objects.get().result == "Order 450789469 is a test order."
+    assert (Order.objects.count(), Customer.objects.count()) == (0, 0)
