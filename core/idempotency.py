@@ -10,16 +10,20 @@ the caller, the method, the path, a hash of the body and the response, unique pe
 - the same key with another body, method or path: 422, nothing runs;
 - two identical requests at once: the second one's insert waits on the unique index until the first commits,
   then replays its response (or runs, if the first failed).
+
+Keys are kept IDEMPOTENCY_KEEP_DAYS days (core.tasks purges them nightly).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 from collections.abc import Callable
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -118,3 +122,9 @@ class IdempotentCreateMixin:
     @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().create(request, *args, **kwargs)
+
+
+def idempotent_requests_purge(*, older_than: dt.timedelta) -> int:
+    """Forget the keys answered more than `older_than` ago (a retry after that runs again). Returns how many."""
+    deleted, _ = IdempotentRequest.objects.filter(created_at__lt=timezone.now() - older_than).delete()
+    return deleted

@@ -198,6 +198,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "touchpoints.tasks.customer_metrics_refresh_all_task",
         "schedule": 24 * 60 * 60,
     },
+    "purge-idempotency-keys-nightly": {
+        "task": "core.tasks.idempotent_requests_purge_task",
+        "schedule": 24 * 60 * 60,
+    },
     "purge-import-uploads-nightly": {
         "task": "imports.tasks.import_uploads_purge_task",
         "schedule": 24 * 60 * 60,
@@ -232,6 +236,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+
+# A POST retried with the same Idempotency-Key within this many days gets the first response back.
+IDEMPOTENCY_KEEP_DAYS = env.int("IDEMPOTENCY_KEEP_DAYS", default=7)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Atelier API",

@@ -106,3 +106,19 @@ def test_concurrent_duplicates_run_once_and_all_get_the_first_response():
     assert len({response.content for response in responses}) == 1
     assert sum(response.get("Idempotent-Replayed") == "true" for response in responses) == 3
     assert Persona.objects.filter(name="Slow collector").count() == 1
+
+
+def test_keys_older_than_the_retention_are_purged_and_run_again(shop):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from core.tasks import idempotent_requests_purge_task
+
+    shop.post(URL, {"name": "Collector"}, format="json", HTTP_IDEMPOTENCY_KEY="old")
+    shop.post(URL, {"name": "Traveller"}, format="json", HTTP_IDEMPOTENCY_KEY="recent")
+    IdempotentRequest.objects.filter(key="old").update(created_at=timezone.now() - dt.timedelta(days=8))
+
+    assert idempotent_requests_purge_task() == 1
+
+    assert list(IdempotentRequest.objects.values_list("key", flat=True)) == ["recent"]

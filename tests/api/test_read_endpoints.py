@@ -278,3 +278,19 @@ def test_timeline_runs_the_same_queries_for_1_or_30_entries(boutique_a, head_off
     thirty = _queries(api, url)
 
     assert one == thirty
+
+
+def test_timeline_refuses_a_cursor_it_did_not_give_out(boutique_a, head_office):
+    customer = make_client(boutique_a, "anna@example.com")
+
+    response = session_client(head_office).get(f"/api/v1/customers/{customer.public_id}/timeline/?cursor=bm9wZQ")
+
+    assert response.status_code == 400
+    assert response.json()["extra"]["fields"] == {"cursor": ["This cursor is not one the timeline gave out."]}
+
+
+def test_an_unknown_client_is_404_in_the_shared_error_format(head_office):
+    response = session_client(head_office).get("/api/v1/customers/00000000-0000-0000-0000-000000000000/")
+
+    assert response.status_code == 404
+    assert response.json() == {"message": "No Customer matches the given query.", "extra": {}}
