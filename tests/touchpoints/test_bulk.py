@@ -163,3 +163,30 @@ def test_orders_batch_reports_each_order_and_writes_the_valid_ones(claire):
     claire.refresh_from_db()
     assert (claire.order_count, str(claire.lifetime_value)) == (1, "2400.00")
     assert Interaction.objects.filter(order__external_id="O-1", touchpoint_type__code="purchase").count() == 1
+
+
+def test_values_no_column_can_hold_are_refused_per_item_never_failing_the_batch(claire):
+    results = interactions_record_many(items=[
+        visit(claire, "big", amount="1e20", currency="EUR"),
+        visit(claire, "nul\x00"),
+        visit(claire, "meta", metadata={"note": "a\x00b"}),
+        visit(claire, "far", occurred_at="9999-12-31T23:59:59-12:00"),
+        visit(claire, "fine"),
+    ])
+
+    assert [next(iter(result.errors), None) for result in results] == [
+        "amount", "external_id", "metadata", "occurred_at", None]
+    assert list(Interaction.objects.values_list("external_id", flat=True)) == ["fine"]
+
+
+def test_order_values_no_column_can_hold_are_refused_per_item(claire):
+    results = orders_record_many(items=[
+        sale(claire, "O-big", total="1e15", lines=[{"sku": "A", "quantity": 1, "unit_price": "1e15"}]),
+        sale(claire, "O-many", total="0", lines=[{"sku": "A", "quantity": "99999999999", "unit_price": "0"}]),
+        sale(claire, "O-nul", lines=[{"sku": "BAG-1", "quantity": 1, "unit_price": "2400.00", "category": "\x00"}]),
+        sale(claire, "O-fine"),
+    ])
+
+    assert [next(iter(result.errors), None) for result in results] == [
+        "total", "lines[1].quantity", "lines[1].category", None]
+    assert list(Order.objects.values_list("external_id", flat=True)) == ["O-fine"]

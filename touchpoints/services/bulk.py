@@ -14,9 +14,10 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DataError, connection, transaction
 from django.utils.dateparse import parse_datetime
 
 from core.errors import ApplicationError
@@ -29,6 +30,9 @@ from touchpoints.services.orders import OrderLineData, order_record
 logger = logging.getLogger(__name__)
 
 MAX_ITEMS = 1000
+# Amounts are numeric(12, 2) columns; quantities are integer columns.
+MAX_AMOUNT = Decimal(10) ** 10
+MAX_QUANTITY = 2**31 - 1
 EXTERNAL_ID_MAX_LENGTH = Interaction._meta.get_field("external_id").max_length
 
 
@@ -97,6 +101,8 @@ def _text(item: dict[str, Any], name: str, *, required: bool = False, max_length
     if not isinstance(value, str | int) or isinstance(value, bool):
         raise ItemError(name, "Give a text value.")
     text = str(value).strip()
+    if "\x00" in text:
+        raise ItemError(name, "Text cannot hold the NUL character.")
     if max_length is not None and len(text) > max_length:
         raise ItemError(name, f"Keep it under {max_length + 1} characters.")
     return text
@@ -114,6 +120,11 @@ def _moment(item: dict[str, Any], name: str) -> dt.datetime:
         raise ItemError(name, f"{value!r} is not an ISO 8601 date and time.")
     if moment.tzinfo is None:
         raise ItemError(name, "Give the time zone (e.g. 2026-03-01T15:00:00+01:00).")
+    try:
+        # The database stores moments in UTC between the years 1 and 9999.
+        moment.astimezone(dt.UTC)
+    except OverflowError:
+        raise ItemError(name, f"{value!r} is out of range.") from None
     return moment
 
 
@@ -121,6 +132,12 @@ def _amount(item: dict[str, Any], name: str) -> Any:
     value = item.get(name)
     if value is not None and (isinstance(value, bool) or not isinstance(value, str | int | float)):
         raise ItemError(name, f"{value!r} is not an amount.")
+    try:
+        too_large = value is not None and abs(Decimal(str(value))) >= MAX_AMOUNT
+    except (InvalidOperation, ValueError):
+        too_large = False  # not a number: the service's own check says so
+    if too_large:
+        raise ItemError(name, f"An amount must stay under {MAX_AMOUNT:,}.")
     return value
 
 
@@ -164,9 +181,12 @@ class ClientLookup:
             return customer
         if not isinstance(identity, dict) or not identity:
             raise ItemError("customer", "Name the client: their id (customer) or their identity (client).")
-        system = _text(identity, "system")
-        external_id = _text(identity, "external_id", max_length=128)
-        email = _text(identity, "email", max_length=254)
+        try:
+            system = _text(identity, "system")
+            external_id = _text(identity, "external_id", max_length=128)
+            email = _text(identity, "email", max_length=254)
+        except ItemError as error:
+            raise ItemError(f"client.{error.field_name}", error.message) from None
         if system and system not in SourceSystem.values:
             raise ItemError("client.system", f"Unknown system {system!r}.")
         if external_id and not system:
@@ -179,6 +199,17 @@ class ClientLookup:
         if not self._in_reach(customer):
             raise ItemError("client", "No client matches this identity.", is_client_unknown=True)
         return customer
+
+
+def _holds_nul(value: Any) -> bool:
+    """PostgreSQL's jsonb refuses the NUL character in any string, key or value."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
 
 
 # --- interactions --------------------------------------------------------------------------------------------------
@@ -207,6 +238,8 @@ def _clean_interaction(
     source = _text(item, "source", required=True)
     external_id = _text(item, "external_id", max_length=EXTERNAL_ID_MAX_LENGTH)
     metadata = item.get("metadata")
+    if isinstance(metadata, dict) and _holds_nul(metadata):
+        raise ItemError("metadata", "Metadata cannot hold the NUL character.")
     clean = interaction_clean(
         touchpoint_type=touchpoint_type, occurred_at=occurred_at, source=source,
         channel=_text(item, "channel") or None, amount=_amount(item, "amount"),
@@ -393,14 +426,24 @@ def _order_lines(item: dict[str, Any]) -> list[OrderLineData]:
         quantity = line.get("quantity")
         if isinstance(quantity, bool) or not isinstance(quantity, int | str):
             raise ItemError(f"lines[{number}].quantity", f"{quantity!r} is not a whole quantity.")
+        try:
+            too_large = abs(int(quantity)) > MAX_QUANTITY
+        except ValueError:
+            too_large = False  # not a whole number: order_clean says so
+        if too_large:
+            raise ItemError(f"lines[{number}].quantity", f"A quantity must stay under {MAX_QUANTITY:,}.")
         is_return = line.get("is_return", False)
         if not isinstance(is_return, bool):
             raise ItemError(f"lines[{number}].is_return", "Give true or false.")
-        parsed.append(OrderLineData(
-            sku=_text(line, "sku", max_length=40), quantity=quantity, unit_price=_amount(line, "unit_price"),
-            product_name=_text(line, "product_name", max_length=160), category=_text(line, "category", max_length=60),
-            is_return=is_return,
-        ))
+        try:
+            parsed.append(OrderLineData(
+                sku=_text(line, "sku", max_length=40), quantity=quantity, unit_price=_amount(line, "unit_price"),
+                product_name=_text(line, "product_name", max_length=160),
+                category=_text(line, "category", max_length=60), is_return=is_return,
+            ))
+        except ItemError as error:
+            # Named like order_clean's line errors: lines[1].sku.
+            raise ItemError(f"lines[{number}].{error.field_name}", error.message) from None
     return parsed
 
 
@@ -463,6 +506,12 @@ def orders_record_many(*, items: Sequence[Any], boutique_ids: list[int] | None =
                                                             advisors=advisors)
         except (ItemError, ApplicationError) as error:
             results.append(_invalid(index, error))
+            continue
+        except DataError:
+            # A value the checks above let through but a column cannot hold: this item only is refused.
+            logger.warning("touchpoints.order_item_refused_by_database index=%s", index)
+            results.append(ItemResult(index=index, status=ItemStatus.INVALID, message="A value is out of range.",
+                                      errors={"non_field_errors": ["A value is out of range."]}))
             continue
         status = ItemStatus.CREATED if created else ItemStatus.UPDATED if changed else ItemStatus.UNCHANGED
         results.append(ItemResult(index=index, status=status, record_id=order.pk))
