@@ -121,7 +121,8 @@ def webhook_receive(*, provider: str, body: bytes, headers: Mapping[str, str]) -
         return _reject(values, ErrorCode.BAD_SIGNATURE, f"The {scheme.signature} header does not sign this body.")
 
     # Stored as text for reading and replay; the signature was checked on the bytes above.
-    values["body"] = body.decode("utf-8", errors="replace")
+    # PostgreSQL text holds no NUL character.
+    values["body"] = body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -170,7 +171,7 @@ def _process(delivery: WebhookDelivery) -> None:
         payload = json.loads(delivery.body)
         if not isinstance(payload, dict):
             raise ValueError("not an object")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
         handled = None
         delivery.outcome, delivery.error_code = Outcome.FAILED, ErrorCode.MALFORMED
         delivery.error_message = "The body is not a JSON object."

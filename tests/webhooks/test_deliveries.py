@@ -55,7 +55,11 @@ def test_an_unknown_topic_is_acknowledged_and_logged_as_ignored(client):
     assert Customer.objects.count() == 0
 
 
-@pytest.mark.parametrize("body", [b'{"id": 450789469, "line_items": [', b"[1, 2]", b"\xff\xfe not text"])
+@pytest.mark.parametrize(
+    "body",
+    [b'{"id": 450789469, "line_items": [', b"[1, 2]", b"\xff\xfe not text", b"[" * 100_000],
+    ids=["truncated", "array", "not-utf8", "deep"],
+)
 def test_a_body_that_is_not_a_json_object_is_a_clear_400_and_recorded(client, body):
     response = shopify_post(client, body, topic="orders/create", event_id="m-1")
 
@@ -64,6 +68,14 @@ def test_a_body_that_is_not_a_json_object_is_a_clear_400_and_recorded(client, bo
     assert response.json() == {"message": "The body is not a JSON object.", "extra": {"delivery": delivery.pk}}
     assert (delivery.outcome, delivery.error_code, delivery.attempts) == ("failed", "malformed", 1)
     assert Order.objects.count() == 0
+
+
+def test_a_nul_byte_which_postgresql_cannot_store_is_replaced_not_a_500(client):
+    response = shopify_post(client, b'{"id": "\x00"}', topic="orders/create", event_id="n-1")
+
+    assert response.status_code == 200
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.outcome, delivery.body) == ("failed", '{"id": "\ufffd"}')
 
 
 def test_a_payload_with_no_email_no_phone_and_no_customer_id_is_a_recorded_failure(client):
