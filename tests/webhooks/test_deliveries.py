@@ -9,10 +9,11 @@ import pytest
 from customers.models import Advisor, Customer
 from tests.desk.helpers import logged_in, messages_of
 from tests.factories import BoutiqueFactory, make_staff
-from tests.webhooks.conftest import encode, sample, shopify_post
+from tests.webhooks.conftest import SHOPIFY_SECRET, encode, sample, shopify_post
 from touchpoints.models import Interaction, Order
 from webhooks.models import WebhookDelivery
 from webhooks.services import webhook_replay
+from webhooks.signatures import body_signature
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = "/admin/webhooks/webhookdelivery/"
@@ -172,3 +173,17 @@ def test_advisors_and_managers_cannot_see_the_log_or_replay(failed_cad_order):
         assert browser.post(CHANGELIST, replay).status_code == 403
     failed_cad_order.refresh_from_db()
     assert failed_cad_order.attempts == 1
+
+
+def test_the_event_id_header_stands_in_when_there_is_no_webhook_id(client):
+    body = encode(sample("customer.json"))
+    headers = {"X-Shopify-Topic": "customers/create", "X-Shopify-Event-Id": "e-1",
+               "X-Shopify-Hmac-Sha256": body_signature(body, SHOPIFY_SECRET)}
+
+    outcomes = [
+        client.post("/webhooks/shopify/", data=body, content_type="application/json", headers=headers).json()["outcome"]
+        for _ in range(2)
+    ]
+
+    assert outcomes == ["processed", "duplicate"]
+    assert WebhookDelivery.objects.filter(outcome="processed").get().event_id == "e-1"

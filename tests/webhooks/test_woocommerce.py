@@ -99,3 +99,16 @@ def test_the_unsigned_ping_on_saving_a_webhook_is_answered_and_not_recorded(clie
 
     assert response.status_code == 200
     assert WebhookDelivery.objects.count() == 0
+
+
+def test_a_refunded_order_is_returned_and_leaves_the_clients_value(client):
+    body = sample("orders__01_create_an_order.json")
+    woocommerce_post(client, encode(body), topic="order.created", delivery_id="w-1")
+
+    woocommerce_post(client, encode({**body, "status": "refunded"}), topic="order.updated", delivery_id="w-2")
+
+    order = Order.objects.get()
+    assert order.status == "returned"
+    assert order.customer.order_count == 0
+    assert list(order.customer.interactions.order_by("pk").values_list("touchpoint_type__code", flat=True)) == [
+        "purchase", "return"]
