@@ -237,7 +237,7 @@ class _ClientHistory:
         transitions = chunk.rows[TRANSITIONS]
         stage = LifecycleStage.AWARENESS.value
         transitions.append((enrollment_id, None, stages[stage], created_at, Transition.Cause.ENROLLMENT.value, None,
-                            ""))
+                            "", ""))
         at = created_at
         for occurred_at, to_stage, interaction_id in moves:
             # Moves are strictly ordered in time, so "the last transition" is never ambiguous.
@@ -246,7 +246,7 @@ class _ClientHistory:
                 cause, note = Transition.Cause.IMPORT.value, "Imported from the legacy CRM."
             else:
                 cause, note = Transition.Cause.RULE.value, ""
-            transitions.append((enrollment_id, stages[stage], stages[to_stage], at, cause, interaction_id, note))
+            transitions.append((enrollment_id, stages[stage], stages[to_stage], at, cause, interaction_id, note, ""))
             stage = to_stage
         chunk.rows[ENROLLMENTS].append((enrollment_id, customer_id, self.house.journey_id, stages[stage], at,
                                         created_at, created_at, at))

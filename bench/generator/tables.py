@@ -67,7 +67,7 @@ ENROLLMENTS = _Table(Enrollment, (
     "id", "customer_id", "journey_id", "stage_id", "stage_entered_at", "enrolled_at", "created_at", "updated_at",
 ))
 TRANSITIONS = _Table(Transition, (
-    "enrollment_id", "from_stage_id", "to_stage_id", "occurred_at", "cause", "interaction_id", "note",
+    "enrollment_id", "from_stage_id", "to_stage_id", "occurred_at", "cause", "interaction_id", "note", "actor_label",
 ))
 # Parents before children, so that the rows are valid even where foreign keys are checked immediately.
 TABLES = (CUSTOMERS, IDENTITIES, CONSENT_EVENTS, ORDERS, ORDER_LINES, INTERACTIONS, ENROLLMENTS, TRANSITIONS)
