@@ -18,14 +18,14 @@ from webhooks.services import webhook_replay
 class WebhookDeliveryAdmin(admin.ModelAdmin):
     list_display = ["received_at", "provider", "topic", "outcome", "error", "attempts", "shop"]
     list_filter = ["outcome", "provider", "topic", "error_code", "received_at"]
-    search_fields = ["=event_id", "shop", "topic"]
-    search_help_text = "An event id (exact), a shop or a topic."
+    search_fields = ["=event_id", "=subject", "shop", "topic"]
+    search_help_text = "An event id or a subject such as order:450789469 (exact), a shop or a topic."
     date_hierarchy = "received_at"
     list_per_page = 50
     actions = ["replay"]
     fields = [
-        "provider", "topic", "event_id", "shop", "received_at", "outcome", "result", "error_code", "error_message",
-        "attempts", "processed_at", "replayed_by", "original", "headers", "payload",
+        "provider", "topic", "event_id", "shop", "received_at", "outcome", "result", "subject", "subject_version",
+        "error_code", "error_message", "attempts", "processed_at", "replayed_by", "original", "headers", "payload",
     ]
     readonly_fields = fields
 

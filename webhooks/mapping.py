@@ -59,6 +59,8 @@ class ClientData:
     city: str = ""
     country: str = ""
     consents: list[ConsentData] = field(default_factory=list)
+    # The platform's updated_at of this version of the client: an older version arriving late is not applied.
+    version: dt.datetime | None = None
 
 
 @dataclass
@@ -70,6 +72,8 @@ class OrderData:
     channel: str
     lines: list[OrderLineData]
     client: ClientData
+    # The platform's updated_at of this version of the order (webhooks may arrive out of order).
+    version: dt.datetime | None = None
 
     @property
     def total(self) -> Decimal:
@@ -111,6 +115,10 @@ def money(value: Any, *, where: str) -> Decimal:
     if not amount.is_finite():
         raise MappingError.for_field(where, f"{value!r} is not an amount.")
     return amount
+
+
+def optional_moment(value: Any, *, where: str, naive_is_utc: bool = False) -> dt.datetime | None:
+    return moment(value, where=where, naive_is_utc=naive_is_utc) if value else None
 
 
 def moment(value: Any, *, where: str, naive_is_utc: bool = False) -> dt.datetime:
@@ -213,6 +221,7 @@ def shopify_customer(payload: dict[str, Any]) -> ClientData:
     """customers/create and customers/update: the client with their marketing consent."""
     client = shopify_client(payload)
     client.consents = shopify_consents(payload)
+    client.version = optional_moment(payload.get("updated_at"), where="updated_at")
     return client
 
 
@@ -306,6 +315,7 @@ def shopify_order(payload: dict[str, Any]) -> OrderData:
         channel=Channel.BOUTIQUE if payload.get("source_name") == "pos" else Channel.WEB,
         lines=lines + _shopify_return_lines(payload, unit_prices),
         client=shopify_client(_dict(payload.get("customer")), envelope=payload),
+        version=optional_moment(payload.get("updated_at"), where="updated_at"),
     )
 
 
@@ -355,7 +365,9 @@ def woocommerce_client(payload: dict[str, Any], *, customer_id_key: str) -> Clie
 
 def woocommerce_customer(payload: dict[str, Any]) -> ClientData:
     """customer.created and customer.updated. WooCommerce sends no marketing consent."""
-    return woocommerce_client(payload, customer_id_key="id")
+    client = woocommerce_client(payload, customer_id_key="id")
+    client.version = optional_moment(payload.get("date_modified_gmt"), where="date_modified_gmt", naive_is_utc=True)
+    return client
 
 
 def woocommerce_order(payload: dict[str, Any]) -> OrderData:
@@ -384,4 +396,5 @@ def woocommerce_order(payload: dict[str, Any]) -> OrderData:
         channel=Channel.WEB,
         lines=lines,
         client=woocommerce_client(payload, customer_id_key="customer_id"),
+        version=optional_moment(payload.get("date_modified_gmt"), where="date_modified_gmt", naive_is_utc=True),
     )

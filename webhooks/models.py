@@ -54,6 +54,10 @@ class WebhookDelivery(models.Model):
     error_code = models.CharField(max_length=16, choices=ErrorCode.choices, blank=True, default="")
     error_message = models.TextField(blank=True)
     result = models.CharField(max_length=255, blank=True, help_text="What processing did, in a sentence.")
+    subject = models.CharField(max_length=120, blank=True, help_text='What it is about: "order:<id>", "customer:<id>".')
+    subject_version = models.DateTimeField(
+        null=True, blank=True, help_text="The platform's updated_at of the subject in this body."
+    )
     processed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     original = models.ForeignKey(
@@ -75,7 +79,10 @@ class WebhookDelivery(models.Model):
                 name="webhook_delivery_once_per_event",
             ),
         ]
-        indexes = [models.Index(fields=["outcome", "-received_at"], name="webhook_outcome_received")]
+        indexes = [
+            models.Index(fields=["outcome", "-received_at"], name="webhook_outcome_received"),
+            models.Index(fields=["provider", "subject", "-subject_version"], name="webhook_subject_version"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_provider_display()} {self.topic or '?'} {self.event_id}"

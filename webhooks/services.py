@@ -9,6 +9,7 @@ once its cause is fixed); a bad or missing signature gets 401 and processes noth
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -21,7 +22,7 @@ import pghistory
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -79,8 +80,12 @@ WOOCOMMERCE_PING = re.compile(rb"webhook_id=\d+")
 
 @dataclass(frozen=True)
 class Handled:
+    """What a topic's handler did, and which version of which record it applied (for out-of-order deliveries)."""
+
     outcome: str
     result: str
+    subject: str = ""
+    subject_version: dt.datetime | None = None
 
 
 Handler = Callable[[dict[str, Any]], Handled]
@@ -183,9 +188,11 @@ def _process(delivery: WebhookDelivery) -> None:
             handled = _run(delivery, handler, payload)
     if handled is not None:
         delivery.outcome, delivery.result = handled.outcome, handled.result[:255]
+        delivery.subject, delivery.subject_version = handled.subject[:120], handled.subject_version
     delivery.processed_at = timezone.now()
     delivery.save(update_fields=[
-        "attempts", "outcome", "error_code", "error_message", "result", "processed_at", "replayed_by",
+        "attempts", "outcome", "error_code", "error_message", "result", "subject", "subject_version", "processed_at",
+        "replayed_by",
     ])
     delivery.refresh_from_db(fields=["attempts"])
     log = logger.warning if delivery.outcome == Outcome.FAILED else logger.info
@@ -225,16 +232,16 @@ def handler_for(provider: str, topic: str) -> Handler | None:
     if provider == Provider.WOOCOMMERCE:
         canonical = mapping.WOOCOMMERCE_TOPICS.get(topic)
         if canonical in mapping.ORDER_TOPICS:
-            return lambda payload: order_sync(order=mapping.woocommerce_order(payload))
+            return lambda payload: order_sync(order=mapping.woocommerce_order(payload), provider=provider)
         if canonical in mapping.CUSTOMER_TOPICS:
-            return lambda payload: client_sync(client=mapping.woocommerce_customer(payload))
+            return lambda payload: client_sync(client=mapping.woocommerce_customer(payload), provider=provider)
         return None
     if topic in mapping.ORDER_TOPICS:
         return _shopify_order
     if topic == mapping.CHECKOUT_CREATED:
         return lambda payload: cart_abandoned_record(cart=mapping.shopify_checkout(payload))
     if topic in mapping.CUSTOMER_TOPICS:
-        return lambda payload: client_sync(client=mapping.shopify_customer(payload))
+        return lambda payload: client_sync(client=mapping.shopify_customer(payload), provider=provider)
     return None
 
 
@@ -242,7 +249,33 @@ def _shopify_order(payload: dict[str, Any]) -> Handled:
     # A test-mode order (the shop trying its checkout) is no sale: it would count in the client's value.
     if payload.get("test") is True:
         return Handled(Outcome.IGNORED, f"Order {mapping.text(payload.get('id'))} is a test order.")
-    return order_sync(order=mapping.shopify_order(payload))
+    return order_sync(order=mapping.shopify_order(payload), provider=Provider.SHOPIFY)
+
+
+def _newer_version_applied(*, provider: str, subject: str, version: dt.datetime | None) -> dt.datetime | None:
+    """The platform's updated_at of a newer version of `subject` already applied, if any.
+
+    Platforms do not promise order: an order's update may arrive after a later one. Holding a transaction lock on
+    the subject makes concurrent versions of one record take turns, so the newer one always has the last word.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"webhooks:{provider}:{subject}"])
+    if version is None:
+        return None
+    return (
+        WebhookDelivery.objects.filter(
+            provider=provider, subject=subject, outcome=Outcome.PROCESSED, subject_version__gt=version
+        )
+        .order_by("-subject_version")
+        .values_list("subject_version", flat=True)
+        .first()
+    )
+
+
+def _stale(subject: str, version: dt.datetime | None, newer: dt.datetime) -> Handled:
+    return Handled(
+        Outcome.IGNORED, f"{subject}: a newer version ({newer.isoformat()}) was already applied.", subject, version
+    )
 
 
 def _usable_phone(phone: str, country: str) -> str:
@@ -270,8 +303,11 @@ def client_upsert(*, client: mapping.ClientData) -> Customer:
 
 
 @transaction.atomic
-def client_sync(*, client: mapping.ClientData) -> Handled:
+def client_sync(*, client: mapping.ClientData, provider: str) -> Handled:
     """customers/create, customers/update: the client, and each marketing consent that changes theirs."""
+    subject = f"customer:{client.external_id}" if client.external_id else ""
+    if subject and (newer := _newer_version_applied(provider=provider, subject=subject, version=client.version)):
+        return _stale(subject, client.version, newer)
     customer = client_upsert(client=client)
     recorded = 0
     for consent in client.consents:
@@ -285,12 +321,19 @@ def client_sync(*, client: mapping.ClientData) -> Handled:
         )
         customer.refresh_from_db(fields=["consent"])
         recorded += 1
-    return Handled(Outcome.PROCESSED, f"Client {customer.pk} up to date; {recorded} consent change(s) recorded.")
+    return Handled(
+        Outcome.PROCESSED, f"Client {customer.pk} up to date; {recorded} consent change(s) recorded.", subject,
+        client.version,
+    )
 
 
 @transaction.atomic
-def order_sync(*, order: mapping.OrderData) -> Handled:
-    """orders/create, orders/updated: the client, then the order with its lines, returns and status."""
+def order_sync(*, order: mapping.OrderData, provider: str) -> Handled:
+    """orders/create, orders/updated: the client, then the order with its lines, returns and status. A version
+    older than one already applied is ignored."""
+    subject = f"order:{order.external_id}"
+    if newer := _newer_version_applied(provider=provider, subject=subject, version=order.version):
+        return _stale(subject, order.version, newer)
     customer = client_upsert(client=order.client)
     recorded = order_record(
         source=SourceSystem.ECOMMERCE,
@@ -304,7 +347,10 @@ def order_sync(*, order: mapping.OrderData) -> Handled:
         channel=order.channel,
     )
     what = "recorded" if recorded.created else "updated" if recorded.changed else "unchanged"
-    return Handled(Outcome.PROCESSED, f"Order {order.external_id} {what} ({order.status}) for client {customer.pk}.")
+    return Handled(
+        Outcome.PROCESSED, f"Order {order.external_id} {what} ({order.status}) for client {customer.pk}.", subject,
+        order.version,
+    )
 
 
 @transaction.atomic

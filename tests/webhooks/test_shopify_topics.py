@@ -170,3 +170,28 @@ def test_a_test_mode_order_is_acknowledged_but_not_a_sale(client):
     assert response.json()["outcome"] == "ignored"
     assert WebhookDelivery.objects.get().result == "Order 450789469 is a test order."
     assert (Order.objects.count(), Customer.objects.count()) == (0, 0)
+
+
+def test_an_older_version_of_an_order_arriving_late_is_ignored(client):
+    cancelled = {**sample("order.json"), "cancelled_at": "2008-01-11T09:00:00-05:00",
+                 "updated_at": "2008-01-11T09:00:00-05:00"}
+    shopify_post(client, encode(cancelled), topic="orders/updated", event_id="o-2")
+
+    # The creation (updated_at a day earlier) was delayed and arrives last.
+    response = shopify_post(client, encode(sample("order.json")), topic="orders/create", event_id="o-1")
+
+    assert response.json()["outcome"] == "ignored"
+    assert Order.objects.get().status == "cancelled"
+    late = WebhookDelivery.objects.get(event_id="o-1")
+    assert late.result == "order:450789469: a newer version (2008-01-11T14:00:00+00:00) was already applied."
+    assert late.subject_version == dt.datetime(2008, 1, 10, 16, 0, tzinfo=dt.UTC)
+
+
+def test_an_older_version_of_a_customer_arriving_late_is_ignored(client):
+    renamed = {**sample("customer.json"), "first_name": "Robert", "updated_at": "2015-06-01T10:00:00-04:00"}
+    shopify_post(client, encode(renamed), topic="customers/update", event_id="c-2")
+
+    response = shopify_post(client, encode(sample("customer.json")), topic="customers/create", event_id="c-1")
+
+    assert response.json()["outcome"] == "ignored"
+    assert Customer.objects.get().first_name == "Robert"
