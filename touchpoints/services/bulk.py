@@ -258,7 +258,7 @@ def _clean_interaction(
         "customer_id": customer.pk, "touchpoint_type_id": touchpoint_type.pk, "occurred_at": occurred_at,
         "channel": clean.channel, "boutique_id": boutique.pk if boutique else None,
         "advisor_id": advisor.pk if advisor else None, "source": source, "external_id": external_id,
-        "amount": clean.amount, "currency": clean.currency, "metadata": json.dumps(clean.metadata),
+        "amount": clean.amount, "currency": clean.currency, "metadata": clean.metadata,
     })
 
 
@@ -275,10 +275,15 @@ def _reference_data(items: Sequence[Any]) -> tuple[dict[str, TouchpointType], di
     return types, boutiques, advisors
 
 
+# The batch travels as one JSON document read by jsonb_to_recordset: psycopg would build one array per column in
+# Python, a third of a 1,000-item request's time.
+_RECORD = (
+    "id bigint, customer_id bigint, touchpoint_type_id bigint, occurred_at timestamptz, channel text, "
+    "boutique_id bigint, advisor_id bigint, source text, external_id text, amount numeric, currency text, "
+    "metadata jsonb"
+)
 _COLUMNS = ("id", "customer_id", "touchpoint_type_id", "occurred_at", "channel", "boutique_id", "advisor_id",
             "source", "external_id", "amount", "currency", "metadata")
-_TYPES = ("bigint", "bigint", "bigint", "timestamptz", "text", "bigint", "bigint", "text", "text", "numeric", "text",
-          "text")
 
 
 @transaction.atomic
@@ -381,15 +386,13 @@ def _insert(rows: list[_CleanInteraction]) -> set[int]:
         )
         for row, (pk,) in zip(rows, cursor.fetchall(), strict=True):
             row.values["id"] = pk
-        arrays = [[row.values[column] for row in rows] for column in _COLUMNS]
-        unnest = ", ".join(f"%s::{kind}[]" for kind in _TYPES)
+        payload = json.dumps([row.values for row in rows], default=str)
         columns = ", ".join(_COLUMNS)
-        selected = ", ".join(f"v.{column}" if column != "metadata" else "v.metadata::jsonb" for column in _COLUMNS)
         cursor.execute(
             f"INSERT INTO {table} ({columns}, order_id, created_at) "  # noqa: S608
-            f"SELECT {selected}, NULL, now() FROM unnest({unnest}) AS v({columns}) "
+            f"SELECT {columns}, NULL, now() FROM jsonb_to_recordset(%s::jsonb) AS v({_RECORD}) "
             "ON CONFLICT (source, external_id) WHERE external_id <> '' DO NOTHING RETURNING id",
-            arrays,
+            [payload],
         )
         return {pk for (pk,) in cursor.fetchall()}
 
