@@ -190,3 +190,33 @@ def test_order_values_no_column_can_hold_are_refused_per_item(claire):
     assert [next(iter(result.errors), None) for result in results] == [
         "total", "lines[1].quantity", "lines[1].category", None]
     assert list(Order.objects.values_list("external_id", flat=True)) == ["O-fine"]
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_concurrent_batches_sharing_keys_record_each_interaction_once():
+    import threading
+
+    from django.db import connections
+
+    claire = customer_upsert(source="crm", external_id="C-1", email="claire@example.com").customer
+    barrier = threading.Barrier(3)
+    outcomes: list[list[str]] = []
+
+    def send(offset: int) -> None:
+        try:
+            barrier.wait()
+            results = interactions_record_many(items=[visit(claire, f"V-{n}") for n in range(offset, offset + 300)])
+            outcomes.append([result.status for result in results])
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=send, args=(offset,)) for offset in (0, 100, 200)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(outcomes) == 3
+    assert Interaction.objects.count() == 500
+    assert sum(statuses.count("created") for statuses in outcomes) == 500
+    assert {status for statuses in outcomes for status in statuses} <= {"created", "unchanged"}
