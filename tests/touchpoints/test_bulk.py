@@ -179,6 +179,14 @@ def test_values_no_column_can_hold_are_refused_per_item_never_failing_the_batch(
     assert list(Interaction.objects.values_list("external_id", flat=True)) == ["fine"]
 
 
+def test_an_offset_python_accepts_but_postgresql_does_not_is_recorded_in_utc(claire):
+    [interaction] = interactions_record_many(items=[visit(claire, "far-east", occurred_at="2026-03-02T15:00:00+23:00")])
+    [order] = orders_record_many(items=[sale(claire, "O-far", placed_at="2026-03-02T15:00:00+23:00")])
+
+    assert Interaction.objects.get(pk=interaction.record_id).occurred_at == dt.datetime(2026, 3, 1, 16, tzinfo=dt.UTC)
+    assert Order.objects.get(pk=order.record_id).placed_at == dt.datetime(2026, 3, 1, 16, tzinfo=dt.UTC)
+
+
 def test_order_values_no_column_can_hold_are_refused_per_item(claire):
     results = orders_record_many(items=[
         sale(claire, "O-big", total="1e15", lines=[{"sku": "A", "quantity": 1, "unit_price": "1e15"}]),

@@ -121,11 +121,11 @@ def _moment(item: dict[str, Any], name: str) -> dt.datetime:
     if moment.tzinfo is None:
         raise ItemError(name, "Give the time zone (e.g. 2026-03-01T15:00:00+01:00).")
     try:
-        # The database stores moments in UTC between the years 1 and 9999.
-        moment.astimezone(dt.UTC)
+        # In UTC: the database stores moments between the years 1 and 9999 and refuses offsets past ±15:59,
+        # which Python accepts.
+        return moment.astimezone(dt.UTC)
     except OverflowError:
         raise ItemError(name, f"{value!r} is out of range.") from None
-    return moment
 
 
 def _amount(item: dict[str, Any], name: str) -> Any:
