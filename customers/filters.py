@@ -18,6 +18,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from core.errors import ApplicationError
+from core.filtering import IsoDateTimeFilter
 from customers.models import (
     Advisor,
     Boutique,
@@ -151,7 +152,7 @@ class CustomerFilterSet(django_filters.FilterSet):
     client_book = django_filters.ChoiceFilter(
         choices=[(CLIENT_BOOK_MINE, "My clients")], method="filter_client_book", label="Client book"
     )
-    updated_since = django_filters.IsoDateTimeFilter(
+    updated_since = IsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", label="Updated at or after (ISO 8601)"
     )
     email = django_filters.CharFilter(method="filter_email", label="Email (exact, any case)")

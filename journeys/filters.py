@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import django_filters
 
+from core.filtering import IsoDateTimeFilter
 from journeys.models import Enrollment
 
 
@@ -15,7 +16,7 @@ class EnrollmentFilterSet(django_filters.FilterSet):
     stage = django_filters.CharFilter(field_name="stage__key", label="Current stage (key)")
     customer = django_filters.UUIDFilter(field_name="customer__public_id", label="Client (public id)")
     is_active = django_filters.BooleanFilter(field_name="exited_at", lookup_expr="isnull", label="Still in the journey")
-    updated_since = django_filters.IsoDateTimeFilter(
+    updated_since = IsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", label="Updated at or after"
     )
 

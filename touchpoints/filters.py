@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import django_filters
 
+from core.filtering import IsoDateTimeFilter
 from customers.models import Channel, SourceSystem
 from touchpoints.models import Interaction, Order
 
@@ -17,10 +18,10 @@ class InteractionFilterSet(django_filters.FilterSet):
     boutique_id = django_filters.NumberFilter(field_name="boutique_id", label="Boutique (id)")
     source = django_filters.ChoiceFilter(choices=SourceSystem.choices, label="Source system")
     external_id = django_filters.CharFilter(label="External id (with source)")
-    occurred_since = django_filters.IsoDateTimeFilter(
+    occurred_since = IsoDateTimeFilter(
         field_name="occurred_at", lookup_expr="gte", label="Occurred at or after"
     )
-    occurred_before = django_filters.IsoDateTimeFilter(
+    occurred_before = IsoDateTimeFilter(
         field_name="occurred_at", lookup_expr="lt", label="Occurred before"
     )
 
@@ -39,10 +40,10 @@ class OrderFilterSet(django_filters.FilterSet):
     channel = django_filters.ChoiceFilter(choices=Channel.choices, label="Channel")
     source = django_filters.ChoiceFilter(choices=SourceSystem.choices, label="Source system")
     external_id = django_filters.CharFilter(label="External id (with source)")
-    placed_since = django_filters.IsoDateTimeFilter(
+    placed_since = IsoDateTimeFilter(
         field_name="placed_at", lookup_expr="gte", label="Placed at or after"
     )
-    updated_since = django_filters.IsoDateTimeFilter(
+    updated_since = IsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", label="Updated at or after"
     )
 

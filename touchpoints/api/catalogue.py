@@ -5,6 +5,7 @@ from __future__ import annotations
 import django_filters
 from rest_framework import serializers, viewsets
 
+from core.filtering import IsoDateTimeFilter
 from touchpoints.models import Product, TouchpointType
 
 
@@ -32,7 +33,7 @@ class ProductFilterSet(django_filters.FilterSet):
     """Products by SKU, category, collection, name prefix and last change."""
 
     q = django_filters.CharFilter(field_name="name", lookup_expr="istartswith", label="Name starts with")
-    updated_since = django_filters.IsoDateTimeFilter(
+    updated_since = IsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", label="Updated at or after (ISO 8601)"
     )
 
