@@ -9,8 +9,12 @@ class JourneysConfig(AppConfig):
         # one way).
         from customers.services import register_merge_handler
         from journeys import selectors, services
+        from journeys.api.timeline import FollowUpTimelineSerializer, TransitionTimelineSerializer
+        from touchpoints.api.timeline import register_timeline_serializer
         from touchpoints.selectors import register_timeline_source
 
         register_timeline_source(selectors.transition_timeline_source())
         register_timeline_source(selectors.followup_timeline_source())
+        register_timeline_serializer("transition", TransitionTimelineSerializer)
+        register_timeline_serializer("followup", FollowUpTimelineSerializer)
         register_merge_handler(services.move_journeys)

@@ -294,3 +294,41 @@ def test_an_unknown_client_is_404_in_the_shared_error_format(head_office):
 
     assert response.status_code == 404
     assert response.json() == {"message": "No Customer matches the given query.", "extra": {}}
+
+
+def test_timeline_shows_stage_moves_from_the_journeys_app(boutique_a, head_office):
+    from journeys.models import Journey
+    from journeys.services import enrollment_enroll
+
+    customer = make_client(boutique_a, "anna@example.com")
+    journey = Journey.objects.filter(is_active=True).order_by("pk").first()
+    enrollment_enroll(customer=customer, journey=journey, actor=head_office, occurred_at=timezone.now())
+
+    results = session_client(head_office).get(f"/api/v1/customers/{customer.public_id}/timeline/").json()["results"]
+
+    transitions = [entry for entry in results if entry["kind"] == "transition"]
+    assert len(transitions) == 1
+    item = transitions[0]["item"]
+    assert item["journey"] == journey.name
+    assert item["from_stage"] is None
+    assert item["to_stage"] == journey.stages.order_by("position").first().name
+    assert item["cause"] == "enrollment"
+    assert item["actor"] == head_office.get_full_name()
+
+
+def test_timeline_keeps_the_kinds_asked_for(boutique_a, head_office):
+    from journeys.models import Journey
+    from journeys.services import enrollment_enroll
+
+    customer = make_client(boutique_a, "anna@example.com")
+    enrollment_enroll(customer=customer, journey=Journey.objects.filter(is_active=True).order_by("pk").first())
+    interaction_record(customer=customer, touchpoint_type="store_visit", occurred_at=timezone.now(), source="pos",
+                       external_id="V-1", boutique=boutique_a)
+    api = session_client(head_office)
+    url = f"/api/v1/customers/{customer.public_id}/timeline/"
+
+    only_interactions = api.get(url + "?kind=interaction").json()["results"]
+    both = api.get(url + "?kind=interaction&kind=transition").json()["results"]
+
+    assert [entry["kind"] for entry in only_interactions] == ["interaction"]
+    assert sorted(entry["kind"] for entry in both) == ["interaction", "transition"]

@@ -74,6 +74,10 @@ class CustomerTimelineView(generics.GenericAPIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("cursor", str, description="The `next` cursor of the previous page."),
+            OpenApiParameter(
+                "kind", str, many=True, explode=True,
+                description="Only these kinds of entry (interaction, transition, followup, response); repeat it.",
+            ),
             OpenApiParameter("page_size", int, description=f"Entries per page (1 to {MAX_PAGE_SIZE}, default "
                              f"{DEFAULT_PAGE_SIZE})."),
         ],
@@ -89,7 +93,12 @@ class CustomerTimelineView(generics.GenericAPIView):
         customer = get_object_or_404(self.get_queryset(), public_id=public_id)
         page_size = request.query_params.get("page_size", "")
         limit = min(int(page_size), MAX_PAGE_SIZE) if page_size.isdigit() and int(page_size) > 0 else DEFAULT_PAGE_SIZE
-        page = customer_timeline(customer=customer, cursor=request.query_params.get("cursor") or None, limit=limit)
+        page = customer_timeline(
+            customer=customer,
+            cursor=request.query_params.get("cursor") or None,
+            limit=limit,
+            kinds=request.query_params.getlist("kind") or None,
+        )
         next_url = (
             replace_query_param(request.build_absolute_uri(), "cursor", page.next_cursor) if page.next_cursor else None
         )
