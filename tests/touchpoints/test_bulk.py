@@ -171,11 +171,12 @@ def test_values_no_column_can_hold_are_refused_per_item_never_failing_the_batch(
         visit(claire, "nul\x00"),
         visit(claire, "meta", metadata={"note": "a\x00b"}),
         visit(claire, "far", occurred_at="9999-12-31T23:59:59-12:00"),
+        visit(claire, "shop", boutique="P\x00R"),
         visit(claire, "fine"),
     ])
 
     assert [next(iter(result.errors), None) for result in results] == [
-        "amount", "external_id", "metadata", "occurred_at", None]
+        "amount", "external_id", "metadata", "occurred_at", "boutique", None]
     assert list(Interaction.objects.values_list("external_id", flat=True)) == ["fine"]
 
 

@@ -266,7 +266,9 @@ def _reference_data(items: Sequence[Any]) -> tuple[dict[str, TouchpointType], di
                                                    dict[int, Advisor]]:
     """The touchpoint types, boutiques and advisors the items name, one query each."""
     dicts = [item for item in items if isinstance(item, dict)]
-    boutique_codes = {item["boutique"] for item in dicts if isinstance(item.get("boutique"), str)}
+    # As _text reads them; a code holding NUL is refused by _text, and PostgreSQL would refuse the whole query.
+    boutique_codes = {str(item["boutique"]).strip() for item in dicts
+                      if isinstance(item.get("boutique"), str | int) and "\x00" not in str(item["boutique"])}
     advisor_ids = {item["advisor"] for item in dicts
                    if isinstance(item.get("advisor"), int) and not isinstance(item.get("advisor"), bool)}
     types = {touchpoint_type.code: touchpoint_type for touchpoint_type in TouchpointType.objects.all()}
