@@ -177,3 +177,20 @@ def test_the_enrollment_list_runs_the_same_queries_for_one_row_or_thirty(boutiqu
         return len(captured)
 
     assert queries(1, "a") == queries(29, "b")
+
+
+def test_the_journey_list_runs_the_same_queries_for_one_journey_or_thirty(lifecycle):
+    api, _ = key_client(scopes=["journeys:read"])
+    api.get("/api/v1/journeys/")  # the key's first use is written once
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            response = api.get("/api/v1/journeys/", {"page_size": 50})
+        assert len(response.json()["results"]) == Journey.objects.count()
+        return len(captured)
+
+    one = queries()
+    for n in range(29):
+        journey = Journey.objects.create(name=f"Journey {n}", slug=f"journey-{n}")
+        Stage.objects.create(journey=journey, key="first", name="First", position=1)
+    assert queries() == one
