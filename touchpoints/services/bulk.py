@@ -369,7 +369,9 @@ def _existing_ids(keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
         cursor.execute(
             f"SELECT i.source, i.external_id, i.id FROM {table} AS i "  # noqa: S608
             "JOIN unnest(%s::text[], %s::text[]) AS k(source, external_id) "
-            "ON i.source = k.source AND i.external_id = k.external_id",
+            # `external_id <> ''` repeats the unique index's condition: without it PostgreSQL cannot use that partial
+            # index and reads every interaction (3.7 s a request at ten million).
+            "ON i.source = k.source AND i.external_id = k.external_id AND i.external_id <> ''",
             [[key[0] for key in keys], [key[1] for key in keys]],
         )
         return {(source, external_id): pk for source, external_id, pk in cursor.fetchall()}
