@@ -150,9 +150,9 @@ class RecordRun(RowOutcomes):
                 continue
             arrays = ", ".join(f"%s::{self.kind.columns[column]}[]" for column in key_columns)
             joined = " AND ".join(f"t.{column} = k.{column}" for column in key_columns)
-            if "external_id" in key_columns:
-                # Repeats the partial unique index's condition (a key by external id is never blank), so that
-                # PostgreSQL uses it instead of reading the whole table for every chunk.
+            if tuple(key_columns) == ("source", "external_id"):
+                # Repeats the partial unique index's condition (this key is never blank), so that PostgreSQL uses
+                # it instead of reading the whole table for every chunk.
                 joined += " AND t.external_id <> ''"
             with connection.cursor() as cursor:
                 cursor.execute(
