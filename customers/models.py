@@ -238,6 +238,10 @@ class Customer(TimeStampedModel):
             models.Index(fields=["phone"], name="customer_phone_idx"),
             models.Index(fields=["home_boutique", "advisor"], name="customer_boutique_advisor_idx"),
             models.Index(fields=["value_tier"], name="customer_value_tier_idx"),
+            # A boutique's clients in the list's order: a page of 50 is read off the index, whatever other filter.
+            models.Index(fields=["home_boutique", "last_name", "first_name", "id"], name="customer_boutique_name_idx"),
+            # A boutique's clients of a tier counted from the index alone (the API's and the list's page count).
+            models.Index(fields=["home_boutique", "value_tier"], name="customer_boutique_tier_idx"),
             models.Index(fields=["last_order_at"], name="customer_last_order_idx"),
             models.Index(fields=["-lifetime_value"], name="customer_lifetime_value_idx"),
             models.Index(fields=["updated_at"], name="customer_updated_idx"),
