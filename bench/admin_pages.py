@@ -21,32 +21,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from bench.seed import _recreate_database, _setup_django  # noqa: E402
+from bench.seed import _setup_django, seed_if_needed  # noqa: E402
 
 DATABASE = "atelier_bench_admin"
-
-
-def _seed_if_needed(customers: int, reseed: bool) -> None:
-    from django.db import connections
-
-    from customers.models import Customer
-
-    try:
-        existing = Customer.objects.count()
-    except Exception:  # noqa: BLE001 - no schema yet: the database is new
-        existing = -1
-    if existing >= customers and not reseed:
-        print(f"Reusing {DATABASE} with {existing:,} clients (migrating it to the current schema).")
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
-        return
-    connections.close_all()
-    _recreate_database(DATABASE)
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    call_command("seed_demo", customers=customers, verbosity=1)
 
 
 def _time(client, url: str, requests: int) -> tuple[float, float, int, int]:
@@ -81,7 +58,7 @@ def main() -> None:
     settings.DEBUG = False  # no query log growing in memory
     settings.ALLOWED_HOSTS = ["testserver"]
     settings.ROOT_URLCONF = "bench.admin_urls"
-    _seed_if_needed(arguments.customers, arguments.reseed)
+    seed_if_needed(DATABASE, arguments.customers, reseed=arguments.reseed)
 
     import phonenumbers
     from django.contrib.auth import get_user_model

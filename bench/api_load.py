@@ -37,31 +37,11 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from bench.seed import _recreate_database, _setup_django  # noqa: E402
+from bench.seed import _setup_django, seed_if_needed  # noqa: E402
 
 DATABASE = "atelier_bench_api"
 BULK_SIZE = 1_000
 SCOPES = ["customers:read", "interactions:write", "catalogue:read"]
-
-
-def _seed_if_needed(customers: int, reseed: bool) -> None:
-    from django.core.management import call_command
-    from django.db import connections
-
-    from customers.models import Customer
-
-    try:
-        existing = Customer.objects.count()
-    except Exception:  # noqa: BLE001 - no schema yet: the database is new
-        existing = -1
-    if existing >= customers and not reseed:
-        print(f"Reusing {DATABASE} with {existing:,} clients (migrating it to the current schema).")
-        call_command("migrate", verbosity=0)
-        return
-    connections.close_all()
-    _recreate_database(DATABASE)
-    call_command("migrate", verbosity=0)
-    call_command("seed_demo", customers=customers, verbosity=1)
 
 
 def _free_port() -> int:
@@ -143,7 +123,7 @@ def main() -> None:
     _setup_django(DATABASE)
     from django.conf import settings
 
-    _seed_if_needed(arguments.customers, arguments.reseed)
+    seed_if_needed(DATABASE, arguments.customers, reseed=arguments.reseed)
     from customers.models import Boutique, Customer, ValueTier
     from integrations.models import ApiKey
     from touchpoints.models import TouchpointType

@@ -77,6 +77,28 @@ def _drop_database(name: str) -> None:
         server.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+def seed_if_needed(database: str, customers: int, *, reseed: bool = False) -> None:
+    """Seed a kept scratch database with the demo generator unless it holds `customers` clients already (then only
+    migrate it to the current schema); `reseed` rebuilds it. Django must point at `database` (_setup_django)."""
+    from django.core.management import call_command
+    from django.db import connections
+
+    from customers.models import Customer
+
+    try:
+        existing = Customer.objects.count()
+    except Exception:  # noqa: BLE001 - no schema yet: the database is new
+        existing = -1
+    if existing >= customers and not reseed:
+        print(f"Reusing {database} with {existing:,} clients (migrating it to the current schema).")
+        call_command("migrate", verbosity=0)
+        return
+    connections.close_all()
+    _recreate_database(database)
+    call_command("migrate", verbosity=0)
+    call_command("seed_demo", customers=customers, verbosity=1)
+
+
 def run_phase(*, method: str, database: str, customers: int, seed: int, start: int, chunk_size: int) -> dict:
     """In a child process: generate into `database` with one method and report rows, time and peak memory."""
     _setup_django(database)
