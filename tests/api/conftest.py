@@ -66,3 +66,14 @@ def advisor_a(boutique_a):
 @pytest.fixture
 def head_office(db):
     return make_staff(Advisor.Role.HEAD_OFFICE)
+
+
+@pytest.fixture
+def client_a(boutique_a):
+    """A client of boutique A, for the write endpoints' tests."""
+    return make_client(boutique_a, "ana@example.com")
+
+
+@pytest.fixture
+def client_b(boutique_b):
+    return make_client(boutique_b, "ben@example.com")

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from customers.models import Customer
-from tests.api.conftest import key_client, make_client, session_client
+from tests.api.conftest import key_client, session_client
 from touchpoints.models import Interaction
 from touchpoints.services.bulk import interactions_record_many
 
@@ -18,16 +18,6 @@ pytestmark = pytest.mark.django_db
 URL = "/api/v1/interactions/"
 BULK_URL = "/api/v1/interactions/bulk/"
 WRITE = ["interactions:write"]
-
-
-@pytest.fixture
-def client_a(boutique_a):
-    return make_client(boutique_a, "ana@example.com")
-
-
-@pytest.fixture
-def client_b(boutique_b):
-    return make_client(boutique_b, "ben@example.com")
 
 
 def visit(customer: Customer, external_id: str = "V-1", **extra) -> dict:

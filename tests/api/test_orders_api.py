@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from customers.models import Customer
-from tests.api.conftest import key_client, make_client
+from tests.api.conftest import key_client
 from touchpoints.models import Interaction, Order, OrderLine
 from touchpoints.services.bulk import orders_record_many
 
@@ -16,16 +16,6 @@ pytestmark = pytest.mark.django_db
 URL = "/api/v1/orders/"
 BULK_URL = "/api/v1/orders/bulk/"
 WRITE = ["orders:write"]
-
-
-@pytest.fixture
-def client_a(boutique_a):
-    return make_client(boutique_a, "ana@example.com")
-
-
-@pytest.fixture
-def client_b(boutique_b):
-    return make_client(boutique_b, "ben@example.com")
 
 
 def sale(customer: Customer, external_id: str = "O-1", **extra) -> dict:
