@@ -12,6 +12,7 @@ from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
 from integrations.models import ApiKey, Scope
+from integrations.services import api_keys_revoke
 
 # The library registers its own concrete model; Atelier's keys are integrations.ApiKey only.
 if admin.site.is_registered(APIKey):
@@ -51,5 +52,5 @@ class ApiKeyAdmin(APIKeyModelAdmin):
 
     @admin.action(description="Revoke the selected keys (final)")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
-        count = queryset.filter(revoked=False).update(revoked=True)
+        count = api_keys_revoke(keys=queryset)
         self.message_user(request, f"{count} key{'s' if count != 1 else ''} revoked.", messages.SUCCESS)
