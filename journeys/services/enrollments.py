@@ -1,4 +1,4 @@
-"""Writes to journeys: enrolling clients and moving them between stages, always with a Transition."""
+"""Enrolling clients and moving them between stages, always with a Transition."""
 
 from __future__ import annotations
 
@@ -205,43 +205,3 @@ def customers_place_in_stage(
     logger.info("journeys.bulk_placed stage_id=%s moved=%s enrolled=%s", to_stage.pk, counts["moved"],
                 counts["enrolled"])
     return counts
-
-
-# Staff close a scheduled follow-up by hand (done, or cancelled); sent, failed and held out are the dispatcher's.
-STAFF_STATUS_CHANGES = {
-    FollowUp.Status.SCHEDULED: {FollowUp.Status.DONE, FollowUp.Status.CANCELLED},
-}
-
-
-def followup_check_status_change(*, current: str, wanted: str) -> None:
-    """Refuse a status change staff may not make (the admin form shows the message on the status field)."""
-    if wanted == current:
-        return
-    if wanted not in STAFF_STATUS_CHANGES.get(current, set()):
-        allowed = sorted(STAFF_STATUS_CHANGES.get(current, set()))
-        raise ApplicationError.for_field(
-            "status",
-            f"A {current} follow-up cannot be set to {wanted} by hand"
-            + (f"; it can be marked {' or '.join(allowed)}." if allowed else "; its status is final."),
-        )
-
-
-@transaction.atomic
-def followup_update_by_staff(*, followup: FollowUp, changes: dict[str, str]) -> list[str]:
-    """Record what staff changed on a follow-up: its status (within STAFF_STATUS_CHANGES), reason and outcome.
-    Only those fields, compared with the row as stored and locked: the dispatcher writes the others at any time."""
-    unknown = set(changes) - {"status", "status_reason", "outcome"}
-    if unknown:
-        raise ApplicationError(f"These fields are not edited by staff: {', '.join(sorted(unknown))}.")
-    stored = FollowUp.objects.select_for_update().get(pk=followup.pk)
-    if "status" in changes:
-        followup_check_status_change(current=stored.status, wanted=changes["status"])
-    if changes.get("outcome") and changes["outcome"] not in FollowUp.Outcome.values:
-        raise ApplicationError.for_field("outcome", f"Unknown outcome {changes['outcome']!r}.")
-    changed = [name for name, value in changes.items() if getattr(stored, name) != value]
-    for name in changed:
-        setattr(stored, name, changes[name])
-    if changed:
-        stored.save(update_fields=[*changed, "updated_at"])
-        logger.info("journeys.followup_updated followup_id=%s fields=%s", stored.pk, ",".join(changed))
-    return changed
