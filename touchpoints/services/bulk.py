@@ -23,6 +23,7 @@ from django.utils.dateparse import parse_datetime
 from core.errors import ApplicationError
 from customers.models import Advisor, Boutique, Customer, SourceSystem
 from customers.services import customer_upsert
+from touchpoints.events import interactions_recorded
 from touchpoints.models import Interaction, Order, TouchpointType
 from touchpoints.services.interactions import interaction_clean
 from touchpoints.services.orders import OrderLineData, order_record
@@ -355,6 +356,7 @@ def interactions_record_many(
         results[row.index] = ItemResult(index=row.index, status=ItemStatus.UNCHANGED, record_id=ids_by_key[key])
 
     _last_interaction_moved_on([row.values for row in fresh if row.values["id"] in written_ids])
+    interactions_recorded(sorted(written_ids))
     created = sum(result.status == ItemStatus.CREATED for result in results.values())
     logger.info("touchpoints.interactions_recorded items=%s created=%s invalid=%s", len(items), created,
                 sum(not result.is_valid for result in results.values()))

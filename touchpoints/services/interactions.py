@@ -14,6 +14,7 @@ from django.db.models.functions import Greatest
 
 from core.errors import ApplicationError
 from customers.models import Advisor, Boutique, Channel, Customer, SourceSystem
+from touchpoints.events import interactions_recorded
 from touchpoints.models import Interaction, Order, TouchpointType
 
 logger = logging.getLogger(__name__)
@@ -148,5 +149,6 @@ def interaction_record(
         return RecordResult(record=existing, created=False)
     last_seen = Greatest("last_interaction_at", Value(occurred_at))
     Customer.objects.filter(pk=customer.pk).update(last_interaction_at=last_seen)
+    interactions_recorded([interaction.pk])
     logger.info("touchpoints.interaction_recorded interaction_id=%s customer_id=%s", interaction.pk, customer.pk)
     return RecordResult(record=interaction, created=True)
