@@ -41,3 +41,23 @@ def choose_broker(configured_url: str, *, default_url: str = DEFAULT_BROKER_URL)
     if broker_answers(default_url):
         return default_url, False
     return "memory://", True
+
+
+DEFAULT_CACHE_URL = "redis://127.0.0.1:6379/1"
+
+
+def choose_cache(configured_url: str, *, default_url: str = DEFAULT_CACHE_URL) -> dict:
+    """The default cache: the configured URL (redis://, rediss://, locmem://, dummy://) as given; without one, the
+    local Redis (database 1, away from the broker's) when it answers; otherwise memory in each process.
+
+    API rate limits count in this cache: only a shared one (Redis) holds a key's budget across web workers.
+    """
+    url = configured_url or (default_url if broker_answers(default_url) else "locmem://")
+    parts = urlsplit(url)
+    if parts.scheme in {"redis", "rediss"}:
+        return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url, "KEY_PREFIX": "atelier"}
+    if parts.scheme == "locmem":
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": parts.netloc or "atelier"}
+    if parts.scheme == "dummy":
+        return {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}
+    raise ValueError(f"CACHE_URL {configured_url!r}: use redis://, rediss://, locmem:// or dummy://.")

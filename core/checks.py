@@ -15,3 +15,18 @@ def tasks_run_eagerly(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@register()
+def cache_is_per_process(app_configs, **kwargs):
+    backend = settings.CACHES["default"]["BACKEND"]
+    if backend.endswith("LocMemCache") and not getattr(settings, "TESTING", False):
+        return [
+            Warning(
+                "No shared cache: each web worker counts API rate limits on its own, so a key gets its budget once "
+                "per worker.",
+                hint="Start Redis on 127.0.0.1:6379 or set CACHE_URL=redis://host:6379/1.",
+                id="core.W002",
+            )
+        ]
+    return []

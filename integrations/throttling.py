@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from redis.exceptions import RedisError
 from rest_framework.request import Request
 from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle
 
+logger = logging.getLogger(__name__)
 
-class ApiKeyRateThrottle(SimpleRateThrottle):
+
+class _FailOpen:
+    """A rate limit is a guard, not a gate: when the shared cache does not answer, the call goes through (and the
+    outage is logged) rather than every call of every integration failing with a 500."""
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        try:
+            return super().allow_request(request, view)
+        except (RedisError, OSError) as error:
+            logger.warning("integrations.throttle_cache_unavailable scope=%s error=%s", self.scope, error)
+            return True
+
+
+class ApiKeyRateThrottle(_FailOpen, SimpleRateThrottle):
     """One budget per API key, whichever address or worker the calls come from."""
 
     scope = "api_key"
@@ -19,7 +35,7 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": request.user.principal_id}
 
 
-class StaffRateThrottle(SimpleRateThrottle):
+class StaffRateThrottle(_FailOpen, SimpleRateThrottle):
     """One budget per staff member signed in."""
 
     scope = "staff"
@@ -31,7 +47,7 @@ class StaffRateThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": user.pk}
 
 
-class AnonymousRateThrottle(AnonRateThrottle):
+class AnonymousRateThrottle(_FailOpen, AnonRateThrottle):
     """Calls without credentials (all refused with 401), per address."""
 
     scope = "anonymous"

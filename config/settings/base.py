@@ -12,7 +12,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from config.probes import choose_broker
+from config.probes import choose_broker, choose_cache
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -180,6 +180,10 @@ CURRENCY_RATES = {
     "CNY": Decimal("0.127"),
 }
 CURRENCY_RATES.update({code: Decimal(rate) for code, rate in env.dict("CURRENCY_RATES", default={}).items()})
+
+# --- Cache: CACHE_URL, else Redis on localhost when it answers, else memory in each process. ---------------------
+# API rate limits live here: with memory per process, each web worker would count a key's calls apart.
+CACHES = {"default": choose_cache(env.str("CACHE_URL", default=""))}
 
 # --- Celery: CELERY_BROKER_URL, else Redis on localhost when it answers, else tasks run eagerly. ----------
 # With no broker, tasks run in the calling process and core.checks warns about it on every start.

@@ -12,6 +12,9 @@ from .base import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Each test process keeps its own cache, so that rate limits counted by one run never reach another run on the same
+# Redis; the tests of the shared cache point at Redis themselves.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests"}}
 # Tests run tasks in-process unless a test starts a real worker (tests/conftest.py: celery_worker).
 CELERY_TASK_ALWAYS_EAGER = True
 TESTING = True
