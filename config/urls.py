@@ -8,3 +8,6 @@ urlpatterns = [
     path("api/v1/", include("config.api_urls")),
     path("webhooks/", include("webhooks.urls")),
 ]
+
+handler400 = "core.api.bad_request"
+handler404 = "core.api.page_not_found"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -29,3 +31,21 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     else:
         response.data = {"message": str(getattr(exc, "detail", exc)), "extra": {}}
     return response
+
+
+API_PATHS = ("/api/", "/webhooks/")
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """404 for an address no view answers. Under /api/ and /webhooks/ it is the API's JSON error (an integration
+    parses every 4xx the same way); elsewhere Django's page."""
+    if request.path.startswith(API_PATHS):
+        return JsonResponse({"message": "Not found.", "extra": {}}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """400 raised before any view runs (a body with too many fields, a bad Host): JSON under the API as well."""
+    if request.path.startswith(API_PATHS):
+        return JsonResponse({"message": "The request is malformed.", "extra": {}}, status=400)
+    return defaults.bad_request(request, exception)

@@ -226,6 +226,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "core.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    # The API speaks JSON: a form-encoded or multipart body is a 415 in the error format, not a guess.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_THROTTLE_CLASSES": [
         "integrations.throttling.ApiKeyRateThrottle",
         "integrations.throttling.StaffRateThrottle",

@@ -86,3 +86,44 @@ def test_each_key_has_its_own_rate(monkeypatch):
 
     assert statuses == [201, 201, 429]
     assert second.post("/test/personas/", {"name": "Other"}, format="json").status_code == 201
+
+
+@pytest.mark.urls("config.urls")
+def test_an_address_no_view_answers_is_the_json_404_under_the_api_and_a_page_elsewhere(api, settings):
+    settings.DEBUG = False
+
+    response = api.get("/api/v1/advisors/0.5/")
+    webhook = api.post("/webhooks/no-such-platform/", {}, format="json")
+    page = api.get("/no-such-page/")
+
+    assert (response.status_code, response["Content-Type"]) == (404, "application/json")
+    assert response.json() == {"message": "Not found.", "extra": {}}
+    assert (webhook.status_code, webhook.json()["message"]) == (404, "Not found.")
+    assert (page.status_code, page["Content-Type"].split(";")[0]) == (404, "text/html")
+
+
+@pytest.mark.urls("config.urls")
+def test_a_form_encoded_body_is_a_415_and_a_body_with_too_many_fields_a_json_400(settings):
+    settings.DEBUG = False
+    client, _ = key_client(scopes=["interactions:write"])
+
+    form = client.post("/api/v1/interactions/bulk/", {"items": "x"}, format="multipart")
+    flood = client.generic(
+        "POST", "/api/v1/interactions/bulk/", "&".join(f"items=f{n}" for n in range(1_500)),
+        content_type="application/x-www-form-urlencoded",
+    )
+
+    assert (form.status_code, form.json()["message"].split(" ")[0]) == (415, "Unsupported")
+    assert (flood.status_code, flood["Content-Type"]) == (415, "application/json")
+
+
+def test_a_request_refused_before_any_view_is_a_json_400_under_the_api_and_a_page_elsewhere(rf):
+    from django.core.exceptions import SuspiciousOperation
+
+    from core.api import bad_request
+
+    api_answer = bad_request(rf.post("/api/v1/orders/bulk/"), SuspiciousOperation("too many fields"))
+    page_answer = bad_request(rf.get("/admin/"), SuspiciousOperation("bad host"))
+
+    assert (api_answer.status_code, api_answer["Content-Type"]) == (400, "application/json")
+    assert (page_answer.status_code, page_answer["Content-Type"].split(";")[0]) == (400, "text/html")
