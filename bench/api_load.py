@@ -1,13 +1,14 @@
 """The REST API under load: gunicorn with several workers on loopback, a concurrent load generator, side by side with
 plain `ModelViewSet`s (default serializers) on the same data in the same run.
 
-    .venv/bin/python bench/api_load.py [--customers 1000000] [--workers 4] [--concurrency 16] [--seconds 20]
+    .venv/bin/python bench/api_load.py [--customers 1000000] [--workers 4] [--concurrency 1,4,16] [--seconds 20]
                                        [--reseed]
 
 The scratch database (atelier_bench_api) is seeded once with the demo generator and kept between runs (--reseed
 rebuilds it). gunicorn serves bench.api_urls (the real /api/v1/ and the plain /plain/ viewsets) with
 bench.api_settings (DEBUG off, throttling out of the way). The load generator (asyncio + httpx, in this process)
-keeps --concurrency requests in flight for --seconds per scenario and prints p50/p95 ms and requests/s:
+keeps N requests in flight for --seconds per scenario and prints p50/p95 ms and requests/s, the reads at each
+level of --concurrency (latency on an idle server, then as the load queues up), the writes at the highest:
 - the client list filtered by boutique and tier (page of 50), against the plain list with the same filters;
 - a client's detail and timeline (two requests), against the plain detail and the plain interaction list of the
   client;
@@ -115,7 +116,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--concurrency", default="1,4,16",
+                        help="Requests in flight, comma-separated levels (default 1,4,16): reads run at each.")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--reseed", action="store_true")
     arguments = parser.parse_args()
@@ -151,7 +153,7 @@ def main() -> None:
                 "occurred_at": (now - dt.timedelta(minutes=index)).isoformat(), "source": "pos",
                 "external_id": f"bench-{run}-{number}-{index}"}
 
-    scenarios: list[tuple[str, Callable[[int], tuple[str, str, Any]], int]] = [
+    reads: list[tuple[str, Callable[[int], tuple[str, str, Any]], int]] = [
         ("client list, boutique + tier filter (Atelier)", lambda n: (
             "GET", f"/api/v1/customers/?boutique_id={boutique.pk}&value_tier={ValueTier.GOLD}", None), 1),
         ("client list, same filters (plain ModelViewSet)", lambda n: (
@@ -161,6 +163,8 @@ def main() -> None:
         ("client detail (plain ModelViewSet)", lambda n: ("GET", f"/plain/customers/{customer(n)[0]}/", None), 1),
         ("client's interactions (plain ModelViewSet)", lambda n: (
             "GET", f"/plain/interactions/?customer={customer(n)[0]}", None), 1),
+    ]
+    writes: list[tuple[str, Callable[[int], tuple[str, str, Any]], int]] = [
         (f"bulk ingest, {BULK_SIZE:,} interactions a request (Atelier)", lambda n: (
             "POST", "/api/v1/interactions/bulk/", {"items": [visit(n, i) for i in range(BULK_SIZE)]}), BULK_SIZE),
         ("create one interaction a request (plain ModelViewSet)", lambda n: (
@@ -168,16 +172,19 @@ def main() -> None:
                                              "occurred_at": now.isoformat(), "channel": "boutique", "source": "pos",
                                              "external_id": f"plain-{run}-{n}"}), 1),
     ]
+    levels = [int(level) for level in str(arguments.concurrency).split(",")]
     server = _start_gunicorn(port, arguments.workers, database_url)
     try:
-        print(f"\n{total:,} clients; gunicorn {arguments.workers} workers; {arguments.concurrency} requests in "
-              f"flight; {arguments.seconds:.0f} s a scenario; {os.cpu_count()} CPUs")
-        print(f"{'scenario':<52}{'p50 ms':>9}{'p95 ms':>9}{'req/s':>10}{'items/s':>12}{'errors':>8}")
+        print(f"\n{total:,} clients; gunicorn {arguments.workers} workers; {arguments.seconds:.0f} s a scenario; "
+              f"{os.cpu_count()} CPUs shared by the load generator, gunicorn and PostgreSQL")
         headers = {"Authorization": f"Api-Key {secret}"}
-        for label, make_request, per_request in scenarios:
-            latencies, _count, errors = asyncio.run(_load(
-                f"http://127.0.0.1:{port}", headers, make_request, arguments.concurrency, arguments.seconds))
-            _line(label, latencies, arguments.seconds, errors, per_request)
+        for level, scenarios in [*((level, reads) for level in levels), (max(levels), writes)]:
+            print(f"\n{level} request(s) in flight")
+            print(f"{'scenario':<52}{'p50 ms':>9}{'p95 ms':>9}{'req/s':>10}{'items/s':>12}{'errors':>8}")
+            for label, make_request, per_request in scenarios:
+                latencies, _count, errors = asyncio.run(_load(
+                    f"http://127.0.0.1:{port}", headers, make_request, level, arguments.seconds))
+                _line(label, latencies, arguments.seconds, errors, per_request)
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -332,3 +332,34 @@ def test_timeline_keeps_the_kinds_asked_for(boutique_a, head_office):
 
     assert [entry["kind"] for entry in only_interactions] == ["interaction"]
     assert sorted(entry["kind"] for entry in both) == ["interaction", "transition"]
+
+
+def test_the_written_out_client_representation_is_the_generic_one_field_for_field(boutique_a):
+    from rest_framework import serializers
+
+    from customers.api.serializers import CustomerDetailSerializer, CustomerSerializer
+    from customers.models import Customer
+    from touchpoints.services import order_record
+    from touchpoints.services.orders import OrderLineData
+
+    persona = Persona.objects.create(name="Collector", slug="collector")
+    full = make_client(boutique_a, "anna@example.com", identities={"ecommerce": "SHOP-7", "pos": "P-1"},
+                       persona=persona, preferences={"sizes": ["38"], "styles": ["classic"]},
+                       birth_date=dt.date(1980, 2, 29), phone="+33612345678", city="Paris", country="FR")
+    Customer.objects.filter(pk=full.pk).update(advisor=AdvisorFactory(boutique=boutique_a),
+                                               advisor_notes="Prefers mornings.")
+    consent_record(customer=full, channel="sms", purpose="service", is_granted=True, source="pos",
+                   occurred_at=timezone.now())
+    order_record(source="pos", external_id="O-1", customer=full, placed_at=timezone.now() - dt.timedelta(days=3),
+                 currency="EUR", total="1234.50", lines=[OrderLineData(sku="B", quantity=1, unit_price="1234.50")])
+    bare = Customer.objects.create(email="")
+    customers = Customer.objects.select_related("home_boutique", "advisor__user", "persona").prefetch_related(
+        "identities").filter(pk__in=[full.pk, bare.pk])
+
+    for customer in customers:
+        for serializer_class in (CustomerSerializer, CustomerDetailSerializer):
+            written_out = serializer_class(customer).data
+            generic = serializers.ModelSerializer.to_representation(serializer_class(), customer)
+            assert written_out == generic
+            assert list(written_out) == list(generic)
+    assert CustomerSerializer(customers.get(pk=full.pk)).data["metrics"]["lifetime_value"] == "1234.50"
