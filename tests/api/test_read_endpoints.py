@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from customers.models import Advisor, Persona
+from customers.models import Advisor, Persona, Segment
 from customers.services import consent_record
 from tests.api.conftest import key_client, make_client, session_client
-from tests.factories import AdvisorFactory, BoutiqueFactory, ProductFactory, make_staff
+from tests.factories import AdvisorFactory, BoutiqueFactory, PersonaFactory, ProductFactory, make_staff
+from touchpoints.models import TouchpointType
 from touchpoints.services import interaction_record
 
 pytestmark = pytest.mark.django_db
@@ -244,6 +246,17 @@ def test_client_list_runs_the_same_queries_for_1_or_30_rows(boutique_a, head_off
         ("/api/v1/advisors/", lambda boutique, n: [AdvisorFactory(boutique=boutique) for _ in range(n)]),
         ("/api/v1/products/", lambda boutique, n: [ProductFactory() for _ in range(n)]),
         ("/api/v1/boutiques/", lambda boutique, n: [BoutiqueFactory() for _ in range(n)]),
+        ("/api/v1/personas/", lambda boutique, n: [PersonaFactory() for _ in range(n)]),
+        ("/api/v1/segments/", lambda boutique, n: [
+            Segment.objects.create(name=f"Segment {uuid.uuid4().hex[:8]}", slug=f"segment-{uuid.uuid4().hex[:8]}",
+                                   definition={"value_tier": "vic"})
+            for _ in range(n)
+        ]),
+        ("/api/v1/touchpoint-types/", lambda boutique, n: [
+            TouchpointType.objects.create(code=f"type_{uuid.uuid4().hex[:8]}", name=f"Type {uuid.uuid4().hex[:8]}",
+                                          channel="boutique", kind="physical")
+            for _ in range(n)
+        ]),
     ],
 )
 def test_reference_lists_run_the_same_queries_for_1_or_30_rows(boutique_a, head_office, url, grow):
