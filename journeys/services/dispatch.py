@@ -1,0 +1,388 @@
+"""Sending due follow-ups: consent, quiet hours and the frequency cap at send time; never the same message twice.
+
+How a follow-up is never sent twice, even when the task is retried or the worker dies after sending:
+1. Claim. In one short transaction the dispatcher locks the due follow-up (skipping rows another worker holds)
+   and the client (so two follow-ups of one client are weighed against the cap one after the other), decides
+   (cancel, postpone, or send), and for a send renders the message and marks the row `sending` with one more
+   attempt and the attempt's time. That commits before anything leaves the house.
+2. Send, outside any transaction, with a key that names this follow-up: the `Idempotency-Key` header for the SMS
+   API (the provider answers a repeated key with the same message), a deterministic Message-ID for email.
+3. Record the provider's message id and `sent`, only if the row is still in the attempt this worker claimed.
+
+A worker that dies between 1 and 3 leaves the row `sending`. Once FOLLOWUP_SENDING_LEASE_SECONDS have passed
+(far longer than an SMTP or HTTP call may take), the next run recovers it:
+- SMS: sent again with the same idempotency key, which the provider deduplicates: the client gets one message,
+  and the row gets the provider's message id.
+- Email: SMTP has no idempotency key, so the dispatcher cannot know whether the server took the message. Email is
+  at most once: the follow-up ends `failed` with a reason saying the delivery is unknown and giving the
+  Message-ID to look up in the mail server's log. A client missing one thank-you is better than a client
+  receiving it twice; staff can see it and decide.
+
+Failures: a transient error (timeout, provider busy) puts the follow-up back to `scheduled`, due after a backoff
+(FOLLOWUP_RETRY_BASE_SECONDS × 4^(attempt-1)); after FOLLOWUP_MAX_ATTEMPTS it ends `failed` with the reason. A
+permanent error (a refused number, no address) fails it at once. Retries are rows with a due time, picked up by
+the periodic task, not Celery countdowns (STYLE.md: Tasks).
+
+Frequency cap: at most FOLLOWUP_MAX_PER_7_DAYS emails and SMS per client in any 7 days (sent, or being sent).
+A follow-up over the cap is postponed to the moment the oldest message of the full window turns 7 days old,
+unless that is more than FOLLOWUP_CAP_MAX_DELAY_HOURS after it was first due: then it is cancelled with the
+reason (a thank-you a week late reads worse than none).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import smtplib
+import socket
+import zoneinfo
+from collections import Counter
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from core.errors import ApplicationError
+from customers.models import Customer
+from customers.services.consent import consent_key, current_consent
+from journeys.channels import PermanentSendError, SendError, TransientSendError
+from journeys.channels.sms import sms_backend
+from journeys.models import FollowUp, FollowUpTemplate
+from journeys.services.rendering import followup_context, render_message
+
+logger = logging.getLogger(__name__)
+
+MESSAGE_CHANNELS = (FollowUpTemplate.Channel.EMAIL, FollowUpTemplate.Channel.SMS)
+CAP_WINDOW = dt.timedelta(days=7)
+REASON_MAX_LENGTH = FollowUp._meta.get_field("status_reason").max_length
+
+
+def _reason(text: str) -> str:
+    return text if len(text) <= REASON_MAX_LENGTH else text[: REASON_MAX_LENGTH - 1] + "…"
+
+
+# --- Quiet hours ----------------------------------------------------------------------------------------------
+
+
+def _clock(value: str, name: str) -> dt.time:
+    try:
+        return dt.time.fromisoformat(value)
+    except ValueError as error:
+        raise ApplicationError(f"{name} is {value!r}; give a time as HH:MM.") from error
+
+
+def client_time_zone(customer: Customer) -> zoneinfo.ZoneInfo:
+    """The client's clock: their home boutique's time zone, else the house's (TIME_ZONE)."""
+    boutique = customer.home_boutique
+    return zoneinfo.ZoneInfo(boutique.timezone if boutique is not None else settings.TIME_ZONE)
+
+
+def quiet_hours_end(moment: dt.datetime, zone: zoneinfo.ZoneInfo) -> dt.datetime | None:
+    """When the quiet hours that `moment` falls in end (local FOLLOWUP_QUIET_HOURS_END), or None if it is not
+    within them. The quiet hours may span midnight (21:00–09:00) or not (12:00–14:00); equal bounds: none."""
+    start = _clock(settings.FOLLOWUP_QUIET_HOURS_START, "FOLLOWUP_QUIET_HOURS_START")
+    end = _clock(settings.FOLLOWUP_QUIET_HOURS_END, "FOLLOWUP_QUIET_HOURS_END")
+    local = moment.astimezone(zone)
+    now = local.time().replace(tzinfo=None)
+    if start == end:
+        return None
+    if start < end:
+        is_quiet, end_day = start <= now < end, local.date()
+    else:
+        is_quiet = now >= start or now < end
+        end_day = local.date() if now < end else local.date() + dt.timedelta(days=1)
+    return dt.datetime.combine(end_day, end, tzinfo=zone) if is_quiet else None
+
+
+# --- Frequency cap --------------------------------------------------------------------------------------------
+
+
+def cap_frees_at(*, customer_id: int, now: dt.datetime, excluding: int) -> dt.datetime | None:
+    """None if the client may get one more message now; else the moment the 7-day window has room again."""
+    limit = settings.FOLLOWUP_MAX_PER_7_DAYS
+    moments = list(
+        FollowUp.objects.filter(customer_id=customer_id, channel__in=MESSAGE_CHANNELS,
+                                status__in=(FollowUp.Status.SENT, FollowUp.Status.SENDING))
+        .exclude(pk=excluding)
+        .annotate(moment=Coalesce("sent_at", "last_attempt_at"))
+        .filter(moment__gt=now - CAP_WINDOW)
+        .order_by("-moment")
+        .values_list("moment", flat=True)[:limit]
+    )
+    if len(moments) < limit:
+        return None
+    return moments[limit - 1] + CAP_WINDOW
+
+
+# --- Claiming -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A follow-up this worker marked `sending`, with what to send. `attempt` guards the final write."""
+
+    followup_id: int
+    attempt: int
+    channel: str
+    recipient: str
+    subject: str
+    body: str
+    text: str
+    provider_key: str
+    message_id: str
+
+
+def provider_key(followup: FollowUp) -> str:
+    """The key the provider deduplicates on: the follow-up's own idempotency key, hashed (it is the house's
+    internal vocabulary, and may be longer than a provider accepts)."""
+    digest = hashlib.sha256(f"atelier-followup:{followup.pk}:{followup.idempotency_key}".encode()).hexdigest()
+    return f"followup-{followup.pk}-{digest[:32]}"
+
+
+def email_message_id(followup: FollowUp) -> str:
+    domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip(" >") or "atelier.example"
+    return f"<{provider_key(followup)}@{domain}>"
+
+
+def _close(followup: FollowUp, status: str, reason: str, now: dt.datetime) -> str:
+    followup.status, followup.status_reason = status, _reason(reason)
+    followup.save(update_fields=["status", "status_reason", "updated_at"])
+    logger.info("journeys.followup_closed followup_id=%s status=%s", followup.pk, status)
+    return "cancelled" if status == FollowUp.Status.CANCELLED else "failed"
+
+
+def _postpone(followup: FollowUp, until: dt.datetime, reason: str) -> str:
+    followup.due_at, followup.status_reason = until, _reason(reason)
+    followup.save(update_fields=["due_at", "status_reason", "updated_at"])
+    logger.info("journeys.followup_postponed followup_id=%s until=%s", followup.pk, until.isoformat())
+    return "postponed"
+
+
+def _recipient(followup: FollowUp) -> str:
+    customer = followup.customer
+    return customer.email if followup.channel == FollowUpTemplate.Channel.EMAIL else customer.phone
+
+
+@transaction.atomic
+def _decide(*, now: dt.datetime, recovering: bool) -> tuple[str, Claim | None] | None:
+    """Lock the next due follow-up (or, when `recovering`, the next SMS a dead worker left `sending`) and decide
+    what becomes of it. None when there is nothing (left) to do."""
+    if recovering:
+        due = FollowUp.objects.filter(
+            status=FollowUp.Status.SENDING, channel=FollowUpTemplate.Channel.SMS,
+            last_attempt_at__lt=now - dt.timedelta(seconds=settings.FOLLOWUP_SENDING_LEASE_SECONDS),
+        )
+    else:
+        due = FollowUp.objects.filter(status=FollowUp.Status.SCHEDULED, channel__in=MESSAGE_CHANNELS, due_at__lte=now)
+    followup = (
+        due.select_for_update(skip_locked=True, of=("self",))
+        .select_related("template", "variant")
+        .order_by("due_at", "pk")
+        .first()
+    )
+    if followup is None:
+        return None
+    # One client at a time: the cap counts the messages the other workers are sending to them.
+    customer = Customer.objects.select_for_update(no_key=True).select_related("home_boutique").get(
+        pk=followup.customer_id
+    )
+    followup.customer = customer
+    if not recovering:
+        verdict = _verdict(followup, customer, now)
+        if verdict is not None:
+            return verdict, None
+    if recovering:
+        # Resent with the very same content and key: the provider deduplicates on the key.
+        subject, body, text = followup.subject, followup.body, followup.body
+    else:
+        try:
+            message = render_message(subject=followup.variant.subject, body=followup.variant.body,
+                                     channel=followup.channel, context=followup_context(customer))
+        except ApplicationError as error:
+            return _close(followup, FollowUp.Status.FAILED, error.message, now), None
+        subject, body, text = message.subject, message.body, message.text
+        if not text:
+            return _close(followup, FollowUp.Status.FAILED, "The message renders empty for this client.", now), None
+    followup.status, followup.attempts, followup.last_attempt_at = FollowUp.Status.SENDING, F("attempts") + 1, now
+    followup.subject, followup.body = subject[:200], body
+    followup.save(update_fields=["status", "attempts", "last_attempt_at", "subject", "body", "updated_at"])
+    followup.refresh_from_db(fields=["attempts"])
+    claim = Claim(
+        followup_id=followup.pk, attempt=followup.attempts, channel=followup.channel,
+        recipient=_recipient(followup), subject=subject, body=body, text=text,
+        provider_key=provider_key(followup), message_id=email_message_id(followup),
+    )
+    return "claimed", claim
+
+
+def _verdict(followup: FollowUp, customer: Customer, now: dt.datetime) -> str | None:
+    """Cancel, fail or postpone a due follow-up that must not go now; None when it may be sent."""
+    cancelled, failed = FollowUp.Status.CANCELLED, FollowUp.Status.FAILED
+    if customer.is_anonymized:
+        return _close(followup, cancelled, "Cancelled: the client's personal data was erased.", now)
+    if followup.variant is None:
+        return _close(followup, failed, "The template has no variant to send.", now)
+    purpose = followup.template.purpose
+    consent = current_consent(customer).get(consent_key(followup.channel, purpose))
+    label = f"{FollowUpTemplate.Channel(followup.channel).label} {purpose}"
+    if consent is False:
+        return _close(followup, cancelled, f"Cancelled: the client withdrew consent to {label} messages.", now)
+    if consent is None:
+        return _close(followup, cancelled, f"Cancelled: the client never gave consent to {label} messages.", now)
+    if not _recipient(followup):
+        kind = "email address" if followup.channel == FollowUpTemplate.Channel.EMAIL else "mobile number"
+        return _close(followup, failed, f"The client has no {kind}.", now)
+    zone = client_time_zone(customer)
+    quiet_end = quiet_hours_end(now, zone)
+    if quiet_end is not None:
+        return _postpone(followup, quiet_end, f"Postponed: quiet hours in {zone.key} until "
+                                              f"{quiet_end.strftime('%H:%M')} local time.")
+    frees_at = cap_frees_at(customer_id=customer.pk, now=now, excluding=followup.pk)
+    if frees_at is not None:
+        limit = settings.FOLLOWUP_MAX_PER_7_DAYS
+        first_due = followup.first_due_at or followup.due_at
+        if frees_at > first_due + dt.timedelta(hours=settings.FOLLOWUP_CAP_MAX_DELAY_HOURS):
+            return _close(followup, cancelled, f"Dropped: the client already has {limit} messages in 7 days, and "
+                          f"waiting for room would send it over {settings.FOLLOWUP_CAP_MAX_DELAY_HOURS} h late.", now)
+        return _postpone(followup, frees_at, f"Postponed: {limit} messages in 7 days already (frequency cap).")
+    return None
+
+
+# --- Sending --------------------------------------------------------------------------------------------------
+
+# SMTP errors after which the server certainly does not hold the message: safe to try again.
+_SMTP_NOT_HANDED_OVER = (smtplib.SMTPConnectError, smtplib.SMTPHeloError, ConnectionRefusedError, socket.gaierror)
+_SMTP_REFUSED = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPAuthenticationError)
+
+
+class UnknownOutcomeError(SendError):
+    """The message may or may not have reached the provider, and resending could send it twice."""
+
+
+def _send_email(claim: Claim) -> str:
+    message = EmailMultiAlternatives(
+        subject=claim.subject, body=claim.text, from_email=settings.DEFAULT_FROM_EMAIL, to=[claim.recipient],
+        headers={"Message-ID": claim.message_id},
+    )
+    message.attach_alternative(claim.body, "text/html")
+    try:
+        get_connection(fail_silently=False).send_messages([message])
+    except _SMTP_REFUSED as error:
+        raise PermanentSendError(f"The mail server refused it: {type(error).__name__}") from error
+    except _SMTP_NOT_HANDED_OVER as error:
+        raise TransientSendError(f"Mail server unreachable: {type(error).__name__}") from error
+    except smtplib.SMTPResponseException as error:
+        if 400 <= error.smtp_code < 500:  # a temporary refusal: the server did not take it
+            raise TransientSendError(f"The mail server deferred it ({error.smtp_code}).") from error
+        raise PermanentSendError(f"The mail server refused it ({error.smtp_code}).") from error
+    except (OSError, smtplib.SMTPException) as error:
+        # A timeout or a dropped connection in the middle: the server may have the message.
+        raise UnknownOutcomeError(f"The mail server stopped answering mid-send ({type(error).__name__}).") from error
+    return claim.message_id
+
+
+def _send(claim: Claim) -> str:
+    try:
+        if claim.channel == FollowUpTemplate.Channel.EMAIL:
+            return _send_email(claim)
+        return sms_backend().send(to=claim.recipient, body=claim.text, idempotency_key=claim.provider_key)
+    except SendError:
+        raise
+    except Exception as error:
+        # A fault of ours or of a library: record it on the follow-up rather than leave it `sending` and stop the
+        # run. An SMS may go again (the key deduplicates); an email may not (at most once).
+        logger.exception("journeys.followup_send_crashed followup_id=%s", claim.followup_id)
+        if claim.channel == FollowUpTemplate.Channel.EMAIL:
+            raise UnknownOutcomeError(f"Sending raised {type(error).__name__}.") from error
+        raise TransientSendError(f"Sending raised {type(error).__name__}.") from error
+
+
+def retry_delay(attempt: int) -> dt.timedelta:
+    """The wait before attempt `attempt + 1`: FOLLOWUP_RETRY_BASE_SECONDS, then ×4 each time."""
+    return dt.timedelta(seconds=settings.FOLLOWUP_RETRY_BASE_SECONDS * 4 ** (attempt - 1))
+
+
+@transaction.atomic
+def _record(claim: Claim, *, now: dt.datetime, message_id: str = "", error: SendError | None = None) -> str:
+    """Write the attempt's result, if the row is still in the attempt this worker claimed."""
+    mine = FollowUp.objects.select_for_update().filter(
+        pk=claim.followup_id, status=FollowUp.Status.SENDING, attempts=claim.attempt
+    ).first()
+    if mine is None:
+        logger.warning("journeys.followup_attempt_superseded followup_id=%s attempt=%s", claim.followup_id,
+                       claim.attempt)
+        return "superseded"
+    if error is None:
+        mine.status, mine.sent_at, mine.provider_message_id, mine.status_reason = FollowUp.Status.SENT, now, \
+            message_id[:200], ""
+        mine.save(update_fields=["status", "sent_at", "provider_message_id", "status_reason", "updated_at"])
+        logger.info("journeys.followup_sent followup_id=%s attempt=%s", mine.pk, claim.attempt)
+        return "sent"
+    if isinstance(error, UnknownOutcomeError):
+        return _close(mine, FollowUp.Status.FAILED, _unknown_outcome_reason(claim.message_id, error.reason), now)
+    if isinstance(error, PermanentSendError):
+        return _close(mine, FollowUp.Status.FAILED, f"Failed: {error.reason}", now)
+    if claim.attempt >= settings.FOLLOWUP_MAX_ATTEMPTS:
+        return _close(mine, FollowUp.Status.FAILED, f"Failed after {claim.attempt} attempts: {error.reason}", now)
+    next_at = now + retry_delay(claim.attempt)
+    mine.status, mine.due_at = FollowUp.Status.SCHEDULED, next_at
+    mine.status_reason = _reason(f"Attempt {claim.attempt} failed ({error.reason}); next attempt at "
+                                 f"{next_at.isoformat(timespec='seconds')}.")
+    mine.save(update_fields=["status", "due_at", "status_reason", "updated_at"])
+    logger.info("journeys.followup_retry followup_id=%s attempt=%s", mine.pk, claim.attempt)
+    return "retried"
+
+
+def _unknown_outcome_reason(message_id: str, what: str) -> str:
+    return (f"Needs review: {what} Not resent, so the client never gets it twice; look up Message-ID {message_id} "
+            f"in the mail server's log.")
+
+
+@transaction.atomic
+def _abandon_stale_emails(now: dt.datetime) -> int:
+    """Emails a dead worker left `sending`: at most once, so failed for review (see the module docstring)."""
+    stale = list(
+        FollowUp.objects.select_for_update(skip_locked=True).filter(
+            status=FollowUp.Status.SENDING, channel=FollowUpTemplate.Channel.EMAIL,
+            last_attempt_at__lt=now - dt.timedelta(seconds=settings.FOLLOWUP_SENDING_LEASE_SECONDS),
+        )
+    )
+    for followup in stale:
+        _close(followup, FollowUp.Status.FAILED, _unknown_outcome_reason(
+            email_message_id(followup), "the worker stopped while handing this email to the mail server."), now)
+    return len(stale)
+
+
+def followups_dispatch_due(*, now: dt.datetime | None = None, limit: int = 500) -> dict[str, int]:
+    """Send every email and SMS follow-up that is due (at most `limit` this run), after recovering those a dead
+    worker left half-sent. Returns how many ended how: sent, postponed, cancelled, failed, retried, recovered.
+
+    Several workers may run this at once: each claims rows the others have not locked. Not atomic as a whole on
+    purpose: each follow-up commits its claim before its message leaves (see the module docstring)."""
+    now = now or timezone.now()
+    counts: Counter[str] = Counter()
+    counts["failed"] += _abandon_stale_emails(now)
+    for recovering in (True, False):
+        while sum(counts.values()) < limit:
+            decided = _decide(now=now, recovering=recovering)
+            if decided is None:
+                break
+            outcome, claim = decided
+            if claim is None:
+                counts[outcome] += 1
+                continue
+            try:
+                message_id = _send(claim)
+            except SendError as error:
+                outcome = _record(claim, now=now, error=error)
+            else:
+                outcome = _record(claim, now=now, message_id=message_id)
+            counts[outcome] += 1
+            if recovering:
+                counts["recovered"] += 1
+    return {key: value for key, value in counts.items() if value}
