@@ -188,7 +188,7 @@ def _decide(*, now: dt.datetime, recovering: bool) -> tuple[str, Claim | None] |
     if followup is None:
         return None
     # One client at a time: the cap counts the messages the other workers are sending to them.
-    customer = Customer.objects.select_for_update(no_key=True).select_related("home_boutique").get(
+    customer = Customer.objects.select_for_update(no_key=True, of=("self",)).select_related("home_boutique").get(
         pk=followup.customer_id
     )
     followup.customer = customer
