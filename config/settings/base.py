@@ -309,9 +309,11 @@ SMS_TIMEOUT_SECONDS = env.float("SMS_TIMEOUT_SECONDS", default=10.0)
 if SMS_BACKEND not in ("console", "twilio"):
     raise ImproperlyConfigured(f"SMS_BACKEND is {SMS_BACKEND!r}; use console or twilio.")
 if SMS_BACKEND == "twilio":
-    _missing = [name for name in ("SMS_API_URL", "SMS_ACCOUNT_SID", "SMS_AUTH_TOKEN", "SMS_FROM") if not vars()[name]]
+    _sms = {"SMS_API_URL": SMS_API_URL, "SMS_ACCOUNT_SID": SMS_ACCOUNT_SID, "SMS_AUTH_TOKEN": SMS_AUTH_TOKEN,
+            "SMS_FROM": SMS_FROM}
+    _missing = [name for name, value in _sms.items() if not value]
     if _missing:
-        raise ImproperlyConfigured(f"SMS_BACKEND is twilio but {', '.join(_missing)} is not set.")
+        raise ImproperlyConfigured(f"SMS_BACKEND is twilio but these are not set: {', '.join(_missing)}.")
 # No email or SMS reaches a client between these local times of their home boutique (HH:MM, the end excluded).
 FOLLOWUP_QUIET_HOURS_START = env.str("FOLLOWUP_QUIET_HOURS_START", default="21:00")
 FOLLOWUP_QUIET_HOURS_END = env.str("FOLLOWUP_QUIET_HOURS_END", default="09:00")
