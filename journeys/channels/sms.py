@@ -58,7 +58,7 @@ class TwilioSmsBackend:
             try:
                 return str(response.json()["sid"])
             except (ValueError, KeyError, TypeError) as error:
-                raise TransientSendError("The SMS provider accepted the message without a message id.") from error
+                raise TransientSendError("The SMS provider accepted the message without a message id") from error
         reason = f"SMS provider answered {response.status_code}: {_provider_message(response)}"
         if response.status_code == 429 or response.status_code >= 500:
             raise TransientSendError(reason)

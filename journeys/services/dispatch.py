@@ -278,8 +278,8 @@ def _send_email(claim: Claim) -> str:
         raise TransientSendError(f"Mail server unreachable: {type(error).__name__}") from error
     except smtplib.SMTPResponseException as error:
         if 400 <= error.smtp_code < 500:  # a temporary refusal: the server did not take it
-            raise TransientSendError(f"The mail server deferred it ({error.smtp_code}).") from error
-        raise PermanentSendError(f"The mail server refused it ({error.smtp_code}).") from error
+            raise TransientSendError(f"The mail server deferred it ({error.smtp_code})") from error
+        raise PermanentSendError(f"The mail server refused it ({error.smtp_code})") from error
     except (OSError, smtplib.SMTPException) as error:
         # A timeout or a dropped connection in the middle: the server may have the message.
         raise UnknownOutcomeError(f"The mail server stopped answering mid-send ({type(error).__name__}).") from error
@@ -299,7 +299,7 @@ def _send(claim: Claim) -> str:
         logger.exception("journeys.followup_send_crashed followup_id=%s", claim.followup_id)
         if claim.channel == FollowUpTemplate.Channel.EMAIL:
             raise UnknownOutcomeError(f"Sending raised {type(error).__name__}.") from error
-        raise TransientSendError(f"Sending raised {type(error).__name__}.") from error
+        raise TransientSendError(f"Sending raised {type(error).__name__}") from error
 
 
 def retry_delay(attempt: int) -> dt.timedelta:
