@@ -10,6 +10,8 @@ from django.urls import reverse
 
 from customers.models import Advisor
 from journeys.models import FollowUp, FollowUpTemplate
+from journeys.services import followup_schedule
+from journeys.services.dispatch import followups_dispatch_due
 from tests.desk.helpers import logged_in
 from tests.factories import BoutiqueFactory, ProductFactory, make_staff
 from tests.journeys.helpers import make_client, make_template
@@ -123,3 +125,15 @@ def test_a_failed_follow_up_shows_its_reason_in_the_list(head_office):
     page = head_office.get(reverse("admin:journeys_followup_changelist"), {"status__exact": "failed"}).content.decode()
 
     assert "Failed after 5 attempts: SMS provider answered 503: Service unavailable" in page
+
+
+def test_the_client_page_timeline_says_why_a_follow_up_did_not_go(head_office):
+    client = make_client(BoutiqueFactory(code="PAR"), consent=())
+    template = make_template("Thank you", "email", delay_hours=0)
+    followup_schedule(customer=client, template=template, key="k", trigger_at=DUE)
+    followups_dispatch_due(now=DUE)
+
+    page = head_office.get(reverse("admin:customers_customer_change", args=[client.pk])).content.decode()
+
+    assert "Follow-up: Thank you" in page
+    assert "Cancelled: the client never gave consent to Email marketing messages." in page
