@@ -149,7 +149,7 @@ def email_message_id(followup: FollowUp) -> str:
     return f"<{provider_key(followup)}@{domain}>"
 
 
-def _close(followup: FollowUp, status: str, reason: str, now: dt.datetime) -> str:
+def _close(followup: FollowUp, status: str, reason: str) -> str:
     followup.status, followup.status_reason = status, _reason(reason)
     followup.save(update_fields=["status", "status_reason", "updated_at"])
     logger.info("journeys.followup_closed followup_id=%s status=%s", followup.pk, status)
@@ -204,10 +204,10 @@ def _decide(*, now: dt.datetime, recovering: bool) -> tuple[str, Claim | None] |
             message = render_message(subject=followup.variant.subject, body=followup.variant.body,
                                      channel=followup.channel, context=followup_context(customer))
         except ApplicationError as error:
-            return _close(followup, FollowUp.Status.FAILED, error.message, now), None
+            return _close(followup, FollowUp.Status.FAILED, error.message), None
         subject, body, text = message.subject, message.body, message.text
         if not text:
-            return _close(followup, FollowUp.Status.FAILED, "The message renders empty for this client.", now), None
+            return _close(followup, FollowUp.Status.FAILED, "The message renders empty for this client."), None
     followup.status, followup.attempts, followup.last_attempt_at = FollowUp.Status.SENDING, F("attempts") + 1, now
     followup.subject, followup.body = subject[:200], body
     followup.save(update_fields=["status", "attempts", "last_attempt_at", "subject", "body", "updated_at"])
@@ -224,19 +224,19 @@ def _verdict(followup: FollowUp, customer: Customer, now: dt.datetime) -> str | 
     """Cancel, fail or postpone a due follow-up that must not go now; None when it may be sent."""
     cancelled, failed = FollowUp.Status.CANCELLED, FollowUp.Status.FAILED
     if customer.is_anonymized:
-        return _close(followup, cancelled, "Cancelled: the client's personal data was erased.", now)
+        return _close(followup, cancelled, "Cancelled: the client's personal data was erased.")
     if followup.variant is None:
-        return _close(followup, failed, "The template has no variant to send.", now)
+        return _close(followup, failed, "The template has no variant to send.")
     purpose = followup.template.purpose
     consent = current_consent(customer).get(consent_key(followup.channel, purpose))
     label = f"{FollowUpTemplate.Channel(followup.channel).label} {purpose}"
     if consent is False:
-        return _close(followup, cancelled, f"Cancelled: the client withdrew consent to {label} messages.", now)
+        return _close(followup, cancelled, f"Cancelled: the client withdrew consent to {label} messages.")
     if consent is None:
-        return _close(followup, cancelled, f"Cancelled: the client never gave consent to {label} messages.", now)
+        return _close(followup, cancelled, f"Cancelled: the client never gave consent to {label} messages.")
     if not _recipient(followup):
         kind = "email address" if followup.channel == FollowUpTemplate.Channel.EMAIL else "mobile number"
-        return _close(followup, failed, f"The client has no {kind}.", now)
+        return _close(followup, failed, f"The client has no {kind}.")
     zone = client_time_zone(customer)
     quiet_end = quiet_hours_end(now, zone)
     if quiet_end is not None:
@@ -248,7 +248,7 @@ def _verdict(followup: FollowUp, customer: Customer, now: dt.datetime) -> str | 
         first_due = followup.first_due_at or followup.due_at
         if frees_at > first_due + dt.timedelta(hours=settings.FOLLOWUP_CAP_MAX_DELAY_HOURS):
             return _close(followup, cancelled, f"Dropped: the client already has {limit} messages in 7 days, and "
-                          f"waiting for room would send it over {settings.FOLLOWUP_CAP_MAX_DELAY_HOURS} h late.", now)
+                          f"waiting for room would send it over {settings.FOLLOWUP_CAP_MAX_DELAY_HOURS} h late.")
         return _postpone(followup, frees_at, f"Postponed: {limit} messages in 7 days already (frequency cap).")
     return None
 
@@ -324,11 +324,11 @@ def _record(claim: Claim, *, now: dt.datetime, message_id: str = "", error: Send
         logger.info("journeys.followup_sent followup_id=%s attempt=%s", mine.pk, claim.attempt)
         return "sent"
     if isinstance(error, UnknownOutcomeError):
-        return _close(mine, FollowUp.Status.FAILED, _unknown_outcome_reason(claim.message_id, error.reason), now)
+        return _close(mine, FollowUp.Status.FAILED, _unknown_outcome_reason(claim.message_id, error.reason))
     if isinstance(error, PermanentSendError):
-        return _close(mine, FollowUp.Status.FAILED, f"Failed: {error.reason}", now)
+        return _close(mine, FollowUp.Status.FAILED, f"Failed: {error.reason}")
     if claim.attempt >= settings.FOLLOWUP_MAX_ATTEMPTS:
-        return _close(mine, FollowUp.Status.FAILED, f"Failed after {claim.attempt} attempts: {error.reason}", now)
+        return _close(mine, FollowUp.Status.FAILED, f"Failed after {claim.attempt} attempts: {error.reason}")
     next_at = now + retry_delay(claim.attempt)
     mine.status, mine.due_at = FollowUp.Status.SCHEDULED, next_at
     mine.status_reason = _reason(f"Attempt {claim.attempt} failed ({error.reason}); next attempt at "
@@ -354,7 +354,7 @@ def _abandon_stale_emails(now: dt.datetime) -> int:
     )
     for followup in stale:
         _close(followup, FollowUp.Status.FAILED, _unknown_outcome_reason(
-            email_message_id(followup), "the worker stopped while handing this email to the mail server."), now)
+            email_message_id(followup), "the worker stopped while handing this email to the mail server."))
     return len(stale)
 
 
