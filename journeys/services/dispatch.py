@@ -43,7 +43,6 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
-from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -208,10 +207,10 @@ def _decide(*, now: dt.datetime, recovering: bool) -> tuple[str, Claim | None] |
         subject, body, text = message.subject, message.body, message.text
         if not text:
             return _close(followup, FollowUp.Status.FAILED, "The message renders empty for this client."), None
-    followup.status, followup.attempts, followup.last_attempt_at = FollowUp.Status.SENDING, F("attempts") + 1, now
+    # The row is locked (select_for_update above): counting the attempt in Python cannot lose another's.
+    followup.status, followup.attempts, followup.last_attempt_at = FollowUp.Status.SENDING, followup.attempts + 1, now
     followup.subject, followup.body = subject[:200], body
     followup.save(update_fields=["status", "attempts", "last_attempt_at", "subject", "body", "updated_at"])
-    followup.refresh_from_db(fields=["attempts"])
     claim = Claim(
         followup_id=followup.pk, attempt=followup.attempts, channel=followup.channel,
         recipient=_recipient(followup), subject=subject, body=body, text=text,
@@ -309,20 +308,19 @@ def retry_delay(attempt: int) -> dt.timedelta:
 
 @transaction.atomic
 def _record(claim: Claim, *, now: dt.datetime, message_id: str = "", error: SendError | None = None) -> str:
-    """Write the attempt's result, if the row is still in the attempt this worker claimed."""
-    mine = FollowUp.objects.select_for_update().filter(
-        pk=claim.followup_id, status=FollowUp.Status.SENDING, attempts=claim.attempt
-    ).first()
-    if mine is None:
-        logger.warning("journeys.followup_attempt_superseded followup_id=%s attempt=%s", claim.followup_id,
-                       claim.attempt)
-        return "superseded"
+    """Write the attempt's result, if the row is still in the attempt this worker claimed (a worker that outlived
+    its lease finds the row taken over and writes nothing)."""
+    claimed = FollowUp.objects.filter(pk=claim.followup_id, status=FollowUp.Status.SENDING, attempts=claim.attempt)
     if error is None:
-        mine.status, mine.sent_at, mine.provider_message_id, mine.status_reason = FollowUp.Status.SENT, now, \
-            message_id[:200], ""
-        mine.save(update_fields=["status", "sent_at", "provider_message_id", "status_reason", "updated_at"])
-        logger.info("journeys.followup_sent followup_id=%s attempt=%s", mine.pk, claim.attempt)
-        return "sent"
+        # The common case in one statement: the condition is the claim, so no read is needed first.
+        if claimed.update(status=FollowUp.Status.SENT, sent_at=now, provider_message_id=message_id[:200],
+                          status_reason="", updated_at=timezone.now()):
+            logger.info("journeys.followup_sent followup_id=%s attempt=%s", claim.followup_id, claim.attempt)
+            return "sent"
+        return _superseded(claim)
+    mine = claimed.select_for_update().first()
+    if mine is None:
+        return _superseded(claim)
     if isinstance(error, UnknownOutcomeError):
         return _close(mine, FollowUp.Status.FAILED, _unknown_outcome_reason(claim.message_id, error.reason))
     if isinstance(error, PermanentSendError):
@@ -336,6 +334,11 @@ def _record(claim: Claim, *, now: dt.datetime, message_id: str = "", error: Send
     mine.save(update_fields=["status", "due_at", "status_reason", "updated_at"])
     logger.info("journeys.followup_retry followup_id=%s attempt=%s", mine.pk, claim.attempt)
     return "retried"
+
+
+def _superseded(claim: Claim) -> str:
+    logger.warning("journeys.followup_attempt_superseded followup_id=%s attempt=%s", claim.followup_id, claim.attempt)
+    return "superseded"
 
 
 def _unknown_outcome_reason(message_id: str, what: str) -> str:

@@ -18,6 +18,7 @@ from journeys.models import FollowUp
 from journeys.services import followup_schedule
 from journeys.services.dispatch import (
     _decide,
+    _record,
     _send,
     followups_dispatch_due,
     provider_key,
@@ -323,3 +324,21 @@ def test_a_client_of_a_boutique_in_tokyo_is_not_messaged_at_night_in_tokyo(thank
     assert followups_dispatch_due(now=dt.datetime(2026, 5, 6, 14, tzinfo=dt.UTC)) == {"postponed": 1}
     followup.refresh_from_db()
     assert followup.due_at == dt.datetime(2026, 5, 7, 0, tzinfo=dt.UTC)
+
+
+def test_a_worker_that_outlived_its_lease_writes_nothing_over_the_attempt_that_took_over(
+    settings, sms_provider, paris_boutique, thank_you_sms
+):
+    settings.FOLLOWUP_SENDING_LEASE_SECONDS = 300
+    followup = schedule(make_client(paris_boutique), thank_you_sms)
+    _outcome, slow_claim = _decide(now=DUE, recovering=False)  # a worker that hangs before it even sends
+    assert followups_dispatch_due(now=DUE + dt.timedelta(seconds=301)) == {"sent": 1, "recovered": 1}
+
+    # The slow worker wakes up and reports its own (late) attempt.
+    assert _record(slow_claim, now=DUE + dt.timedelta(seconds=400), message_id="SM-late") == "superseded"
+
+    followup.refresh_from_db()
+    (message,) = sms_provider.messages
+    assert (followup.provider_message_id, followup.sent_at, followup.attempts) == (
+        message["sid"], DUE + dt.timedelta(seconds=301), 2
+    )
