@@ -95,7 +95,8 @@ def two_proportion_test(converted_a: int, total_a: int, converted_b: int, total_
 class GroupResult:
     """One variant of a template (or all variants together, or the holdout): how many follow-ups reached clients
     (sent, or done for advisor tasks), how many of those clients bought within the window, and for how much.
-    For the holdout, `reached` counts the held-out clients (who got nothing)."""
+    For the holdout, `reached` counts the held-out follow-ups that would have gone (the dispatcher weighed them
+    with the same checks as the real ones); clients who would not have got it are in neither group."""
 
     label: str
     scheduled: int = 0
@@ -135,8 +136,13 @@ def _group(label: str, rows: list[dict]) -> dict:
             counts["scheduled"] += row["total"]
         elif status in ("sent", "done", "failed", "cancelled"):
             counts[status] += row["total"]
-        if status in _REACHED or status == FollowUp.Status.HELD_OUT:
+        if status in _REACHED:
             counts["reached"] += row["total"]
+            counts["converted"] += row["converted"]
+            counts["revenue"] += row["revenue"] or Decimal("0")
+        elif status == FollowUp.Status.HELD_OUT:
+            # Only those the dispatcher found would have gone (sent_at set); not yet due ones are not counted.
+            counts["reached"] += row["weighed"]
             counts["converted"] += row["converted"]
             counts["revenue"] += row["revenue"] or Decimal("0")
     return counts
@@ -149,7 +155,8 @@ def followup_results(*, template: FollowUpTemplate) -> TemplateResults:
     rows = list(
         FollowUp.objects.filter(template=template)
         .values("variant__label", "status")
-        .annotate(total=Count("pk"), converted=Count("pk", filter=Q(attributed_order__isnull=False)),
+        .annotate(total=Count("pk"), weighed=Count("pk", filter=Q(sent_at__isnull=False)),
+                  converted=Count("pk", filter=Q(attributed_order__isnull=False)),
                   revenue=Sum("attributed_order__total_house"))
         .order_by("variant__label", "status")
     )

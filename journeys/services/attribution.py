@@ -2,7 +2,8 @@
 
 An order placed within FOLLOWUP_ATTRIBUTION_DAYS after a follow-up reached the client (the message was sent, or
 the advisor recorded the task's outcome) is attributed to it; so is one placed within that window after a
-held-out follow-up would have been due, which is how the holdout measures what clients do without the gesture.
+held-out follow-up would have gone (the dispatcher weighs each held-out one when it comes due, with the same
+checks as a real one), which is how the holdout measures what clients do without the gesture.
 
 Each follow-up keeps the first qualifying order of its own window, independently of the client's other
 follow-ups: the question per template is "did the client buy within 14 days of it", asked the same way of the
@@ -27,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 # Orders that stand: a cancelled or returned order converted nobody.
 STANDING_ORDERS = (Order.Status.PLACED, Order.Status.FULFILLED)
+# The follow-ups that can convert: those that reached the client, and the held-out ones that would have.
+COUNTED = (FollowUp.Status.SENT, FollowUp.Status.DONE, FollowUp.Status.HELD_OUT)
 
 
 def attribution_window() -> dt.timedelta:
@@ -40,13 +43,12 @@ def order_attribute(*, order: Order) -> int:
     if order.status not in STANDING_ORDERS or order.total <= 0:
         return 0
     placed, window = order.placed_at, attribution_window()
-    reached = Q(status__in=(FollowUp.Status.SENT, FollowUp.Status.DONE), sent_at__lte=placed,
-                sent_at__gte=placed - window)
-    held_out = Q(status=FollowUp.Status.HELD_OUT, due_at__lte=placed, due_at__gte=placed - window)
+    # sent_at: when a message went, a task was done, or a held-out follow-up would have gone (dispatch).
+    reached = Q(status__in=COUNTED, sent_at__lte=placed, sent_at__gte=placed - window)
     no_earlier_order = Q(attributed_order__isnull=True) | Q(attributed_order__placed_at__gt=placed)
     pks = list(
         FollowUp.objects.select_for_update(of=("self",))
-        .filter(reached | held_out, no_earlier_order, customer_id=order.customer_id)
+        .filter(reached, no_earlier_order, customer_id=order.customer_id)
         .exclude(attributed_order=order)
         .values_list("pk", flat=True)
     )

@@ -192,9 +192,11 @@ def _decide(*, now: dt.datetime, recovering: bool) -> tuple[str, Claim | None] |
     )
     followup.customer = customer
     if not recovering:
-        verdict = _verdict(followup, customer, now)
+        if followup.variant is None:
+            return _close(followup, FollowUp.Status.FAILED, "The template has no variant to send."), None
+        verdict = _why_not_now(followup, customer, now)
         if verdict is not None:
-            return verdict, None
+            return _apply(followup, verdict), None
     if recovering:
         # Resent with the very same content and key: the provider deduplicates on the key.
         subject, body, text = followup.subject, followup.body, followup.body
@@ -219,37 +221,84 @@ def _decide(*, now: dt.datetime, recovering: bool) -> tuple[str, Claim | None] |
     return "claimed", claim
 
 
-def _verdict(followup: FollowUp, customer: Customer, now: dt.datetime) -> str | None:
-    """Cancel, fail or postpone a due follow-up that must not go now; None when it may be sent."""
+@dataclass(frozen=True)
+class Verdict:
+    """Why a due follow-up does not go now: closed for good (`status` cancelled or failed), or postponed `until`."""
+
+    reason: str
+    status: str = ""
+    until: dt.datetime | None = None
+
+
+def _why_not_now(followup: FollowUp, customer: Customer, now: dt.datetime) -> Verdict | None:
+    """The checks made at send time, in order; None when the follow-up may go now. Reads only."""
     cancelled, failed = FollowUp.Status.CANCELLED, FollowUp.Status.FAILED
     if customer.is_anonymized:
-        return _close(followup, cancelled, "Cancelled: the client's personal data was erased.")
-    if followup.variant is None:
-        return _close(followup, failed, "The template has no variant to send.")
+        return Verdict("Cancelled: the client's personal data was erased.", cancelled)
     purpose = followup.template.purpose
     consent = current_consent(customer).get(consent_key(followup.channel, purpose))
     label = f"{FollowUpTemplate.Channel(followup.channel).label} {purpose}"
     if consent is False:
-        return _close(followup, cancelled, f"Cancelled: the client withdrew consent to {label} messages.")
+        return Verdict(f"Cancelled: the client withdrew consent to {label} messages.", cancelled)
     if consent is None:
-        return _close(followup, cancelled, f"Cancelled: the client never gave consent to {label} messages.")
+        return Verdict(f"Cancelled: the client never gave consent to {label} messages.", cancelled)
     if not _recipient(followup):
         kind = "email address" if followup.channel == FollowUpTemplate.Channel.EMAIL else "mobile number"
-        return _close(followup, failed, f"The client has no {kind}.")
+        return Verdict(f"The client has no {kind}.", failed)
     zone = client_time_zone(customer)
     quiet_end = quiet_hours_end(now, zone)
     if quiet_end is not None:
-        return _postpone(followup, quiet_end, f"Postponed: quiet hours in {zone.key} until "
-                                              f"{quiet_end.strftime('%H:%M')} local time.")
+        return Verdict(f"Postponed: quiet hours in {zone.key} until {quiet_end.strftime('%H:%M')} local time.",
+                       until=quiet_end)
     frees_at = cap_frees_at(customer_id=customer.pk, now=now, excluding=followup.pk)
     if frees_at is not None:
-        limit = settings.FOLLOWUP_MAX_PER_7_DAYS
-        first_due = followup.first_due_at or followup.due_at
-        if frees_at > first_due + dt.timedelta(hours=settings.FOLLOWUP_CAP_MAX_DELAY_HOURS):
-            return _close(followup, cancelled, f"Dropped: the client already has {limit} messages in 7 days, and "
-                          f"waiting for room would send it over {settings.FOLLOWUP_CAP_MAX_DELAY_HOURS} h late.")
-        return _postpone(followup, frees_at, f"Postponed: {limit} messages in 7 days already (frequency cap).")
+        limit, late = settings.FOLLOWUP_MAX_PER_7_DAYS, settings.FOLLOWUP_CAP_MAX_DELAY_HOURS
+        if frees_at > (followup.first_due_at or followup.due_at) + dt.timedelta(hours=late):
+            return Verdict(f"Dropped: the client already has {limit} messages in 7 days, and waiting for room would "
+                           f"send it over {late} h late.", cancelled)
+        return Verdict(f"Postponed: {limit} messages in 7 days already (frequency cap).", until=frees_at)
     return None
+
+
+def _apply(followup: FollowUp, verdict: Verdict) -> str:
+    if verdict.until is not None:
+        return _postpone(followup, verdict.until, verdict.reason)
+    return _close(followup, verdict.status, verdict.reason)
+
+
+@transaction.atomic
+def _weigh_held_out(*, now: dt.datetime) -> str | None:
+    """The next held-out follow-up that has come due: would it have been sent now? The same checks as a real one
+    (consent, address, quiet hours, cap), so that the holdout is compared with the clients who would have got it:
+    - yes: it stays held out, with `sent_at` the moment it would have gone (attribution counts from there);
+    - later (quiet hours, cap): postponed, as the real one would be;
+    - never (no consent, no address, dropped): cancelled, and so out of both sides of the comparison, as a real
+      one cancelled for the same reason is.
+    An advisor task would have been on the list at its due time. None when no held-out follow-up is due."""
+    followup = (
+        FollowUp.objects.filter(status=FollowUp.Status.HELD_OUT, sent_at__isnull=True, due_at__lte=now)
+        .select_for_update(skip_locked=True, of=("self",))
+        .select_related("template")
+        .order_by("due_at", "pk")
+        .first()
+    )
+    if followup is None:
+        return None
+    if followup.channel in MESSAGE_CHANNELS:
+        customer = Customer.objects.select_for_update(no_key=True, of=("self",)).select_related(
+            "home_boutique").get(pk=followup.customer_id)
+        followup.customer = customer
+        verdict = _why_not_now(followup, customer, now)
+        if verdict is not None and verdict.until is not None:
+            return _postpone(followup, verdict.until, f"Held out; {verdict.reason[0].lower()}{verdict.reason[1:]}")
+        if verdict is not None:
+            why = verdict.reason.removeprefix("Cancelled: ")
+            return _close(followup, FollowUp.Status.CANCELLED, f"Held out, and would not have been sent: {why}")
+    followup.sent_at = now if followup.channel in MESSAGE_CHANNELS else followup.due_at
+    followup.status_reason = _reason(f"Held out: nothing sent; it would have gone at "
+                                     f"{followup.sent_at.isoformat(timespec='minutes')}.")
+    followup.save(update_fields=["sent_at", "status_reason", "updated_at"])
+    return "held_out"
 
 
 # --- Sending --------------------------------------------------------------------------------------------------
@@ -363,7 +412,8 @@ def _abandon_stale_emails(now: dt.datetime) -> int:
 
 def followups_dispatch_due(*, now: dt.datetime | None = None, limit: int = 500) -> dict[str, int]:
     """Send every email and SMS follow-up that is due (at most `limit` this run), after recovering those a dead
-    worker left half-sent. Returns how many ended how: sent, postponed, cancelled, failed, retried, recovered.
+    worker left half-sent, and weigh the held-out ones that came due (_weigh_held_out). Returns how many ended
+    how: sent, postponed, cancelled, failed, retried, recovered, held_out.
 
     Several workers may run this at once: each claims rows the others have not locked. Not atomic as a whole on
     purpose: each follow-up commits its claim before its message leaves (see the module docstring)."""
@@ -388,4 +438,6 @@ def followups_dispatch_due(*, now: dt.datetime | None = None, limit: int = 500) 
             counts[outcome] += 1
             if recovering:
                 counts["recovered"] += 1
+    while sum(counts.values()) < limit and (outcome := _weigh_held_out(now=now)) is not None:
+        counts[outcome] += 1
     return {key: value for key, value in counts.items() if value}

@@ -7,6 +7,7 @@ import math
 from decimal import Decimal
 
 import pytest
+from django.core import mail
 
 from customers.models import SourceSystem
 from journeys.models import FollowUp
@@ -68,9 +69,37 @@ def test_a_held_out_client_gets_a_held_out_follow_up_without_variant_and_nothing
     assert (kept_out.status, kept_out.variant, kept_out.due_at) == ("held_out", None, SENT)
     assert kept_out.status_reason == "Held out (50% of clients) to measure the lift."
     assert (followup.status, followup.variant.label) == ("scheduled", "A")
-    assert followups_dispatch_due(now=SENT) == {"sent": 1}
+    assert followups_dispatch_due(now=SENT) == {"sent": 1, "held_out": 1}
     kept_out.refresh_from_db()
-    assert kept_out.status == "held_out"
+    # Weighed like the real one: it would have gone now, so it counts (and converts) from now.
+    assert (kept_out.status, kept_out.sent_at) == ("held_out", SENT)
+    assert kept_out.status_reason == "Held out: nothing sent; it would have gone at 2026-05-06T08:00+00:00."
+    assert len(mail.outbox) == 1
+
+
+def test_a_held_out_follow_up_is_weighed_like_a_real_one_at_its_due_time(paris_boutique):
+    template = make_template("Thank you", "email", holdout_percent=50)
+    without_consent = next(client for client in (make_client(paris_boutique, consent=()) for _ in range(40))
+                           if is_held_out(template=template, customer_id=client.pk))
+    at_night = next(client for client in (make_client(paris_boutique) for _ in range(40))
+                    if is_held_out(template=template, customer_id=client.pk))
+    never, _ = followup_schedule(customer=without_consent, template=template, key="n", trigger_at=TRIGGER)
+    later, _ = followup_schedule(customer=at_night, template=template, key="l",
+                                 trigger_at=TRIGGER + dt.timedelta(hours=13))  # due 23:00 in Paris
+
+    assert followups_dispatch_due(now=SENT + dt.timedelta(hours=13)) == {"cancelled": 1, "postponed": 1}
+
+    never.refresh_from_db()
+    later.refresh_from_db()
+    # A client who would not have got it is in neither group; one who would have got it later, counts from then.
+    assert (never.status, never.status_reason) == (
+        "cancelled", "Held out, and would not have been sent: the client never gave consent to Email marketing "
+                     "messages.")
+    assert (later.status, later.sent_at, later.due_at) == ("held_out", None, dt.datetime(2026, 5, 7, 7, tzinfo=dt.UTC))
+    assert later.status_reason == "Held out; postponed: quiet hours in Europe/Paris until 09:00 local time."
+    assert followups_dispatch_due(now=later.due_at) == {"held_out": 1}
+    later.refresh_from_db()
+    assert later.sent_at == later.due_at
 
 
 def test_a_template_with_no_holdout_holds_nobody_out(settings):
@@ -144,6 +173,7 @@ def test_held_out_clients_and_done_tasks_count_their_orders_too(paris_boutique, 
     kept_out, _ = followup_schedule(customer=held, template=email, key="h", trigger_at=TRIGGER)
     task, _ = followup_schedule(customer=held, template=call, key="c", trigger_at=TRIGGER)
     followup_record_outcome(followup=task, outcome="reached", at=TRIGGER + dt.timedelta(hours=3))
+    assert followups_dispatch_due(now=SENT) == {"held_out": 1}
 
     with django_capture_on_commit_callbacks(execute=True):
         order = buy(held, placed_at=SENT + dt.timedelta(days=1))
@@ -190,6 +220,9 @@ def test_results_per_variant_count_reached_converted_and_revenue_and_test_agains
     add(b, "cancelled", 2, orders[0])  # cancelled: its order is not its conversion
     add(None, "held_out", 190)
     add(None, "held_out", 10, orders[1])
+    for row in rows:
+        row.sent_at = SENT if row.status in ("sent", "held_out") else None
+    add(None, "held_out", 5)  # not due yet: not weighed, so not counted
     FollowUp.objects.bulk_create(rows)
 
     results = followup_results(template=template)
