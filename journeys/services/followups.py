@@ -148,6 +148,10 @@ def followup_update_by_staff(*, followup: FollowUp, changes: dict[str, str]) -> 
     changed = [name for name, value in changes.items() if getattr(stored, name) != value]
     for name in changed:
         setattr(stored, name, changes[name])
+    if "status" in changed and stored.status == FollowUp.Status.DONE and stored.sent_at is None:
+        # As followup_record_outcome: a task done reached the client now, and attribution counts from then.
+        stored.sent_at = timezone.now()
+        changed.append("sent_at")
     if changed:
         stored.save(update_fields=[*changed, "updated_at"])
         logger.info("journeys.followup_updated followup_id=%s fields=%s", stored.pk, ",".join(changed))
