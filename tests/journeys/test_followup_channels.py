@@ -120,3 +120,13 @@ def test_the_http_sms_backend_refuses_to_start_without_its_credentials():
     assert result.returncode != 0
     assert "ImproperlyConfigured: SMS_BACKEND is twilio but these are not set: SMS_AUTH_TOKEN, SMS_FROM." \
         in result.stderr
+
+
+def test_beat_runs_the_dispatcher_every_minute_by_the_name_of_a_registered_task(settings):
+    from config.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["dispatch-due-followups-every-minute"]
+
+    app.loader.import_default_modules()
+    assert (entry["task"], entry["schedule"]) == ("journeys.tasks.followups_dispatch_task", 60)
+    assert entry["task"] in app.tasks
