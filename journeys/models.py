@@ -138,13 +138,14 @@ class FollowUpTemplate(TimeStampedModel):
     channel = models.CharField(max_length=16, choices=Channel.choices)
     purpose = models.CharField(
         max_length=12, choices=Purpose.choices, default=Purpose.MARKETING,
-        help_text="The client's consent this needs on its channel (not checked for advisor tasks).",
+        help_text="The client's consent this needs on its channel (not checked for advisor tasks). Service "
+        "follow-ups (expected messages, service-recovery calls) are never held out.",
     )
     delay_hours = models.PositiveIntegerField(default=0, help_text="Hours after the trigger before it is due.")
     holdout_percent = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=[MaxValueValidator(50)],
         help_text="Share of clients kept out of it to measure its lift. Empty: the house default "
-        "(FOLLOWUP_HOLDOUT_PERCENT); 0: nobody.",
+        "(FOLLOWUP_HOLDOUT_PERCENT); 0: nobody. Marketing follow-ups only.",
     )
     is_active = models.BooleanField(default=True)
 

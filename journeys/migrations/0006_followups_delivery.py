@@ -24,12 +24,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='followuptemplate',
             name='holdout_percent',
-            field=models.PositiveSmallIntegerField(blank=True, help_text='Share of clients kept out of it to measure its lift. Empty: the house default (FOLLOWUP_HOLDOUT_PERCENT); 0: nobody.', null=True, validators=[django.core.validators.MaxValueValidator(50)]),
+            field=models.PositiveSmallIntegerField(blank=True, help_text='Share of clients kept out of it to measure its lift. Empty: the house default (FOLLOWUP_HOLDOUT_PERCENT); 0: nobody. Marketing follow-ups only.', null=True, validators=[django.core.validators.MaxValueValidator(50)]),
         ),
         migrations.AddField(
             model_name='followuptemplate',
             name='purpose',
-            field=models.CharField(choices=[('marketing', 'Marketing'), ('service', 'Service')], default='marketing', help_text="The client's consent this needs on its channel (not checked for advisor tasks).", max_length=12),
+            field=models.CharField(choices=[('marketing', 'Marketing'), ('service', 'Service')], default='marketing', help_text="The client's consent this needs on its channel (not checked for advisor tasks). Service follow-ups (expected messages, service-recovery calls) are never held out.", max_length=12),
         ),
         migrations.AlterField(
             model_name='followup',

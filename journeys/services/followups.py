@@ -39,7 +39,11 @@ def variant_for(*, template: FollowUpTemplate, customer_id: int) -> FollowUpVari
 
 
 def holdout_percent(template: FollowUpTemplate) -> int:
-    """The share of clients (percent) kept out of a template's follow-ups: its own, else the house default."""
+    """The share of clients (percent) kept out of a template's follow-ups: its own, else the house default. Zero
+    for a service template: a client is never kept from a message they expect or a call that repairs a
+    disappointment, to measure anything."""
+    if template.purpose == FollowUpTemplate.Purpose.SERVICE:
+        return 0
     return settings.FOLLOWUP_HOLDOUT_PERCENT if template.holdout_percent is None else template.holdout_percent
 
 

@@ -102,9 +102,10 @@ def test_a_held_out_follow_up_is_weighed_like_a_real_one_at_its_due_time(paris_b
     assert later.sent_at == later.due_at
 
 
-def test_a_template_with_no_holdout_holds_nobody_out(settings):
+@pytest.mark.parametrize("fields", [{"holdout_percent": 0}, {"purpose": "service", "holdout_percent": 50}])
+def test_a_template_with_no_holdout_or_for_service_holds_nobody_out(settings, fields):
     settings.FOLLOWUP_HOLDOUT_PERCENT = 10
-    template = make_template("Thank you", "email", holdout_percent=0)
+    template = make_template("Thank you", "email", **fields)
 
     assert not any(is_held_out(template=template, customer_id=customer_id) for customer_id in range(2000))
 
