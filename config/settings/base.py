@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import time as _time
 from decimal import Decimal
 from pathlib import Path
 
@@ -317,6 +318,11 @@ if SMS_BACKEND == "twilio":
 # No email or SMS reaches a client between these local times of their home boutique (HH:MM, the end excluded).
 FOLLOWUP_QUIET_HOURS_START = env.str("FOLLOWUP_QUIET_HOURS_START", default="21:00")
 FOLLOWUP_QUIET_HOURS_END = env.str("FOLLOWUP_QUIET_HOURS_END", default="09:00")
+for _name in ("FOLLOWUP_QUIET_HOURS_START", "FOLLOWUP_QUIET_HOURS_END"):
+    try:
+        _time.fromisoformat(globals()[_name])
+    except ValueError:
+        raise ImproperlyConfigured(f"{_name} is {globals()[_name]!r}; give a time as HH:MM, e.g. 21:00.") from None
 # At most this many emails and SMS per client in any 7 days; a follow-up over the cap waits for room, but is
 # dropped when that would make it more than FOLLOWUP_CAP_MAX_DELAY_HOURS later than it was first due.
 FOLLOWUP_MAX_PER_7_DAYS = env.int("FOLLOWUP_MAX_PER_7_DAYS", default=3)

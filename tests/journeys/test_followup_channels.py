@@ -110,16 +110,25 @@ def test_the_console_sms_of_the_demo_prints_the_message_with_a_stable_id(capsys)
     assert capsys.readouterr().out.count(f"SMS {first} to +33612345678:\nMerci !\n") == 2
 
 
-def test_the_http_sms_backend_refuses_to_start_without_its_credentials():
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local", "SMS_BACKEND": "twilio",
-           "SMS_ACCOUNT_SID": "AC1", "SMS_AUTH_TOKEN": "", "SMS_FROM": ""}
+@pytest.mark.parametrize(
+    ("variables", "refusal"),
+    [
+        ({"SMS_BACKEND": "twilio", "SMS_ACCOUNT_SID": "AC1", "SMS_AUTH_TOKEN": "", "SMS_FROM": ""},
+         "ImproperlyConfigured: SMS_BACKEND is twilio but these are not set: SMS_AUTH_TOKEN, SMS_FROM."),
+        ({"SMS_BACKEND": "carrier-pigeon"}, "ImproperlyConfigured: SMS_BACKEND is 'carrier-pigeon'; use console or "
+                                            "twilio."),
+        ({"FOLLOWUP_QUIET_HOURS_END": "9h"},
+         "ImproperlyConfigured: FOLLOWUP_QUIET_HOURS_END is '9h'; give a time as HH:MM, e.g. 21:00."),
+    ],
+)
+def test_misconfigured_follow_up_settings_stop_the_start_naming_the_variable(variables, refusal):
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local", **variables}
 
     result = subprocess.run([sys.executable, "manage.py", "check"], cwd=PROJECT_ROOT, env=env, capture_output=True,
                             text=True, timeout=120)
 
     assert result.returncode != 0
-    assert "ImproperlyConfigured: SMS_BACKEND is twilio but these are not set: SMS_AUTH_TOKEN, SMS_FROM." \
-        in result.stderr
+    assert refusal in result.stderr
 
 
 def test_beat_runs_the_dispatcher_every_minute_by_the_name_of_a_registered_task(settings):
