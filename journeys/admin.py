@@ -265,7 +265,8 @@ class FollowUpAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, admin.ModelAdmi
             def clean_status(self):
                 status = self.cleaned_data["status"]
                 try:
-                    followup_check_status_change(current=self.initial.get("status", status), wanted=status)
+                    followup_check_status_change(current=self.initial.get("status", status), wanted=status,
+                                                 followup=self.instance)
                 except ApplicationError as error:
                     raise forms.ValidationError(error.message) from error
                 return status

@@ -57,6 +57,8 @@ from journeys.services.rendering import followup_context, render_message
 logger = logging.getLogger(__name__)
 
 MESSAGE_CHANNELS = (FollowUpTemplate.Channel.EMAIL, FollowUpTemplate.Channel.SMS)
+# How the reason of an email whose delivery is unknown begins; staff may confirm it sent (followup_update_by_staff).
+NEEDS_REVIEW = "Needs review:"
 CAP_WINDOW = dt.timedelta(days=7)
 REASON_MAX_LENGTH = FollowUp._meta.get_field("status_reason").max_length
 
@@ -391,7 +393,7 @@ def _superseded(claim: Claim) -> str:
 
 
 def _unknown_outcome_reason(message_id: str, what: str) -> str:
-    return (f"Needs review: {what} Not resent, so the client never gets it twice; look up Message-ID {message_id} "
+    return (f"{NEEDS_REVIEW} {what} Not resent, so the client never gets it twice; look up Message-ID {message_id} "
             f"in the mail server's log.")
 
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 from core.errors import ApplicationError
 from customers.models import Customer
 from journeys.models import FollowUp, FollowUpTemplate, FollowUpVariant, Rule, Transition
+from journeys.services.dispatch import NEEDS_REVIEW, email_message_id
 from journeys.services.rendering import followup_context, render_message
 
 logger = logging.getLogger(__name__)
@@ -118,15 +119,24 @@ def followup_schedule(
     return followup, True
 
 
-# Staff close a scheduled follow-up by hand (done, or cancelled); sent, failed and held out are the dispatcher's.
+# Staff close a scheduled follow-up by hand (done, or cancelled); sent, failed and held out are the dispatcher's,
+# but for one case: an email failed for review (delivery unknown) that staff found in the mail server's log.
 STAFF_STATUS_CHANGES = {
     FollowUp.Status.SCHEDULED: {FollowUp.Status.DONE, FollowUp.Status.CANCELLED},
 }
 
 
-def followup_check_status_change(*, current: str, wanted: str) -> None:
-    """Refuse a status change staff may not make (the admin form shows the message on the status field)."""
+def _is_email_for_review(followup: FollowUp | None) -> bool:
+    return (followup is not None and followup.status == FollowUp.Status.FAILED
+            and followup.channel == FollowUpTemplate.Channel.EMAIL and followup.status_reason.startswith(NEEDS_REVIEW))
+
+
+def followup_check_status_change(*, current: str, wanted: str, followup: FollowUp | None = None) -> None:
+    """Refuse a status change staff may not make (the admin form shows the message on the status field).
+    `followup`, when given, lets an email failed for review be confirmed as sent."""
     if wanted == current:
+        return
+    if wanted == FollowUp.Status.SENT and _is_email_for_review(followup):
         return
     if wanted not in STAFF_STATUS_CHANGES.get(current, set()):
         allowed = sorted(STAFF_STATUS_CHANGES.get(current, set()))
@@ -146,7 +156,8 @@ def followup_update_by_staff(*, followup: FollowUp, changes: dict[str, str]) -> 
         raise ApplicationError(f"These fields are not edited by staff: {', '.join(sorted(unknown))}.")
     stored = FollowUp.objects.select_for_update().get(pk=followup.pk)
     if "status" in changes:
-        followup_check_status_change(current=stored.status, wanted=changes["status"])
+        followup_check_status_change(current=stored.status, wanted=changes["status"], followup=stored)
+    confirmed_sent = changes.get("status") == FollowUp.Status.SENT and _is_email_for_review(stored)
     if changes.get("outcome") and changes["outcome"] not in FollowUp.Outcome.values:
         raise ApplicationError.for_field("outcome", f"Unknown outcome {changes['outcome']!r}.")
     changed = [name for name, value in changes.items() if getattr(stored, name) != value]
@@ -156,6 +167,10 @@ def followup_update_by_staff(*, followup: FollowUp, changes: dict[str, str]) -> 
         # As followup_record_outcome: a task done reached the client now, and attribution counts from then.
         stored.sent_at = timezone.now()
         changed.append("sent_at")
+    if confirmed_sent:
+        # Found in the mail server's log: it went at its last attempt, under its deterministic Message-ID.
+        stored.sent_at, stored.provider_message_id = stored.last_attempt_at, email_message_id(stored)
+        changed += ["sent_at", "provider_message_id"]
     if changed:
         stored.save(update_fields=[*changed, "updated_at"])
         logger.info("journeys.followup_updated followup_id=%s fields=%s", stored.pk, ",".join(changed))

@@ -12,10 +12,11 @@ import zoneinfo
 import pytest
 from django.core import mail
 
+from core.errors import ApplicationError
 from customers.models import SourceSystem
 from customers.services.consent import consent_record
 from journeys.models import FollowUp
-from journeys.services import followup_schedule
+from journeys.services import followup_schedule, followup_update_by_staff
 from journeys.services.dispatch import (
     _decide,
     _record,
@@ -342,3 +343,30 @@ def test_a_worker_that_outlived_its_lease_writes_nothing_over_the_attempt_that_t
     assert (followup.provider_message_id, followup.sent_at, followup.attempts) == (
         message["sid"], DUE + dt.timedelta(seconds=301), 2
     )
+
+
+def test_staff_may_confirm_an_email_held_for_review_as_sent_but_not_fake_another_delivery(
+    settings, paris_boutique, thank_you_email, thank_you_sms, sms_provider
+):
+    settings.FOLLOWUP_SENDING_LEASE_SECONDS = 300
+    email = schedule(make_client(paris_boutique), thank_you_email)
+    _decide(now=DUE, recovering=False)
+    followups_dispatch_due(now=DUE + dt.timedelta(seconds=301))  # failed, for review
+    sms_provider.fail_next(400, {"message": "Invalid 'To' Phone Number"})
+    sms = schedule(make_client(paris_boutique), thank_you_sms)
+    followups_dispatch_due(now=DUE + dt.timedelta(seconds=302))  # failed, for good
+
+    # Found in the mail server's log.
+    assert followup_update_by_staff(followup=email, changes={"status": "sent"}) == [
+        "status", "sent_at", "provider_message_id"
+    ]
+    with pytest.raises(ApplicationError) as refused:
+        followup_update_by_staff(followup=sms, changes={"status": "sent"})
+
+    email.refresh_from_db()
+    assert (email.status, email.sent_at, email.provider_message_id) == (
+        "sent", DUE, f"<{provider_key(email)}@atelier.example>"
+    )
+    assert refused.value.message == "A failed follow-up cannot be set to sent by hand; its status is final."
+    sms.refresh_from_db()
+    assert (sms.status, sms.sent_at) == ("failed", None)
