@@ -169,10 +169,25 @@ def _recipient(followup: FollowUp) -> str:
     return customer.email if followup.channel == FollowUpTemplate.Channel.EMAIL else customer.phone
 
 
+def _lock_client(followup: FollowUp) -> Customer | None:
+    """The follow-up's client, locked, so that their follow-ups are weighed against the cap one after the other
+    (the cap counts what the other workers are sending them). None when another transaction holds the client (a
+    consent change, an erasure, which lock the client and then the follow-ups): the follow-up is left for the next
+    run rather than the two transactions waiting on each other."""
+    return (
+        Customer.objects.select_for_update(no_key=True, skip_locked=True, of=("self",))
+        .select_related("home_boutique")
+        .filter(pk=followup.customer_id)
+        .first()
+    )
+
+
 @transaction.atomic
-def _decide(*, now: dt.datetime, recovering: bool) -> tuple[str, Claim | None] | None:
+def _decide(*, now: dt.datetime, recovering: bool, busy: set[int] | None = None) -> tuple[str, Claim | None] | None:
     """Lock the next due follow-up (or, when `recovering`, the next SMS a dead worker left `sending`) and decide
-    what becomes of it. None when there is nothing (left) to do."""
+    what becomes of it. None when there is nothing (left) to do. Follow-ups whose client is busy are added to
+    `busy` and left for the next run."""
+    busy = set() if busy is None else busy
     if recovering:
         due = FollowUp.objects.filter(
             status=FollowUp.Status.SENDING, channel=FollowUpTemplate.Channel.SMS,
@@ -181,17 +196,18 @@ def _decide(*, now: dt.datetime, recovering: bool) -> tuple[str, Claim | None] |
     else:
         due = FollowUp.objects.filter(status=FollowUp.Status.SCHEDULED, channel__in=MESSAGE_CHANNELS, due_at__lte=now)
     followup = (
-        due.select_for_update(skip_locked=True, of=("self",))
+        due.exclude(pk__in=busy)
+        .select_for_update(skip_locked=True, of=("self",))
         .select_related("template", "variant")
         .order_by("due_at", "pk")
         .first()
     )
     if followup is None:
         return None
-    # One client at a time: the cap counts the messages the other workers are sending to them.
-    customer = Customer.objects.select_for_update(no_key=True, of=("self",)).select_related("home_boutique").get(
-        pk=followup.customer_id
-    )
+    customer = _lock_client(followup)
+    if customer is None:
+        busy.add(followup.pk)
+        return "busy", None
     followup.customer = customer
     if not recovering:
         if followup.variant is None:
@@ -269,7 +285,7 @@ def _apply(followup: FollowUp, verdict: Verdict) -> str:
 
 
 @transaction.atomic
-def _weigh_held_out(*, now: dt.datetime) -> str | None:
+def _weigh_held_out(*, now: dt.datetime, busy: set[int]) -> str | None:
     """The next held-out follow-up that has come due: would it have been sent now? The same checks as a real one
     (consent, address, quiet hours, cap), so that the holdout is compared with the clients who would have got it:
     - yes: it stays held out, with `sent_at` the moment it would have gone (attribution counts from there);
@@ -279,6 +295,7 @@ def _weigh_held_out(*, now: dt.datetime) -> str | None:
     An advisor task would have been on the list at its due time. None when no held-out follow-up is due."""
     followup = (
         FollowUp.objects.filter(status=FollowUp.Status.HELD_OUT, sent_at__isnull=True, due_at__lte=now)
+        .exclude(pk__in=busy)
         .select_for_update(skip_locked=True, of=("self",))
         .select_related("template")
         .order_by("due_at", "pk")
@@ -287,8 +304,10 @@ def _weigh_held_out(*, now: dt.datetime) -> str | None:
     if followup is None:
         return None
     if followup.channel in MESSAGE_CHANNELS:
-        customer = Customer.objects.select_for_update(no_key=True, of=("self",)).select_related(
-            "home_boutique").get(pk=followup.customer_id)
+        customer = _lock_client(followup)
+        if customer is None:
+            busy.add(followup.pk)
+            return "busy"
         followup.customer = customer
         verdict = _why_not_now(followup, customer, now)
         if verdict is not None and verdict.until is not None:
@@ -415,16 +434,18 @@ def _abandon_stale_emails(now: dt.datetime) -> int:
 def followups_dispatch_due(*, now: dt.datetime | None = None, limit: int = 500) -> dict[str, int]:
     """Send every email and SMS follow-up that is due (at most `limit` this run), after recovering those a dead
     worker left half-sent, and weigh the held-out ones that came due (_weigh_held_out). Returns how many ended
-    how: sent, postponed, cancelled, failed, retried, recovered, held_out.
+    how: sent, postponed, cancelled, failed, retried, recovered, held_out, and busy (left for the next run because
+    another transaction held the client).
 
     Several workers may run this at once: each claims rows the others have not locked. Not atomic as a whole on
     purpose: each follow-up commits its claim before its message leaves (see the module docstring)."""
     now = now or timezone.now()
     counts: Counter[str] = Counter()
     counts["failed"] += _abandon_stale_emails(now)
+    busy: set[int] = set()
     for recovering in (True, False):
         while sum(counts.values()) < limit:
-            decided = _decide(now=now, recovering=recovering)
+            decided = _decide(now=now, recovering=recovering, busy=busy)
             if decided is None:
                 break
             outcome, claim = decided
@@ -440,6 +461,6 @@ def followups_dispatch_due(*, now: dt.datetime | None = None, limit: int = 500) 
             counts[outcome] += 1
             if recovering:
                 counts["recovered"] += 1
-    while sum(counts.values()) < limit and (outcome := _weigh_held_out(now=now)) is not None:
+    while sum(counts.values()) < limit and (outcome := _weigh_held_out(now=now, busy=busy)) is not None:
         counts[outcome] += 1
     return {key: value for key, value in counts.items() if value}

@@ -9,8 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 
+import psycopg
 import pytest
 from django.core import mail
+from django.db import connection
 
 from core.errors import ApplicationError
 from customers.models import SourceSystem
@@ -370,3 +372,21 @@ def test_staff_may_confirm_an_email_held_for_review_as_sent_but_not_fake_another
     assert refused.value.message == "A failed follow-up cannot be set to sent by hand; its status is final."
     sms.refresh_from_db()
     assert (sms.status, sms.sent_at) == ("failed", None)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_follow_up_whose_client_another_transaction_holds_waits_for_the_next_run(paris_boutique, thank_you_email):
+    client = make_client(paris_boutique)
+    followup = schedule(client, thank_you_email)
+    database = connection.settings_dict
+    # Another transaction (a consent change, an erasure) holds the client.
+    with psycopg.connect(dbname=database["NAME"], user=database["USER"] or None, host=database["HOST"] or None,
+                         port=database["PORT"] or None) as other:
+        other.execute("SELECT 1 FROM customers_customer WHERE id = %s FOR UPDATE", [client.pk])
+
+        assert followups_dispatch_due(now=DUE) == {"busy": 1}
+        other.rollback()
+
+    followup.refresh_from_db()
+    assert (followup.status, followup.attempts, mail.outbox) == ("scheduled", 0, [])
+    assert followups_dispatch_due(now=DUE + dt.timedelta(minutes=1)) == {"sent": 1}
