@@ -16,12 +16,19 @@ A worker that dies between 1 and 3 leaves the row `sending`. Once FOLLOWUP_SENDI
 - Email: SMTP has no idempotency key, so the dispatcher cannot know whether the server took the message. Email is
   at most once: the follow-up ends `failed` with a reason saying the delivery is unknown and giving the
   Message-ID to look up in the mail server's log. A client missing one thank-you is better than a client
-  receiving it twice; staff can see it and decide.
+  receiving it twice; staff see it, and may confirm it sent if the log shows it went (followup_update_by_staff).
 
 Failures: a transient error (timeout, provider busy) puts the follow-up back to `scheduled`, due after a backoff
 (FOLLOWUP_RETRY_BASE_SECONDS × 4^(attempt-1)); after FOLLOWUP_MAX_ATTEMPTS it ends `failed` with the reason. A
 permanent error (a refused number, no address) fails it at once. Retries are rows with a due time, picked up by
 the periodic task, not Celery countdowns (STYLE.md: Tasks).
+
+Locks: a follow-up, then its client, both without waiting (SKIP LOCKED): a follow-up another worker holds is
+theirs, and one whose client another transaction holds (a consent change, an erasure: they lock the client, then
+its follow-ups) waits for the next run, so the two never deadlock.
+
+Held-out follow-ups go through the same checks when they come due (_weigh_held_out), so the holdout is made of
+clients who would have received the message.
 
 Frequency cap: at most FOLLOWUP_MAX_PER_7_DAYS emails and SMS per client in any 7 days (sent, or being sent).
 A follow-up over the cap is postponed to the moment the oldest message of the full window turns 7 days old,
