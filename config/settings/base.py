@@ -323,10 +323,11 @@ for _name in ("FOLLOWUP_QUIET_HOURS_START", "FOLLOWUP_QUIET_HOURS_END"):
         _time.fromisoformat(globals()[_name])
     except ValueError:
         raise ImproperlyConfigured(f"{_name} is {globals()[_name]!r}; give a time as HH:MM, e.g. 21:00.") from None
-# At most this many emails and SMS per client in any 7 days; a follow-up over the cap waits for room, but is
-# dropped when that would make it more than FOLLOWUP_CAP_MAX_DELAY_HOURS later than it was first due.
+# At most this many emails and SMS per client in any 7 days; a follow-up over the cap waits for room.
 FOLLOWUP_MAX_PER_7_DAYS = env.int("FOLLOWUP_MAX_PER_7_DAYS", default=3)
-FOLLOWUP_CAP_MAX_DELAY_HOURS = env.int("FOLLOWUP_CAP_MAX_DELAY_HOURS", default=72)
+# An email or SMS that would go more than this many hours after it was first due is dropped (with the reason):
+# after an outage, past the cap, or scheduled for a moment long gone (a legacy purchase imported today).
+FOLLOWUP_MAX_LATE_HOURS = env.int("FOLLOWUP_MAX_LATE_HOURS", default=72)
 # Sending attempts before a follow-up ends as failed; the n-th retry waits FOLLOWUP_RETRY_BASE_SECONDS * 4^(n-1).
 FOLLOWUP_MAX_ATTEMPTS = env.int("FOLLOWUP_MAX_ATTEMPTS", default=5)
 FOLLOWUP_RETRY_BASE_SECONDS = env.int("FOLLOWUP_RETRY_BASE_SECONDS", default=60)

@@ -32,8 +32,9 @@ clients who would have received the message.
 
 Frequency cap: at most FOLLOWUP_MAX_PER_7_DAYS emails and SMS per client in any 7 days (sent, or being sent).
 A follow-up over the cap is postponed to the moment the oldest message of the full window turns 7 days old,
-unless that is more than FOLLOWUP_CAP_MAX_DELAY_HOURS after it was first due: then it is cancelled with the
-reason (a thank-you a week late reads worse than none).
+unless that is more than FOLLOWUP_MAX_LATE_HOURS after it was first due: then it is cancelled with the reason
+(a thank-you a week late reads worse than none). The same limit drops a follow-up that is already that late
+when it is weighed: after an outage, or scheduled for a trigger long past (a legacy purchase imported today).
 """
 
 from __future__ import annotations
@@ -260,6 +261,11 @@ def _why_not_now(followup: FollowUp, customer: Customer, now: dt.datetime) -> Ve
     cancelled, failed = FollowUp.Status.CANCELLED, FollowUp.Status.FAILED
     if customer.is_anonymized:
         return Verdict("Cancelled: the client's personal data was erased.", cancelled)
+    late = settings.FOLLOWUP_MAX_LATE_HOURS
+    first_due = followup.first_due_at or followup.due_at
+    if now > first_due + dt.timedelta(hours=late):
+        return Verdict(f"Dropped: due {first_due.isoformat(timespec='minutes')}, it is now over {late} h late.",
+                       cancelled)
     purpose = followup.template.purpose
     consent = current_consent(customer).get(consent_key(followup.channel, purpose))
     label = f"{FollowUpTemplate.Channel(followup.channel).label} {purpose}"
@@ -277,8 +283,8 @@ def _why_not_now(followup: FollowUp, customer: Customer, now: dt.datetime) -> Ve
                        until=quiet_end)
     frees_at = cap_frees_at(customer_id=customer.pk, now=now, excluding=followup.pk)
     if frees_at is not None:
-        limit, late = settings.FOLLOWUP_MAX_PER_7_DAYS, settings.FOLLOWUP_CAP_MAX_DELAY_HOURS
-        if frees_at > (followup.first_due_at or followup.due_at) + dt.timedelta(hours=late):
+        limit = settings.FOLLOWUP_MAX_PER_7_DAYS
+        if frees_at > first_due + dt.timedelta(hours=late):
             return Verdict(f"Dropped: the client already has {limit} messages in 7 days, and waiting for room would "
                            f"send it over {late} h late.", cancelled)
         return Verdict(f"Postponed: {limit} messages in 7 days already (frequency cap).", until=frees_at)

@@ -165,7 +165,7 @@ def test_a_service_message_needs_service_consent_not_marketing(paris_boutique):
 
 def test_over_the_frequency_cap_a_follow_up_waits_for_room_in_the_seven_days(settings, paris_boutique):
     settings.FOLLOWUP_MAX_PER_7_DAYS = 2
-    settings.FOLLOWUP_CAP_MAX_DELAY_HOURS = 7 * 24
+    settings.FOLLOWUP_MAX_LATE_HOURS = 7 * 24
     client = make_client(paris_boutique)
     templates = [make_template(f"Note {number}", "email", delay_hours=0) for number in range(3)]
     first = schedule(client, templates[0], trigger_at=dt.datetime(2026, 5, 4, 8, tzinfo=dt.UTC))
@@ -390,3 +390,19 @@ def test_a_follow_up_whose_client_another_transaction_holds_waits_for_the_next_r
     followup.refresh_from_db()
     assert (followup.status, followup.attempts, mail.outbox) == ("scheduled", 0, [])
     assert followups_dispatch_due(now=DUE + dt.timedelta(minutes=1)) == {"sent": 1}
+
+
+def test_an_email_far_past_its_due_time_is_dropped_not_sent_late(paris_boutique, thank_you_email):
+    # A purchase of 2019 imported today: its thank-you would have been due years ago.
+    followup = schedule(make_client(paris_boutique), thank_you_email,
+                        trigger_at=dt.datetime(2019, 3, 1, 9, tzinfo=dt.UTC))
+    recent = schedule(make_client(paris_boutique), thank_you_email, trigger_at=DUE - dt.timedelta(hours=48 + 71))
+
+    assert followups_dispatch_due(now=DUE) == {"cancelled": 1, "sent": 1}
+
+    followup.refresh_from_db()
+    assert (followup.status, followup.status_reason) == (
+        "cancelled", "Dropped: due 2019-03-03T09:00+00:00, it is now over 72 h late."
+    )
+    recent.refresh_from_db()
+    assert (recent.status, len(mail.outbox)) == ("sent", 1)
