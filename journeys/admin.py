@@ -16,7 +16,7 @@ from core.errors import ApplicationError
 from customers.admin import BoutiqueScopedAdminMixin, ClientSearchMixin
 from customers.models import Customer
 from journeys.models import Enrollment, FollowUp, FollowUpTemplate, FollowUpVariant, Journey, Rule, Stage, Transition
-from journeys.selectors import followup_results
+from journeys.selectors import followup_results, template_result_counts
 from journeys.services import followup_check_status_change, followup_update_by_staff
 from journeys.services.rendering import CONTEXT_CONTRACT, followup_context, render_message, template_check
 
@@ -50,6 +50,10 @@ class StageAdmin(admin.ModelAdmin):
     ordering = ["journey__name", "position"]
     filter_horizontal = ["expected_touchpoint_types"]
     readonly_fields = TIMESTAMPS
+
+
+def _rate(converted: int, total: int) -> str:
+    return f"{converted / total:.1%} ({converted}/{total})" if total else "–"
 
 
 class FollowUpVariantForm(forms.ModelForm):
@@ -91,12 +95,29 @@ class FollowUpTemplateAdmin(admin.ModelAdmin):
     """Templates and their variants. The change page also shows the template's results (per variant, against the
     holdout) and links to a preview of every variant for a chosen client."""
 
-    list_display = ["name", "channel", "purpose", "delay_hours", "holdout_percent", "is_active"]
+    list_display = ["name", "channel", "purpose", "delay_hours", "holdout_percent", "is_active", "reached",
+                     "conversion", "holdout_conversion"]
     list_filter = ["channel", "purpose", "is_active"]
     search_fields = ["name"]
     ordering = ["name"]
     readonly_fields = TIMESTAMPS
     inlines = [FollowUpVariantInline]
+
+    def get_queryset(self, request):
+        # The list's result columns, counted in the list's one query (templates are few; follow-ups are many).
+        return super().get_queryset(request).annotate(**template_result_counts())
+
+    @admin.display(description="Reached", ordering="reached_count")
+    def reached(self, template: FollowUpTemplate) -> int:
+        return template.reached_count
+
+    @admin.display(description="Conversion")
+    def conversion(self, template: FollowUpTemplate) -> str:
+        return _rate(template.converted_count, template.reached_count)
+
+    @admin.display(description="Holdout conversion")
+    def holdout_conversion(self, template: FollowUpTemplate) -> str:
+        return _rate(template.holdout_converted_count, template.holdout_count)
 
     def get_urls(self) -> list:
         info = self.opts.app_label, self.opts.model_name

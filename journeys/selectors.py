@@ -179,3 +179,17 @@ def followup_results(*, template: FollowUpTemplate) -> TemplateResults:
     ]
     return TemplateResults(variants=variants, treated=with_test(_group("All variants", treated_rows)),
                            holdout=holdout, between_variants=between)
+
+
+def template_result_counts() -> dict:
+    """Annotations for a FollowUpTemplate queryset: reached_count, converted_count, holdout_count and
+    holdout_converted_count, counted as followup_results counts them (the admin's list of templates)."""
+    reached = Q(followups__status__in=_REACHED)
+    weighed_holdout = Q(followups__status=FollowUp.Status.HELD_OUT, followups__sent_at__isnull=False)
+    converted = Q(followups__attributed_order__isnull=False)
+    return {
+        "reached_count": Count("followups", filter=reached),
+        "converted_count": Count("followups", filter=reached & converted),
+        "holdout_count": Count("followups", filter=weighed_holdout),
+        "holdout_converted_count": Count("followups", filter=weighed_holdout & converted),
+    }

@@ -15,6 +15,7 @@ from journeys.services.dispatch import followups_dispatch_due
 from tests.desk.helpers import logged_in
 from tests.factories import BoutiqueFactory, ProductFactory, make_staff
 from tests.journeys.helpers import make_client, make_template
+from touchpoints.services import OrderLineData, order_record
 
 pytestmark = pytest.mark.django_db
 
@@ -137,3 +138,24 @@ def test_the_client_page_timeline_says_why_a_follow_up_did_not_go(head_office):
 
     assert "Follow-up: Thank you" in page
     assert "Cancelled: the client never gave consent to Email marketing messages." in page
+
+
+def test_the_list_of_templates_shows_each_ones_conversion_next_to_its_holdout(head_office):
+    client = make_client(BoutiqueFactory(code="PAR"))
+    template = make_template("Thank you", "email")
+    make_template("Birthday", "sms")
+    order = order_record(source="pos", external_id="O-1", customer=client, placed_at=DUE, currency="EUR",
+                         total="100.00", lines=[OrderLineData(sku="S-1", quantity=1, unit_price="100.00")]).record
+    rows = [("sent", order), ("sent", None), ("sent", None), ("sent", None), ("failed", None),
+            ("held_out", order), ("held_out", None)]
+    FollowUp.objects.bulk_create([
+        FollowUp(customer=client, template=template, channel="email", due_at=DUE, status=status, sent_at=DUE,
+                 attributed_order=attributed, idempotency_key=f"l:{number}")
+        for number, (status, attributed) in enumerate(rows)
+    ])
+
+    page = head_office.get(reverse("admin:journeys_followuptemplate_changelist")).content.decode()
+
+    assert '<td class="field-conversion">25.0% (1/4)</td>' in page
+    assert '<td class="field-holdout_conversion">50.0% (1/2)</td>' in page
+    assert '<td class="field-conversion">–</td>' in page  # the birthday SMS, never sent
