@@ -137,3 +137,23 @@ def test_a_client_without_advisor_boutique_or_orders_renders_without_them():
              "{% if last_order %}, {{ last_order.total }}{% endif %}.",
     )
     assert message.text == "Hello Jun."
+
+
+def test_a_task_whose_saved_template_no_longer_compiles_still_reaches_the_list_saying_why(paris_boutique):
+    from journeys.models import FollowUp, FollowUpTemplate, FollowUpVariant
+    from journeys.services import followup_schedule
+
+    # Saved before templates were checked (or straight into the database): an unclosed tag.
+    template = FollowUpTemplate.objects.create(name="Call", channel="advisor_task")
+    FollowUpVariant.objects.create(template=template, subject="Call", body="{% if client.name %}Hello")
+    client = make_client(paris_boutique)
+
+    task, created = followup_schedule(customer=client, template=template, key="k",
+                                      trigger_at=dt.datetime(2026, 5, 4, 8, tzinfo=dt.UTC))
+
+    assert (created, task.status, task.subject, task.body) == (True, "scheduled", "", "")
+    assert task.status_reason == ("The follow-up template does not compile: Unclosed tag on line 1: 'if'. Looking "
+                                  "for one of: elif, else, endif.")
+    with pytest.raises(ApplicationError, match="^The trigger moment needs a time zone.$"):
+        followup_schedule(customer=client, template=template, key="naive", trigger_at=dt.datetime(2026, 5, 4, 8))  # noqa: DTZ001
+    assert FollowUp.objects.count() == 1
