@@ -8,7 +8,7 @@ from django.urls import path
 from django.views.decorators.http import require_POST
 
 from desk.day import advisor_day
-from desk.tasks_views import task_outcome_view, task_snooze_view
+from desk.day_actions import task_outcome_view, task_snooze_view
 
 
 class AtelierAdminSite(admin.AdminSite):
@@ -34,7 +34,7 @@ class AtelierAdminSite(admin.AdminSite):
         return super().index(request, extra_context=context)
 
     def get_urls(self) -> list:
-        # The day's one-click task actions (desk.tasks_views), behind the admin's login like every admin page.
+        # The day's one-click task actions (desk.day_actions), behind the admin's login like every admin page.
         def wrap(view):
             return self.admin_view(require_POST(lambda request, followup_id: view(request, followup_id,
                                                                                  site_name=self.name)))
