@@ -52,7 +52,7 @@ CONTEXT_CONTRACT: dict[str, frozenset[str] | None] = {
     "boutique": frozenset({"name"}),
     "last_order": frozenset({"total", "currency", "placed_at", "lines"}),
     "recommended_products": frozenset({"0", "1", "2", "3", "4"}),  # by position; a loop gets each item's shape
-    "preferences": frozenset(PREFERENCE_KEYS),
+    "preferences": frozenset({*PREFERENCE_KEYS, "items"}),
 }
 # The lists whose items have a shape of their own, for the loop variables that walk them.
 _ITEM_CONTRACT = {("recommended_products",): _PRODUCT, ("last_order", "lines"): _LINE}
@@ -119,6 +119,12 @@ def template_check(source: str, *, channel: str, field: str = "body") -> None:
             bound.update(dict.fromkeys(node.extra_context))
         elif isinstance(node, defaulttags.RegroupNode):
             bound[node.var_name] = None
+        elif isinstance(node, defaulttags.FilterNode):
+            bound["var"] = None  # {% filter %} applies its filters to a variable of its own named "var"
+        # `{% cycle … as c %}`, `{% firstof … as x %}`, `{% now … as y %}`, `{% widthratio … as w %}`.
+        for attribute in ("asvar", "variable_name"):
+            if isinstance(getattr(node, attribute, None), str):
+                bound[getattr(node, attribute)] = None
     known = ", ".join(CONTEXT_CONTRACT)
     for node in nodes:
         for expression in _expressions({k: v for k, v in vars(node).items() if k != "token"}):

@@ -26,6 +26,11 @@ pytestmark = pytest.mark.django_db
         "{% for line in last_order.lines %}{{ line.name }} × {{ line.quantity }}{% endfor %}",
         "{{ preferences.categories|join:', ' }} {{ recommended_products.0.name }} {{ forloop.counter|default:'' }}",
         "{% with first=client.first_name %}{{ first }}{% endwith %}",
+        "{% filter upper %}{{ client.name }}{% endfilter %} {% cycle 'a' 'b' as tone %}{{ tone }}",
+        "{% for key, values in preferences.items %}{{ key }}: {{ values|join:', ' }}{% endfor %}",
+        "{% firstof advisor.name boutique.name 'the house' as signer %}{{ signer }}{% now 'Y' as year %}{{ year }}",
+        "{% regroup recommended_products by category as groups %}{% for group in groups %}{{ group.grouper }}"
+        "{% endfor %}",
     ],
 )
 def test_templates_within_the_context_contract_pass_the_check(source):
