@@ -280,6 +280,8 @@ class FollowUp(TimeStampedModel):
     # When the gesture reached the client: the provider accepted the message, or the advisor recorded the task's
     # outcome. Attribution counts from it.
     sent_at = models.DateTimeField(null=True, blank=True)
+    # When the client first opened the email, where known: an `email_opened` touchpoint naming its Message-ID.
+    opened_at = models.DateTimeField(null=True, blank=True)
     status_reason = models.CharField(max_length=240, blank=True)
     outcome = models.CharField(max_length=12, choices=Outcome.choices, blank=True)
     attributed_order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

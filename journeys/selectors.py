@@ -101,6 +101,7 @@ class GroupResult:
     label: str
     scheduled: int = 0
     sent: int = 0
+    opened: int = 0
     done: int = 0
     failed: int = 0
     cancelled: int = 0
@@ -128,14 +129,16 @@ _REACHED = (FollowUp.Status.SENT, FollowUp.Status.DONE)
 
 
 def _group(label: str, rows: list[dict]) -> dict:
-    counts = {"label": label, "scheduled": 0, "sent": 0, "done": 0, "failed": 0, "cancelled": 0, "reached": 0,
-              "converted": 0, "revenue": Decimal("0")}
+    counts = {"label": label, "scheduled": 0, "sent": 0, "opened": 0, "done": 0, "failed": 0, "cancelled": 0,
+              "reached": 0, "converted": 0, "revenue": Decimal("0")}
     for row in rows:
         status = row["status"]
         if status in (FollowUp.Status.SCHEDULED, FollowUp.Status.SENDING):
             counts["scheduled"] += row["total"]
         elif status in ("sent", "done", "failed", "cancelled"):
             counts[status] += row["total"]
+        if status == FollowUp.Status.SENT:
+            counts["opened"] += row["opened"]
         if status in _REACHED:
             counts["reached"] += row["total"]
             counts["converted"] += row["converted"]
@@ -149,13 +152,14 @@ def _group(label: str, rows: list[dict]) -> dict:
 
 
 def followup_results(*, template: FollowUpTemplate) -> TemplateResults:
-    """Per variant of a template: sent, done, converted (an order attributed within the window), conversion rate
-    and revenue (house currency), each variant tested against the holdout and against the other variants. One
-    query."""
+    """Per variant of a template: sent, opened (where known), done, converted (an order attributed within the
+    window), conversion rate and revenue (house currency), each variant tested against the holdout and against
+    the other variants. One query."""
     rows = list(
         FollowUp.objects.filter(template=template)
         .values("variant__label", "status")
         .annotate(total=Count("pk"), weighed=Count("pk", filter=Q(sent_at__isnull=False)),
+                  opened=Count("pk", filter=Q(opened_at__isnull=False)),
                   converted=Count("pk", filter=Q(attributed_order__isnull=False)),
                   revenue=Sum("attributed_order__total_house"))
         .order_by("variant__label", "status")

@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from journeys.services.attribution import orders_attribute_for_interactions
+from journeys.services.attribution import opens_record_for_interactions, orders_attribute_for_interactions
 from journeys.services.dispatch import followups_dispatch_due
 
 logger = logging.getLogger(__name__)
@@ -24,8 +24,11 @@ def followups_dispatch_task() -> dict[str, int]:
 
 @shared_task(acks_late=True)
 def followups_attribute_task(interaction_ids: list[int]) -> int:
-    """Attribute the orders behind newly recorded purchases to the follow-ups before them. Idempotent."""
-    return orders_attribute_for_interactions(interaction_ids=interaction_ids)
+    """What newly recorded touchpoints say about follow-ups: purchases attributed to the follow-ups before them,
+    email opens noted on the emails they name. Idempotent."""
+    return orders_attribute_for_interactions(interaction_ids=interaction_ids) + opens_record_for_interactions(
+        interaction_ids=interaction_ids
+    )
 
 
 def queue_attribution(interaction_ids: list[int]) -> None:

@@ -22,6 +22,11 @@ class Migration(migrations.Migration):
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
+            model_name='followup',
+            name='opened_at',
+            field=models.DateTimeField(blank=True, null=True),
+        ),
+        migrations.AddField(
             model_name='followuptemplate',
             name='holdout_percent',
             field=models.PositiveSmallIntegerField(blank=True, help_text='Share of clients kept out of it to measure its lift. Empty: the house default (FOLLOWUP_HOLDOUT_PERCENT); 0: nobody. Marketing follow-ups only.', null=True, validators=[django.core.validators.MaxValueValidator(50)]),

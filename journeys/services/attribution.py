@@ -66,3 +66,30 @@ def orders_attribute_for_interactions(*, interaction_ids: list[int]) -> int:
         .values_list("order_id", flat=True)
     )
     return sum(order_attribute(order=order) for order in Order.objects.filter(pk__in=order_ids).order_by("pk"))
+
+
+# Where an `email_opened` touchpoint names the email it is about (the mail platform's webhook echoes the
+# Message-ID the dispatcher set).
+OPENED_MESSAGE_KEY = "message_id"
+
+
+@transaction.atomic
+def opens_record_for_interactions(*, interaction_ids: list[int]) -> int:
+    """Note on each email follow-up when the client first opened it, from the `email_opened` touchpoints among
+    these interactions whose metadata names its Message-ID (and that are the same client's). Returns how many
+    follow-ups learned of an open (or of an earlier one)."""
+    opens = Interaction.objects.filter(pk__in=interaction_ids, touchpoint_type__code="email_opened").values_list(
+        "customer_id", "occurred_at", "metadata"
+    )
+    noted = 0
+    for customer_id, occurred_at, metadata in opens:
+        message_id = str((metadata or {}).get(OPENED_MESSAGE_KEY) or "").strip()
+        if not message_id:
+            continue
+        noted += (
+            FollowUp.objects.filter(customer_id=customer_id, provider_message_id=message_id,
+                                    status=FollowUp.Status.SENT)
+            .filter(Q(opened_at__isnull=True) | Q(opened_at__gt=occurred_at))
+            .update(opened_at=occurred_at, updated_at=timezone.now())
+        )
+    return noted

@@ -17,7 +17,7 @@ from journeys.services.attribution import order_attribute
 from journeys.services.dispatch import followups_dispatch_due
 from tests.journeys.helpers import make_client, make_template
 from touchpoints.models import Order
-from touchpoints.services import OrderLineData, order_record
+from touchpoints.services import OrderLineData, interaction_record, order_record
 
 pytestmark = pytest.mark.django_db
 
@@ -241,3 +241,26 @@ def test_results_per_variant_count_reached_converted_and_revenue_and_test_agains
     assert variant_b.against_holdout.is_significant
     ((first, second, between),) = results.between_variants
     assert (first, second, round(between.z, 2)) == ("A", "B", -2.5)
+
+
+def test_an_email_opened_touchpoint_naming_the_message_id_notes_the_first_open(
+    paris_boutique, django_capture_on_commit_callbacks
+):
+    client = make_client(paris_boutique)
+    other = make_client(paris_boutique)
+    followup = sent_thank_you(client, make_template("Thank you", "email"))
+
+    def opened(customer, hours: int, message_id: str, external_id: str) -> None:
+        interaction_record(customer=customer, touchpoint_type="email_opened", source=SourceSystem.ECOMMERCE,
+                           occurred_at=SENT + dt.timedelta(hours=hours), external_id=external_id,
+                           metadata={"message_id": message_id})
+
+    with django_capture_on_commit_callbacks(execute=True):
+        opened(client, 5, followup.provider_message_id, "open-2")
+        opened(client, 2, followup.provider_message_id, "open-1")  # reported late, happened first
+        opened(client, 1, "<someone-else@atelier.example>", "open-3")
+        opened(other, 1, followup.provider_message_id, "open-4")  # another client's touchpoint
+
+    followup.refresh_from_db()
+    assert followup.opened_at == SENT + dt.timedelta(hours=2)
+    assert followup_results(template=followup.template).variants[0].opened == 1
