@@ -59,6 +59,11 @@ class AdvisorDay:
     quiet_top_clients: list[Customer]
     recent_feedback: list[Response]
 
+    @property
+    def snooze_default(self) -> str:
+        """What the snooze field proposes: tomorrow at 10:00, boutique time (an HTML datetime-local value)."""
+        return f"{self.today + dt.timedelta(days=1):%Y-%m-%d}T10:00"
+
 
 @dataclass(frozen=True)
 class DayWindow:
@@ -212,3 +217,18 @@ def advisor_day(*, user: Any, now: dt.datetime | None = None) -> AdvisorDay | No
         quiet_top_clients=list(day_quiet_top_clients(**scope)),
         recent_feedback=list(day_recent_feedback(**scope)),
     )
+
+
+def day_task_for_action(*, user: Any, followup_id: int) -> FollowUp | None:
+    """A task of the day that `user` may close or snooze: one they see on their day (theirs, or, for a boutique
+    manager, any of the boutique's), whatever its status (the service refuses one already closed). None otherwise,
+    so another advisor's or another boutique's task is not found."""
+    advisor = day_advisor(user=user)
+    if advisor is None:
+        return None
+    tasks = FollowUp.objects.visible_to(user).filter(
+        pk=followup_id, channel=FollowUpTemplate.Channel.ADVISOR_TASK, customer__is_anonymized=False
+    )
+    if advisor.role != Advisor.Role.BOUTIQUE_MANAGER:
+        tasks = tasks.filter(advisor=advisor)
+    return tasks.select_related("customer").first()

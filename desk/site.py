@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import admin
+from django.urls import path
+from django.views.decorators.http import require_POST
 
 from desk.day import advisor_day
+from desk.day_actions import task_outcome_view, task_snooze_view
 
 
 class AtelierAdminSite(admin.AdminSite):
@@ -29,3 +32,15 @@ class AtelierAdminSite(admin.AdminSite):
             context["title"] = "Your boutique's day" if day.is_boutique_wide else "Your day"
         context.update(extra_context or {})
         return super().index(request, extra_context=context)
+
+    def get_urls(self) -> list:
+        # The day's one-click task actions (desk.day_actions), behind the admin's login like every admin page.
+        def wrap(view):
+            return self.admin_view(require_POST(lambda request, followup_id: view(request, followup_id,
+                                                                                 site_name=self.name)))
+
+        day_actions = [
+            path("day/tasks/<int:followup_id>/outcome/", wrap(task_outcome_view), name="desk_task_outcome"),
+            path("day/tasks/<int:followup_id>/snooze/", wrap(task_snooze_view), name="desk_task_snooze"),
+        ]
+        return [*day_actions, *super().get_urls()]

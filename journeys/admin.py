@@ -5,12 +5,20 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.template.response import TemplateResponse
+from django.urls import path
 
 from core.admin import TIMESTAMPS, ViewOnlyAdminMixin
 from core.errors import ApplicationError
 from customers.admin import BoutiqueScopedAdminMixin, ClientSearchMixin
+from customers.models import Customer
 from journeys.models import Enrollment, FollowUp, FollowUpTemplate, FollowUpVariant, Journey, Rule, Stage, Transition
+from journeys.selectors import followup_results, template_result_counts
 from journeys.services import followup_check_status_change, followup_update_by_staff
+from journeys.services.rendering import CONTEXT_CONTRACT, followup_context, render_message, template_check
 
 
 class StageInline(admin.TabularInline):
@@ -44,24 +52,121 @@ class StageAdmin(admin.ModelAdmin):
     readonly_fields = TIMESTAMPS
 
 
+def _rate(converted: int, total: int) -> str:
+    return f"{converted / total:.1%} ({converted}/{total})" if total else "–"
+
+
+class FollowUpVariantForm(forms.ModelForm):
+    """Subject and body must compile and name only the context's variables (journeys.services.rendering): a typo
+    is refused here, with the reason, rather than sent as an empty greeting."""
+
+    class Meta:
+        model = FollowUpVariant
+        fields = ["template", "label", "weight", "subject", "body"]
+        help_texts = {
+            "body": "Django template syntax. Email: HTML. Variables: " + ", ".join(CONTEXT_CONTRACT) + ".",
+        }
+
+    def _checked(self, field: str) -> str:
+        source = self.cleaned_data.get(field) or ""
+        template = self.cleaned_data.get("template") or getattr(self.instance, "template", None)
+        try:
+            template_check(source, channel=getattr(template, "channel", FollowUpTemplate.Channel.EMAIL), field=field)
+        except ApplicationError as error:
+            raise forms.ValidationError(error.message) from error
+        return source
+
+    def clean_subject(self) -> str:
+        return self._checked("subject")
+
+    def clean_body(self) -> str:
+        return self._checked("body")
+
+
 class FollowUpVariantInline(admin.StackedInline):
     model = FollowUpVariant
+    form = FollowUpVariantForm
     fields = [("label", "weight"), "subject", "body"]
     extra = 0
 
 
 @admin.register(FollowUpTemplate)
 class FollowUpTemplateAdmin(admin.ModelAdmin):
-    list_display = ["name", "channel", "delay_hours", "is_active"]
-    list_filter = ["channel", "is_active"]
+    """Templates and their variants. The change page also shows the template's results (per variant, against the
+    holdout) and links to a preview of every variant for a chosen client."""
+
+    list_display = ["name", "channel", "purpose", "delay_hours", "holdout_percent", "is_active", "reached",
+                     "conversion", "holdout_conversion"]
+    list_filter = ["channel", "purpose", "is_active"]
     search_fields = ["name"]
     ordering = ["name"]
     readonly_fields = TIMESTAMPS
     inlines = [FollowUpVariantInline]
 
+    def get_queryset(self, request):
+        # The list's result columns, counted in the list's one query (templates are few; follow-ups are many).
+        return super().get_queryset(request).annotate(**template_result_counts())
+
+    @admin.display(description="Reached", ordering="reached_count")
+    def reached(self, template: FollowUpTemplate) -> int:
+        return template.reached_count
+
+    @admin.display(description="Conversion")
+    def conversion(self, template: FollowUpTemplate) -> str:
+        return _rate(template.converted_count, template.reached_count)
+
+    @admin.display(description="Holdout conversion")
+    def holdout_conversion(self, template: FollowUpTemplate) -> str:
+        return _rate(template.holdout_converted_count, template.holdout_count)
+
+    def get_urls(self) -> list:
+        info = self.opts.app_label, self.opts.model_name
+        preview = path("<path:object_id>/preview/", self.admin_site.admin_view(self.preview_view),
+                       name="{}_{}_preview".format(*info))
+        return [preview, *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        template = self.get_object(request, unquote(object_id))
+        extra_context = {**(extra_context or {})}
+        if template is not None:
+            extra_context["results"] = followup_results(template=template)
+        return super().change_view(request, object_id, form_url, extra_context=extra_context)
+
+    def preview_view(self, request, object_id: str):
+        """Every variant of the template rendered for one client (?client=<id or email>), among those the staff
+        member may see. Nothing is saved or sent."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        template = self.get_object(request, unquote(object_id))
+        if template is None:
+            raise Http404("No such template.")
+        wanted = (request.GET.get("client") or "").strip()
+        customer, error, previews = None, "", []
+        if wanted:
+            clients = Customer.objects.visible_to(request.user).filter(is_anonymized=False)
+            lookup = {"pk": int(wanted)} if wanted.isdigit() else {"email": wanted.lower()}
+            customer = clients.filter(**lookup).select_related("advisor__user", "home_boutique").first()
+            if customer is None:
+                error = f"No client {wanted!r} among the clients you may see."
+            else:
+                context = followup_context(customer)
+                for variant in template.variants.order_by("label"):
+                    try:
+                        message = render_message(subject=variant.subject, body=variant.body,
+                                                 channel=template.channel, context=context)
+                        previews.append((variant, message, ""))
+                    except ApplicationError as failure:
+                        previews.append((variant, None, failure.message))
+        return TemplateResponse(request, "admin/journeys/followuptemplate/preview.html", {
+            **self.admin_site.each_context(request), "opts": self.opts, "original": template,
+            "title": f"Preview: {template.name}", "wanted": wanted, "customer": customer, "error": error,
+            "previews": previews, "is_html": template.channel == FollowUpTemplate.Channel.EMAIL,
+        })
+
 
 @admin.register(FollowUpVariant)
 class FollowUpVariantAdmin(admin.ModelAdmin):
+    form = FollowUpVariantForm
     list_display = ["template", "label", "weight", "subject"]
     list_filter = ["template"]
     list_select_related = ["template"]
@@ -145,19 +250,21 @@ class FollowUpAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, admin.ModelAdmi
     """Follow-ups are scheduled and sent by the journeys services; here staff can only correct the status, its
     reason and the outcome (an advisor task done, a message known to have failed). Everything else is shown."""
 
-    list_display = ["due_at", "customer", "template", "channel", "status", "advisor", "outcome", "sent_at"]
+    list_display = ["due_at", "customer", "template", "variant", "channel", "status", "status_reason", "advisor",
+                    "outcome", "sent_at", "attempts"]
     list_filter = ["status", "channel", "outcome", "template", ("due_at", admin.DateFieldListFilter)]
-    list_select_related = ["customer", "template", "advisor__user"]
+    list_select_related = ["customer", "template", "variant", "advisor__user"]
     search_fields = ["customer__email"]
     ordering = ["-due_at", "-pk"]
     show_full_result_count = False
     autocomplete_fields = ["customer", "advisor", "attributed_order"]
     editable_fields = ("status", "status_reason", "outcome")
     fieldsets = [
-        (None, {"fields": ["customer", "template", "variant", "channel", "due_at", "advisor"]}),
+        (None, {"fields": ["customer", "template", "variant", "channel", "due_at", "first_due_at", "advisor"]}),
         ("Status", {"fields": ["status", "status_reason", "outcome", "attributed_order"]}),
         ("Message", {"fields": ["subject", "body"]}),
-        ("Delivery", {"fields": ["sent_at", "attempts", "provider_message_id", "idempotency_key"]}),
+        ("Delivery", {"fields": ["sent_at", "attempts", "last_attempt_at", "provider_message_id",
+                                 "idempotency_key"]}),
         ("Why", {"fields": ["rule", "transition"]}),
         ("Record", {"fields": TIMESTAMPS}),
     ]
@@ -179,7 +286,8 @@ class FollowUpAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, admin.ModelAdmi
             def clean_status(self):
                 status = self.cleaned_data["status"]
                 try:
-                    followup_check_status_change(current=self.initial.get("status", status), wanted=status)
+                    followup_check_status_change(current=self.initial.get("status", status), wanted=status,
+                                                 followup=self.instance)
                 except ApplicationError as error:
                     raise forms.ValidationError(error.message) from error
                 return status

@@ -10,7 +10,9 @@ class JourneysConfig(AppConfig):
         from customers.services import register_merge_handler
         from journeys import selectors, services
         from journeys.api.timeline import FollowUpTimelineSerializer, TransitionTimelineSerializer
+        from journeys.tasks import queue_attribution
         from touchpoints.api.timeline import register_timeline_serializer
+        from touchpoints.events import register_interactions_listener
         from touchpoints.selectors import register_timeline_source
 
         register_timeline_source(selectors.transition_timeline_source())
@@ -18,3 +20,5 @@ class JourneysConfig(AppConfig):
         register_timeline_serializer("transition", TransitionTimelineSerializer)
         register_timeline_serializer("followup", FollowUpTimelineSerializer)
         register_merge_handler(services.move_journeys)
+        # Orders recorded anywhere (POS, ecommerce, imports, API) are attributed to the follow-ups before them.
+        register_interactions_listener(queue_attribution)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -127,9 +128,25 @@ class FollowUpTemplate(TimeStampedModel):
         SMS = "sms", "SMS"
         ADVISOR_TASK = "advisor_task", "Advisor task"
 
+    class Purpose(models.TextChoices):
+        # The consent an email or SMS needs (customers.ConsentPurpose): marketing, or service for a message the
+        # client expects (an alteration ready, an appointment).
+        MARKETING = "marketing", "Marketing"
+        SERVICE = "service", "Service"
+
     name = models.CharField(max_length=120, unique=True)
     channel = models.CharField(max_length=16, choices=Channel.choices)
+    purpose = models.CharField(
+        max_length=12, choices=Purpose.choices, default=Purpose.MARKETING,
+        help_text="The client's consent this needs on its channel (not checked for advisor tasks). Service "
+        "follow-ups (expected messages, service-recovery calls) are never held out.",
+    )
     delay_hours = models.PositiveIntegerField(default=0, help_text="Hours after the trigger before it is due.")
+    holdout_percent = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(50)],
+        help_text="Share of clients kept out of it to measure its lift. Empty: the house default "
+        "(FOLLOWUP_HOLDOUT_PERCENT); 0: nobody. Marketing follow-ups only.",
+    )
     is_active = models.BooleanField(default=True)
 
     class Meta:
@@ -227,6 +244,9 @@ class FollowUp(TimeStampedModel):
 
     class Status(models.TextChoices):
         SCHEDULED = "scheduled", "Scheduled"
+        # Claimed by the dispatcher and handed to the provider; what happens to a row a dead worker left here is
+        # decided by journeys.services.dispatch (resent with the same idempotency key, or held for review).
+        SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
@@ -244,6 +264,9 @@ class FollowUp(TimeStampedModel):
     variant = models.ForeignKey(FollowUpVariant, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     channel = models.CharField(max_length=16, choices=FollowUpTemplate.Channel.choices)
     due_at = models.DateTimeField()
+    # When it was first due (followup_schedule): quiet hours, the frequency cap, retries and snoozes move due_at,
+    # and the cap gives up on a follow-up pushed too far from this.
+    first_due_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.SCHEDULED)
     advisor = models.ForeignKey(Advisor, null=True, blank=True, on_delete=models.SET_NULL, related_name="followups")
     rule = models.ForeignKey(Rule, null=True, blank=True, on_delete=models.SET_NULL, related_name="followups")
@@ -253,7 +276,12 @@ class FollowUp(TimeStampedModel):
     idempotency_key = models.CharField(max_length=200, unique=True)
     provider_message_id = models.CharField(max_length=200, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    # When the gesture reached the client: the provider accepted the message, or the advisor recorded the task's
+    # outcome. Attribution counts from it.
     sent_at = models.DateTimeField(null=True, blank=True)
+    # When the client first opened the email, where known: an `email_opened` touchpoint naming its Message-ID.
+    opened_at = models.DateTimeField(null=True, blank=True)
     status_reason = models.CharField(max_length=240, blank=True)
     outcome = models.CharField(max_length=12, choices=Outcome.choices, blank=True)
     attributed_order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

@@ -77,6 +77,12 @@ def celery_worker(django_db_serialized_rollback, transactional_db):
         stderr=subprocess.STDOUT,
     )
     app.conf.task_always_eager = False
+    # Every task the code queues by itself meanwhile (attribution after an order, say) goes to the private queue
+    # too, rather than into the shared default queue of whatever Redis the machine runs.
+    previous_routes = app.conf.task_routes
+    app.conf.task_routes = {"*": {"queue": queue}}
+    app.amqp.flush_routes()
+    app.amqp.__dict__.pop("router", None)  # the router keeps the routes it was built with
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -89,6 +95,9 @@ def celery_worker(django_db_serialized_rollback, transactional_db):
         yield queue
     finally:
         app.conf.task_always_eager = True
+        app.conf.task_routes = previous_routes
+        app.amqp.flush_routes()
+        app.amqp.__dict__.pop("router", None)
         worker.terminate()
         try:
             worker.wait(timeout=20)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import time as _time
 from decimal import Decimal
 from pathlib import Path
 
@@ -164,6 +165,8 @@ STATIC_ROOT = env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 # --- Email: EMAIL_URL such as smtp+tls://user:password@smtp.example.com:587 or consolemail:// --------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Atelier <clienteling@atelier.example>")
+# Seconds an SMTP call may take: a hung server must not hold a follow-up past its sending lease (below).
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 
 # --- Money: the house reports in one currency; orders keep their own and are converted at record time. ---
 HOUSE_CURRENCY = env.str("HOUSE_CURRENCY", default="EUR")
@@ -209,6 +212,10 @@ CELERY_BEAT_SCHEDULE = {
     "purge-import-uploads-nightly": {
         "task": "imports.tasks.import_uploads_purge_task",
         "schedule": 24 * 60 * 60,
+    },
+    "dispatch-due-followups-every-minute": {
+        "task": "journeys.tasks.followups_dispatch_task",
+        "schedule": 60,
     },
 }
 
@@ -297,3 +304,44 @@ WOOCOMMERCE_WEBHOOK_SECRET = env.str("WOOCOMMERCE_WEBHOOK_SECRET", default="")
 
 # Region for phone numbers typed without a country code when no boutique tells (ISO 3166-1 alpha-2).
 DEFAULT_PHONE_REGION = env.str("DEFAULT_PHONE_REGION", default="FR")
+
+# --- Follow-ups (journeys.services.dispatch) -------------------------------------------------------------
+# SMS: "console" (the demo: messages are logged) or "twilio" (a Twilio-style HTTP API; the four SMS_* below).
+SMS_BACKEND = env.str("SMS_BACKEND", default="console")
+SMS_API_URL = env.str("SMS_API_URL", default="https://api.twilio.com")
+SMS_ACCOUNT_SID = env.str("SMS_ACCOUNT_SID", default="")
+SMS_AUTH_TOKEN = env.str("SMS_AUTH_TOKEN", default="")
+SMS_FROM = env.str("SMS_FROM", default="")
+SMS_TIMEOUT_SECONDS = env.float("SMS_TIMEOUT_SECONDS", default=10.0)
+if SMS_BACKEND not in ("console", "twilio"):
+    raise ImproperlyConfigured(f"SMS_BACKEND is {SMS_BACKEND!r}; use console or twilio.")
+if SMS_BACKEND == "twilio":
+    _sms = {"SMS_API_URL": SMS_API_URL, "SMS_ACCOUNT_SID": SMS_ACCOUNT_SID, "SMS_AUTH_TOKEN": SMS_AUTH_TOKEN,
+            "SMS_FROM": SMS_FROM}
+    _missing = [name for name, value in _sms.items() if not value]
+    if _missing:
+        raise ImproperlyConfigured(f"SMS_BACKEND is twilio but these are not set: {', '.join(_missing)}.")
+# No email or SMS reaches a client between these local times of their home boutique (HH:MM, the end excluded).
+FOLLOWUP_QUIET_HOURS_START = env.str("FOLLOWUP_QUIET_HOURS_START", default="21:00")
+FOLLOWUP_QUIET_HOURS_END = env.str("FOLLOWUP_QUIET_HOURS_END", default="09:00")
+for _name in ("FOLLOWUP_QUIET_HOURS_START", "FOLLOWUP_QUIET_HOURS_END"):
+    try:
+        _time.fromisoformat(globals()[_name])
+    except ValueError:
+        raise ImproperlyConfigured(f"{_name} is {globals()[_name]!r}; give a time as HH:MM, e.g. 21:00.") from None
+# At most this many emails and SMS per client in any 7 days; a follow-up over the cap waits for room.
+FOLLOWUP_MAX_PER_7_DAYS = env.int("FOLLOWUP_MAX_PER_7_DAYS", default=3)
+# An email or SMS that would go more than this many hours after it was first due is dropped (with the reason):
+# after an outage, past the cap, or scheduled for a moment long gone (a legacy purchase imported today).
+FOLLOWUP_MAX_LATE_HOURS = env.int("FOLLOWUP_MAX_LATE_HOURS", default=72)
+# Sending attempts before a follow-up ends as failed; the n-th retry waits FOLLOWUP_RETRY_BASE_SECONDS * 4^(n-1).
+FOLLOWUP_MAX_ATTEMPTS = env.int("FOLLOWUP_MAX_ATTEMPTS", default=5)
+FOLLOWUP_RETRY_BASE_SECONDS = env.int("FOLLOWUP_RETRY_BASE_SECONDS", default=60)
+# A follow-up still "sending" this long after its attempt began belonged to a worker that died mid-send.
+FOLLOWUP_SENDING_LEASE_SECONDS = env.int("FOLLOWUP_SENDING_LEASE_SECONDS", default=300)
+# Share of clients (percent) kept out of a template's follow-ups to measure its lift; a template may override it.
+FOLLOWUP_HOLDOUT_PERCENT = env.int("FOLLOWUP_HOLDOUT_PERCENT", default=10)
+# An order placed within this many days after a follow-up is attributed to it.
+FOLLOWUP_ATTRIBUTION_DAYS = env.int("FOLLOWUP_ATTRIBUTION_DAYS", default=14)
+# Products offered to templates as `recommended_products`.
+FOLLOWUP_RECOMMENDED_PRODUCTS = env.int("FOLLOWUP_RECOMMENDED_PRODUCTS", default=3)

@@ -160,6 +160,8 @@ def _followup_row(entry: TimelineEntry) -> TimelineRow:
         kind="followup", channel=followup.channel, icon=channel_icon(followup.channel),
         title=f"Follow-up: {followup.template.name}", occurred_at=entry.occurred_at,
         detail=" · ".join(part for part in (followup.get_channel_display(), followup.subject) if part),
+        # Why it was held out, postponed, cancelled or failed: the dispatcher's reason, in its words.
+        note=followup.status_reason,
         who=str(followup.advisor) if followup.advisor else "",
         badge=FollowUp.Status(followup.status).label,
     )

@@ -1,7 +1,8 @@
 """Writes to journeys. One module per concern; import from here.
 
 - enrollments: enrolling clients and moving them between stages (always with a Transition);
-- followups: scheduling follow-ups and what staff may change on them.
+- followups: scheduling follow-ups (holdout included), what staff may change on them, advisor task outcomes;
+- rendering: templates over the fixed, safe context; dispatch: sending due follow-ups; attribution: orders.
 """
 
 from journeys.services.enrollments import (
@@ -16,8 +17,11 @@ from journeys.services.enrollments import (
 from journeys.services.followups import (
     STAFF_STATUS_CHANGES,
     followup_check_status_change,
+    followup_record_outcome,
     followup_schedule,
+    followup_snooze,
     followup_update_by_staff,
+    is_held_out,
     variant_for,
 )
 
@@ -30,8 +34,11 @@ __all__ = [
     "enrollment_move",
     "enrollment_place",
     "followup_check_status_change",
+    "followup_record_outcome",
     "followup_schedule",
+    "followup_snooze",
     "followup_update_by_staff",
+    "is_held_out",
     "move_journeys",
     "variant_for",
 ]

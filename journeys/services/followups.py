@@ -1,4 +1,5 @@
-"""Follow-ups: scheduling a personal gesture for a client, and what staff may change on one."""
+"""Follow-ups: scheduling a personal gesture for a client (or holding the client out of it), what staff may
+change on one, and the advisor's one-click outcome and snooze of a task."""
 
 from __future__ import annotations
 
@@ -6,11 +7,16 @@ import datetime as dt
 import hashlib
 import logging
 
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from core.errors import ApplicationError
 from customers.models import Customer
 from journeys.models import FollowUp, FollowUpTemplate, FollowUpVariant, Rule, Transition
+from journeys.services.dispatch import NEEDS_REVIEW, email_message_id
+from journeys.services.rendering import followup_context, render_message
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +39,23 @@ def variant_for(*, template: FollowUpTemplate, customer_id: int) -> FollowUpVari
     raise AssertionError("unreachable: the point is below the sum of the weights")
 
 
+def holdout_percent(template: FollowUpTemplate) -> int:
+    """The share of clients (percent) kept out of a template's follow-ups: its own, else the house default. Zero
+    for a service template: a client is never kept from a message they expect or a call that repairs a
+    disappointment, to measure anything."""
+    if template.purpose == FollowUpTemplate.Purpose.SERVICE:
+        return 0
+    return settings.FOLLOWUP_HOLDOUT_PERCENT if template.holdout_percent is None else template.holdout_percent
+
+
+def is_held_out(*, template: FollowUpTemplate, customer_id: int) -> bool:
+    """Whether a client is in a template's holdout: drawn from a hash of the client and the template (salted apart
+    from the variant's draw, so that holdout and variants are independent), the same answer every time, so a
+    client is held out of every follow-up of that template, not of one in ten."""
+    digest = hashlib.sha256(f"followup-holdout:{template.pk}:{customer_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % 10_000 < holdout_percent(template) * 100
+
+
 @transaction.atomic
 def followup_schedule(
     *,
@@ -46,7 +69,11 @@ def followup_schedule(
     """Schedule a template's follow-up for a client, due `template.delay_hours` after `trigger_at`, once per `key`
     (for example "rule:12:transition:345"): the same key again returns the follow-up already scheduled, created=False.
 
-    The variant is chosen here (see variant_for) and recorded; subject and body are rendered when it is sent.
+    The variant is chosen here (see variant_for) and recorded. A client in the template's holdout (is_held_out)
+    gets a follow-up with status held_out and no variant: nothing is sent, but it is there to count against
+    (did the clients who got nothing buy anyway?). Email and SMS are rendered when they are sent, with the
+    client's consent and data of that moment; an advisor task is rendered now, so the advisor reads the script
+    on their list as soon as it is there.
     """
     if not key or len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
         raise ApplicationError.for_field("key", f"Give a key of 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} characters.")
@@ -55,36 +82,61 @@ def followup_schedule(
     existing = FollowUp.objects.filter(idempotency_key=key).first()
     if existing is not None:
         return existing, False
+    if trigger_at.tzinfo is None:
+        raise ApplicationError.for_field("trigger_at", "The trigger moment needs a time zone.")
+    due_at = trigger_at + dt.timedelta(hours=template.delay_hours)
+    held_out = is_held_out(template=template, customer_id=customer.pk)
+    variant = None if held_out else variant_for(template=template, customer_id=customer.pk)
     fields = {
         "customer": customer,
         "template": template,
-        "variant": variant_for(template=template, customer_id=customer.pk),
+        "variant": variant,
         "channel": template.channel,
-        "due_at": trigger_at + dt.timedelta(hours=template.delay_hours),
-        "status": FollowUp.Status.SCHEDULED,
+        "due_at": due_at,
+        "first_due_at": due_at,
+        "status": FollowUp.Status.HELD_OUT if held_out else FollowUp.Status.SCHEDULED,
+        "status_reason": f"Held out ({holdout_percent(template)}% of clients) to measure the lift." if held_out else "",
         "advisor_id": customer.advisor_id,
         "rule": rule,
         "transition": transition,
     }
+    if template.channel == FollowUpTemplate.Channel.ADVISOR_TASK and variant is not None:
+        try:
+            script = render_message(subject=variant.subject, body=variant.body, channel=template.channel,
+                                    context=followup_context(customer))
+            fields.update(subject=script.subject[:200], body=script.body)
+        except ApplicationError as error:
+            # The task still goes on the advisor's list, under the template's name; the reason says why it is bare.
+            fields["status_reason"] = error.message[:240]
     try:
         with transaction.atomic():
             followup = FollowUp.objects.create(idempotency_key=key, **fields)
     except IntegrityError:
         # The same trigger was handled twice at once (a retried task); the other one scheduled it.
         return FollowUp.objects.get(idempotency_key=key), False
-    logger.info("journeys.followup_scheduled followup_id=%s template_id=%s", followup.pk, template.pk)
+    logger.info("journeys.followup_scheduled followup_id=%s template_id=%s status=%s", followup.pk, template.pk,
+                followup.status)
     return followup, True
 
 
-# Staff close a scheduled follow-up by hand (done, or cancelled); sent, failed and held out are the dispatcher's.
+# Staff close a scheduled follow-up by hand (done, or cancelled); sent, failed and held out are the dispatcher's,
+# but for one case: an email failed for review (delivery unknown) that staff found in the mail server's log.
 STAFF_STATUS_CHANGES = {
     FollowUp.Status.SCHEDULED: {FollowUp.Status.DONE, FollowUp.Status.CANCELLED},
 }
 
 
-def followup_check_status_change(*, current: str, wanted: str) -> None:
-    """Refuse a status change staff may not make (the admin form shows the message on the status field)."""
+def _is_email_for_review(followup: FollowUp | None) -> bool:
+    return (followup is not None and followup.status == FollowUp.Status.FAILED
+            and followup.channel == FollowUpTemplate.Channel.EMAIL and followup.status_reason.startswith(NEEDS_REVIEW))
+
+
+def followup_check_status_change(*, current: str, wanted: str, followup: FollowUp | None = None) -> None:
+    """Refuse a status change staff may not make (the admin form shows the message on the status field).
+    `followup`, when given, lets an email failed for review be confirmed as sent."""
     if wanted == current:
+        return
+    if wanted == FollowUp.Status.SENT and _is_email_for_review(followup):
         return
     if wanted not in STAFF_STATUS_CHANGES.get(current, set()):
         allowed = sorted(STAFF_STATUS_CHANGES.get(current, set()))
@@ -104,13 +156,65 @@ def followup_update_by_staff(*, followup: FollowUp, changes: dict[str, str]) -> 
         raise ApplicationError(f"These fields are not edited by staff: {', '.join(sorted(unknown))}.")
     stored = FollowUp.objects.select_for_update().get(pk=followup.pk)
     if "status" in changes:
-        followup_check_status_change(current=stored.status, wanted=changes["status"])
+        followup_check_status_change(current=stored.status, wanted=changes["status"], followup=stored)
+    confirmed_sent = changes.get("status") == FollowUp.Status.SENT and _is_email_for_review(stored)
     if changes.get("outcome") and changes["outcome"] not in FollowUp.Outcome.values:
         raise ApplicationError.for_field("outcome", f"Unknown outcome {changes['outcome']!r}.")
     changed = [name for name, value in changes.items() if getattr(stored, name) != value]
     for name in changed:
         setattr(stored, name, changes[name])
+    if "status" in changed and stored.status == FollowUp.Status.DONE and stored.sent_at is None:
+        # As followup_record_outcome: a task done reached the client now, and attribution counts from then.
+        stored.sent_at = timezone.now()
+        changed.append("sent_at")
+    if confirmed_sent:
+        # Found in the mail server's log: it went at its last attempt, under its deterministic Message-ID.
+        stored.sent_at, stored.provider_message_id = stored.last_attempt_at, email_message_id(stored)
+        changed += ["sent_at", "provider_message_id"]
     if changed:
         stored.save(update_fields=[*changed, "updated_at"])
         logger.info("journeys.followup_updated followup_id=%s fields=%s", stored.pk, ",".join(changed))
     return changed
+
+
+def _open_task(followup: FollowUp) -> FollowUp:
+    """The task, locked, if it is still the advisor's to do."""
+    stored = FollowUp.objects.select_for_update().get(pk=followup.pk)
+    if stored.channel != FollowUpTemplate.Channel.ADVISOR_TASK:
+        raise ApplicationError("Only an advisor task has an outcome to record or can be snoozed.")
+    if stored.status != FollowUp.Status.SCHEDULED:
+        raise ApplicationError(f"This task is already {stored.get_status_display().lower()}.")
+    return stored
+
+
+@transaction.atomic
+def followup_record_outcome(*, followup: FollowUp, outcome: str, actor: AbstractBaseUser | None = None,
+                            at: dt.datetime | None = None) -> FollowUp:
+    """The advisor's one click on a task: reached, no answer, declined or sale. The task is done (it leaves the
+    list) and counts from now for attribution (sent_at)."""
+    if outcome not in FollowUp.Outcome.values:
+        raise ApplicationError.for_field(
+            "outcome", f"Unknown outcome {outcome!r}; use {', '.join(FollowUp.Outcome.values)}."
+        )
+    stored = _open_task(followup)
+    stored.status, stored.outcome, stored.sent_at = FollowUp.Status.DONE, outcome, at or timezone.now()
+    stored.status_reason = ""
+    stored.save(update_fields=["status", "outcome", "sent_at", "status_reason", "updated_at"])
+    logger.info("journeys.followup_done followup_id=%s outcome=%s actor_id=%s", stored.pk, outcome,
+                getattr(actor, "pk", None))
+    return stored
+
+
+@transaction.atomic
+def followup_snooze(*, followup: FollowUp, until: dt.datetime, actor: AbstractBaseUser | None = None) -> FollowUp:
+    """Put a task off until `until`: it leaves the advisor's list and comes back, due, then."""
+    if until.tzinfo is None:
+        raise ApplicationError.for_field("until", "The snooze time needs a time zone.")
+    if until <= timezone.now():
+        raise ApplicationError.for_field("until", "Snooze the task to a moment in the future.")
+    stored = _open_task(followup)
+    stored.due_at = until
+    stored.status_reason = f"Snoozed until {until.isoformat(timespec='minutes')}."
+    stored.save(update_fields=["due_at", "status_reason", "updated_at"])
+    logger.info("journeys.followup_snoozed followup_id=%s actor_id=%s", stored.pk, getattr(actor, "pk", None))
+    return stored

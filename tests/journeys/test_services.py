@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import time_machine
 
 from core.errors import ApplicationError
 from customers.services import customer_upsert
@@ -128,11 +129,13 @@ def followup(client_record):
 
 
 def test_staff_mark_a_scheduled_task_done_with_its_outcome(followup):
-    changed = followup_update_by_staff(followup=followup, changes={"status": "done", "outcome": "sale"})
+    with time_machine.travel(at(4), tick=False):
+        changed = followup_update_by_staff(followup=followup, changes={"status": "done", "outcome": "sale"})
 
     followup.refresh_from_db()
-    assert changed == ["status", "outcome"]
+    assert changed == ["status", "outcome", "sent_at"]
     assert (followup.status, followup.outcome, followup.body) == ("done", "sale", "Call Claire")
+    assert followup.sent_at == at(4)  # attribution counts from the moment it was done
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,479 @@
+"""Sending due follow-ups: consent, quiet hours and the frequency cap at send time; never the same message twice.
+
+How a follow-up is never sent twice, even when the task is retried or the worker dies after sending:
+1. Claim. In one short transaction the dispatcher locks the due follow-up (skipping rows another worker holds)
+   and the client (so two follow-ups of one client are weighed against the cap one after the other), decides
+   (cancel, postpone, or send), and for a send renders the message and marks the row `sending` with one more
+   attempt and the attempt's time. That commits before anything leaves the house.
+2. Send, outside any transaction, with a key that names this follow-up: the `Idempotency-Key` header for the SMS
+   API (the provider answers a repeated key with the same message), a deterministic Message-ID for email.
+3. Record the provider's message id and `sent`, only if the row is still in the attempt this worker claimed.
+
+A worker that dies between 1 and 3 leaves the row `sending`. Once FOLLOWUP_SENDING_LEASE_SECONDS have passed
+(far longer than an SMTP or HTTP call may take), the next run recovers it:
+- SMS: sent again with the same idempotency key, which the provider deduplicates: the client gets one message,
+  and the row gets the provider's message id.
+- Email: SMTP has no idempotency key, so the dispatcher cannot know whether the server took the message. Email is
+  at most once: the follow-up ends `failed` with a reason saying the delivery is unknown and giving the
+  Message-ID to look up in the mail server's log. A client missing one thank-you is better than a client
+  receiving it twice; staff see it, and may confirm it sent if the log shows it went (followup_update_by_staff).
+
+Failures: a transient error (timeout, provider busy) puts the follow-up back to `scheduled`, due after a backoff
+(FOLLOWUP_RETRY_BASE_SECONDS × 4^(attempt-1)); after FOLLOWUP_MAX_ATTEMPTS it ends `failed` with the reason. A
+permanent error (a refused number, no address) fails it at once. Retries are rows with a due time, picked up by
+the periodic task, not Celery countdowns (STYLE.md: Tasks).
+
+Locks: a follow-up, then its client, both without waiting (SKIP LOCKED): a follow-up another worker holds is
+theirs, and one whose client another transaction holds (a consent change, an erasure: they lock the client, then
+its follow-ups) waits for the next run, so the two never deadlock.
+
+Held-out follow-ups go through the same checks when they come due (_weigh_held_out), so the holdout is made of
+clients who would have received the message.
+
+Frequency cap: at most FOLLOWUP_MAX_PER_7_DAYS emails and SMS per client in any 7 days (sent, or being sent).
+A follow-up over the cap is postponed to the moment the oldest message of the full window turns 7 days old,
+unless that is more than FOLLOWUP_MAX_LATE_HOURS after it was first due: then it is cancelled with the reason
+(a thank-you a week late reads worse than none). The same limit drops a follow-up that is already that late
+when it is weighed: after an outage, or scheduled for a trigger long past (a legacy purchase imported today).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import smtplib
+import socket
+import zoneinfo
+from collections import Counter
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import transaction
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from core.errors import ApplicationError
+from customers.models import Customer
+from customers.services.consent import consent_key, current_consent
+from journeys.channels import PermanentSendError, SendError, TransientSendError
+from journeys.channels.sms import sms_backend
+from journeys.models import FollowUp, FollowUpTemplate
+from journeys.services.rendering import followup_context, render_message
+
+logger = logging.getLogger(__name__)
+
+MESSAGE_CHANNELS = (FollowUpTemplate.Channel.EMAIL, FollowUpTemplate.Channel.SMS)
+# How the reason of an email whose delivery is unknown begins; staff may confirm it sent (followup_update_by_staff).
+NEEDS_REVIEW = "Needs review:"
+CAP_WINDOW = dt.timedelta(days=7)
+REASON_MAX_LENGTH = FollowUp._meta.get_field("status_reason").max_length
+
+
+def _reason(text: str) -> str:
+    return text if len(text) <= REASON_MAX_LENGTH else text[: REASON_MAX_LENGTH - 1] + "…"
+
+
+# --- Quiet hours ----------------------------------------------------------------------------------------------
+
+
+def _clock(value: str, name: str) -> dt.time:
+    try:
+        return dt.time.fromisoformat(value)
+    except ValueError as error:
+        raise ApplicationError(f"{name} is {value!r}; give a time as HH:MM.") from error
+
+
+def client_time_zone(customer: Customer) -> zoneinfo.ZoneInfo:
+    """The client's clock: their home boutique's time zone, else the house's (TIME_ZONE)."""
+    boutique = customer.home_boutique
+    return zoneinfo.ZoneInfo(boutique.timezone if boutique is not None else settings.TIME_ZONE)
+
+
+def quiet_hours_end(moment: dt.datetime, zone: zoneinfo.ZoneInfo) -> dt.datetime | None:
+    """When the quiet hours that `moment` falls in end (local FOLLOWUP_QUIET_HOURS_END), or None if it is not
+    within them. The quiet hours may span midnight (21:00–09:00) or not (12:00–14:00); equal bounds: none."""
+    start = _clock(settings.FOLLOWUP_QUIET_HOURS_START, "FOLLOWUP_QUIET_HOURS_START")
+    end = _clock(settings.FOLLOWUP_QUIET_HOURS_END, "FOLLOWUP_QUIET_HOURS_END")
+    local = moment.astimezone(zone)
+    now = local.time().replace(tzinfo=None)
+    if start == end:
+        return None
+    if start < end:
+        is_quiet, end_day = start <= now < end, local.date()
+    else:
+        is_quiet = now >= start or now < end
+        end_day = local.date() if now < end else local.date() + dt.timedelta(days=1)
+    return dt.datetime.combine(end_day, end, tzinfo=zone) if is_quiet else None
+
+
+# --- Frequency cap --------------------------------------------------------------------------------------------
+
+
+def cap_frees_at(*, customer_id: int, now: dt.datetime, excluding: int) -> dt.datetime | None:
+    """None if the client may get one more message now; else the moment the 7-day window has room again."""
+    limit = settings.FOLLOWUP_MAX_PER_7_DAYS
+    moments = list(
+        FollowUp.objects.filter(customer_id=customer_id, channel__in=MESSAGE_CHANNELS,
+                                status__in=(FollowUp.Status.SENT, FollowUp.Status.SENDING))
+        .exclude(pk=excluding)
+        .annotate(moment=Coalesce("sent_at", "last_attempt_at"))
+        .filter(moment__gt=now - CAP_WINDOW)
+        .order_by("-moment")
+        .values_list("moment", flat=True)[:limit]
+    )
+    if len(moments) < limit:
+        return None
+    return moments[limit - 1] + CAP_WINDOW
+
+
+# --- Claiming -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A follow-up this worker marked `sending`, with what to send. `attempt` guards the final write."""
+
+    followup_id: int
+    attempt: int
+    channel: str
+    recipient: str
+    subject: str
+    body: str
+    text: str
+    provider_key: str
+    message_id: str
+
+
+def provider_key(followup: FollowUp) -> str:
+    """The key the provider deduplicates on: the follow-up's own idempotency key, hashed (it is the house's
+    internal vocabulary, and may be longer than a provider accepts)."""
+    digest = hashlib.sha256(f"atelier-followup:{followup.pk}:{followup.idempotency_key}".encode()).hexdigest()
+    return f"followup-{followup.pk}-{digest[:32]}"
+
+
+def email_message_id(followup: FollowUp) -> str:
+    domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip(" >") or "atelier.example"
+    return f"<{provider_key(followup)}@{domain}>"
+
+
+def _close(followup: FollowUp, status: str, reason: str) -> str:
+    followup.status, followup.status_reason = status, _reason(reason)
+    followup.save(update_fields=["status", "status_reason", "updated_at"])
+    logger.info("journeys.followup_closed followup_id=%s status=%s", followup.pk, status)
+    return "cancelled" if status == FollowUp.Status.CANCELLED else "failed"
+
+
+def _postpone(followup: FollowUp, until: dt.datetime, reason: str) -> str:
+    followup.due_at, followup.status_reason = until, _reason(reason)
+    followup.save(update_fields=["due_at", "status_reason", "updated_at"])
+    logger.info("journeys.followup_postponed followup_id=%s until=%s", followup.pk, until.isoformat())
+    return "postponed"
+
+
+def _recipient(followup: FollowUp) -> str:
+    customer = followup.customer
+    return customer.email if followup.channel == FollowUpTemplate.Channel.EMAIL else customer.phone
+
+
+def _lock_client(followup: FollowUp) -> Customer | None:
+    """The follow-up's client, locked, so that their follow-ups are weighed against the cap one after the other
+    (the cap counts what the other workers are sending them). None when another transaction holds the client (a
+    consent change, an erasure, which lock the client and then the follow-ups): the follow-up is left for the next
+    run rather than the two transactions waiting on each other."""
+    return (
+        Customer.objects.select_for_update(no_key=True, skip_locked=True, of=("self",))
+        .select_related("home_boutique")
+        .filter(pk=followup.customer_id)
+        .first()
+    )
+
+
+@transaction.atomic
+def _decide(*, now: dt.datetime, recovering: bool, busy: set[int] | None = None) -> tuple[str, Claim | None] | None:
+    """Lock the next due follow-up (or, when `recovering`, the next SMS a dead worker left `sending`) and decide
+    what becomes of it. None when there is nothing (left) to do. Follow-ups whose client is busy are added to
+    `busy` and left for the next run."""
+    busy = set() if busy is None else busy
+    if recovering:
+        due = FollowUp.objects.filter(
+            status=FollowUp.Status.SENDING, channel=FollowUpTemplate.Channel.SMS,
+            last_attempt_at__lt=now - dt.timedelta(seconds=settings.FOLLOWUP_SENDING_LEASE_SECONDS),
+        )
+    else:
+        due = FollowUp.objects.filter(status=FollowUp.Status.SCHEDULED, channel__in=MESSAGE_CHANNELS, due_at__lte=now)
+    followup = (
+        due.exclude(pk__in=busy)
+        .select_for_update(skip_locked=True, of=("self",))
+        .select_related("template", "variant")
+        .order_by("due_at", "pk")
+        .first()
+    )
+    if followup is None:
+        return None
+    customer = _lock_client(followup)
+    if customer is None:
+        busy.add(followup.pk)
+        return "busy", None
+    followup.customer = customer
+    if not recovering:
+        if followup.variant is None:
+            return _close(followup, FollowUp.Status.FAILED, "The template has no variant to send."), None
+        verdict = _why_not_now(followup, customer, now)
+        if verdict is not None:
+            return _apply(followup, verdict), None
+    if recovering:
+        # Resent with the very same content and key: the provider deduplicates on the key.
+        subject, body, text = followup.subject, followup.body, followup.body
+    else:
+        try:
+            message = render_message(subject=followup.variant.subject, body=followup.variant.body,
+                                     channel=followup.channel, context=followup_context(customer))
+        except ApplicationError as error:
+            return _close(followup, FollowUp.Status.FAILED, error.message), None
+        subject, body, text = message.subject, message.body, message.text
+        if not text:
+            return _close(followup, FollowUp.Status.FAILED, "The message renders empty for this client."), None
+    # The row is locked (select_for_update above): counting the attempt in Python cannot lose another's.
+    followup.status, followup.attempts, followup.last_attempt_at = FollowUp.Status.SENDING, followup.attempts + 1, now
+    followup.subject, followup.body = subject[:200], body
+    followup.save(update_fields=["status", "attempts", "last_attempt_at", "subject", "body", "updated_at"])
+    claim = Claim(
+        followup_id=followup.pk, attempt=followup.attempts, channel=followup.channel,
+        recipient=_recipient(followup), subject=subject, body=body, text=text,
+        provider_key=provider_key(followup), message_id=email_message_id(followup),
+    )
+    return "claimed", claim
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Why a due follow-up does not go now: closed for good (`status` cancelled or failed), or postponed `until`."""
+
+    reason: str
+    status: str = ""
+    until: dt.datetime | None = None
+
+
+def _why_not_now(followup: FollowUp, customer: Customer, now: dt.datetime) -> Verdict | None:
+    """The checks made at send time, in order; None when the follow-up may go now. Reads only."""
+    cancelled, failed = FollowUp.Status.CANCELLED, FollowUp.Status.FAILED
+    if customer.is_anonymized:
+        return Verdict("Cancelled: the client's personal data was erased.", cancelled)
+    late = settings.FOLLOWUP_MAX_LATE_HOURS
+    first_due = followup.first_due_at or followup.due_at
+    if now > first_due + dt.timedelta(hours=late):
+        return Verdict(f"Dropped: due {first_due.isoformat(timespec='minutes')}, it is now over {late} h late.",
+                       cancelled)
+    purpose = followup.template.purpose
+    consent = current_consent(customer).get(consent_key(followup.channel, purpose))
+    label = f"{FollowUpTemplate.Channel(followup.channel).label} {purpose}"
+    if consent is False:
+        return Verdict(f"Cancelled: the client withdrew consent to {label} messages.", cancelled)
+    if consent is None:
+        return Verdict(f"Cancelled: the client never gave consent to {label} messages.", cancelled)
+    if not _recipient(followup):
+        kind = "email address" if followup.channel == FollowUpTemplate.Channel.EMAIL else "mobile number"
+        return Verdict(f"The client has no {kind}.", failed)
+    zone = client_time_zone(customer)
+    quiet_end = quiet_hours_end(now, zone)
+    if quiet_end is not None:
+        return Verdict(f"Postponed: quiet hours in {zone.key} until {quiet_end.strftime('%H:%M')} local time.",
+                       until=quiet_end)
+    frees_at = cap_frees_at(customer_id=customer.pk, now=now, excluding=followup.pk)
+    if frees_at is not None:
+        limit = settings.FOLLOWUP_MAX_PER_7_DAYS
+        if frees_at > first_due + dt.timedelta(hours=late):
+            return Verdict(f"Dropped: the client already has {limit} messages in 7 days, and waiting for room would "
+                           f"send it over {late} h late.", cancelled)
+        return Verdict(f"Postponed: {limit} messages in 7 days already (frequency cap).", until=frees_at)
+    return None
+
+
+def _apply(followup: FollowUp, verdict: Verdict) -> str:
+    if verdict.until is not None:
+        return _postpone(followup, verdict.until, verdict.reason)
+    return _close(followup, verdict.status, verdict.reason)
+
+
+@transaction.atomic
+def _weigh_held_out(*, now: dt.datetime, busy: set[int]) -> str | None:
+    """The next held-out follow-up that has come due: would it have been sent now? The same checks as a real one
+    (consent, address, quiet hours, cap), so that the holdout is compared with the clients who would have got it:
+    - yes: it stays held out, with `sent_at` the moment it would have gone (attribution counts from there);
+    - later (quiet hours, cap): postponed, as the real one would be;
+    - never (no consent, no address, dropped): cancelled, and so out of both sides of the comparison, as a real
+      one cancelled for the same reason is.
+    An advisor task would have been on the list at its due time. None when no held-out follow-up is due."""
+    followup = (
+        FollowUp.objects.filter(status=FollowUp.Status.HELD_OUT, sent_at__isnull=True, due_at__lte=now)
+        .exclude(pk__in=busy)
+        .select_for_update(skip_locked=True, of=("self",))
+        .select_related("template")
+        .order_by("due_at", "pk")
+        .first()
+    )
+    if followup is None:
+        return None
+    if followup.channel in MESSAGE_CHANNELS:
+        customer = _lock_client(followup)
+        if customer is None:
+            busy.add(followup.pk)
+            return "busy"
+        followup.customer = customer
+        verdict = _why_not_now(followup, customer, now)
+        if verdict is not None and verdict.until is not None:
+            return _postpone(followup, verdict.until, f"Held out; {verdict.reason[0].lower()}{verdict.reason[1:]}")
+        if verdict is not None:
+            why = verdict.reason.removeprefix("Cancelled: ")
+            return _close(followup, FollowUp.Status.CANCELLED, f"Held out, and would not have been sent: {why}")
+    followup.sent_at = now if followup.channel in MESSAGE_CHANNELS else followup.due_at
+    followup.status_reason = _reason(f"Held out: nothing sent; it would have gone at "
+                                     f"{followup.sent_at.isoformat(timespec='minutes')}.")
+    followup.save(update_fields=["sent_at", "status_reason", "updated_at"])
+    return "held_out"
+
+
+# --- Sending --------------------------------------------------------------------------------------------------
+
+# SMTP errors after which the server certainly does not hold the message: safe to try again.
+_SMTP_NOT_HANDED_OVER = (smtplib.SMTPConnectError, smtplib.SMTPHeloError, ConnectionRefusedError, socket.gaierror)
+_SMTP_REFUSED = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPAuthenticationError)
+
+
+class UnknownOutcomeError(SendError):
+    """The message may or may not have reached the provider, and resending could send it twice."""
+
+
+def _send_email(claim: Claim) -> str:
+    message = EmailMultiAlternatives(
+        subject=claim.subject, body=claim.text, from_email=settings.DEFAULT_FROM_EMAIL, to=[claim.recipient],
+        headers={"Message-ID": claim.message_id},
+    )
+    message.attach_alternative(claim.body, "text/html")
+    try:
+        get_connection(fail_silently=False).send_messages([message])
+    except _SMTP_REFUSED as error:
+        raise PermanentSendError(f"The mail server refused it: {type(error).__name__}") from error
+    except _SMTP_NOT_HANDED_OVER as error:
+        raise TransientSendError(f"Mail server unreachable: {type(error).__name__}") from error
+    except smtplib.SMTPResponseException as error:
+        if 400 <= error.smtp_code < 500:  # a temporary refusal: the server did not take it
+            raise TransientSendError(f"The mail server deferred it ({error.smtp_code})") from error
+        raise PermanentSendError(f"The mail server refused it ({error.smtp_code})") from error
+    except (OSError, smtplib.SMTPException) as error:
+        # A timeout or a dropped connection in the middle: the server may have the message.
+        raise UnknownOutcomeError(f"The mail server stopped answering mid-send ({type(error).__name__}).") from error
+    return claim.message_id
+
+
+def _send(claim: Claim) -> str:
+    try:
+        if claim.channel == FollowUpTemplate.Channel.EMAIL:
+            return _send_email(claim)
+        return sms_backend().send(to=claim.recipient, body=claim.text, idempotency_key=claim.provider_key)
+    except SendError:
+        raise
+    except Exception as error:
+        # A fault of ours or of a library: record it on the follow-up rather than leave it `sending` and stop the
+        # run. An SMS may go again (the key deduplicates); an email may not (at most once).
+        logger.exception("journeys.followup_send_crashed followup_id=%s", claim.followup_id)
+        if claim.channel == FollowUpTemplate.Channel.EMAIL:
+            raise UnknownOutcomeError(f"Sending raised {type(error).__name__}.") from error
+        raise TransientSendError(f"Sending raised {type(error).__name__}") from error
+
+
+def retry_delay(attempt: int) -> dt.timedelta:
+    """The wait before attempt `attempt + 1`: FOLLOWUP_RETRY_BASE_SECONDS, then ×4 each time."""
+    return dt.timedelta(seconds=settings.FOLLOWUP_RETRY_BASE_SECONDS * 4 ** (attempt - 1))
+
+
+@transaction.atomic
+def _record(claim: Claim, *, now: dt.datetime, message_id: str = "", error: SendError | None = None) -> str:
+    """Write the attempt's result, if the row is still in the attempt this worker claimed (a worker that outlived
+    its lease finds the row taken over and writes nothing)."""
+    claimed = FollowUp.objects.filter(pk=claim.followup_id, status=FollowUp.Status.SENDING, attempts=claim.attempt)
+    if error is None:
+        # The common case in one statement: the condition is the claim, so no read is needed first.
+        if claimed.update(status=FollowUp.Status.SENT, sent_at=now, provider_message_id=message_id[:200],
+                          status_reason="", updated_at=timezone.now()):
+            logger.info("journeys.followup_sent followup_id=%s attempt=%s", claim.followup_id, claim.attempt)
+            return "sent"
+        return _superseded(claim)
+    mine = claimed.select_for_update().first()
+    if mine is None:
+        return _superseded(claim)
+    if isinstance(error, UnknownOutcomeError):
+        return _close(mine, FollowUp.Status.FAILED, _unknown_outcome_reason(claim.message_id, error.reason))
+    if isinstance(error, PermanentSendError):
+        return _close(mine, FollowUp.Status.FAILED, f"Failed: {error.reason}")
+    if claim.attempt >= settings.FOLLOWUP_MAX_ATTEMPTS:
+        return _close(mine, FollowUp.Status.FAILED, f"Failed after {claim.attempt} attempts: {error.reason}")
+    next_at = now + retry_delay(claim.attempt)
+    mine.status, mine.due_at = FollowUp.Status.SCHEDULED, next_at
+    mine.status_reason = _reason(f"Attempt {claim.attempt} failed ({error.reason}); next attempt at "
+                                 f"{next_at.isoformat(timespec='seconds')}.")
+    mine.save(update_fields=["status", "due_at", "status_reason", "updated_at"])
+    logger.info("journeys.followup_retry followup_id=%s attempt=%s", mine.pk, claim.attempt)
+    return "retried"
+
+
+def _superseded(claim: Claim) -> str:
+    logger.warning("journeys.followup_attempt_superseded followup_id=%s attempt=%s", claim.followup_id, claim.attempt)
+    return "superseded"
+
+
+def _unknown_outcome_reason(message_id: str, what: str) -> str:
+    return (f"{NEEDS_REVIEW} {what} Not resent, so the client never gets it twice; look up Message-ID {message_id} "
+            f"in the mail server's log.")
+
+
+@transaction.atomic
+def _abandon_stale_emails(now: dt.datetime) -> int:
+    """Emails a dead worker left `sending`: at most once, so failed for review (see the module docstring)."""
+    stale = list(
+        FollowUp.objects.select_for_update(skip_locked=True).filter(
+            status=FollowUp.Status.SENDING, channel=FollowUpTemplate.Channel.EMAIL,
+            last_attempt_at__lt=now - dt.timedelta(seconds=settings.FOLLOWUP_SENDING_LEASE_SECONDS),
+        )
+    )
+    for followup in stale:
+        _close(followup, FollowUp.Status.FAILED, _unknown_outcome_reason(
+            email_message_id(followup), "the worker stopped while handing this email to the mail server."))
+    return len(stale)
+
+
+def followups_dispatch_due(*, now: dt.datetime | None = None, limit: int = 500) -> dict[str, int]:
+    """Send every email and SMS follow-up that is due (at most `limit` this run), after recovering those a dead
+    worker left half-sent, and weigh the held-out ones that came due (_weigh_held_out). Returns how many ended
+    how: sent, postponed, cancelled, failed, retried, recovered, held_out, and busy (left for the next run because
+    another transaction held the client).
+
+    Several workers may run this at once: each claims rows the others have not locked. Not atomic as a whole on
+    purpose: each follow-up commits its claim before its message leaves (see the module docstring)."""
+    now = now or timezone.now()
+    counts: Counter[str] = Counter()
+    counts["failed"] += _abandon_stale_emails(now)
+    busy: set[int] = set()
+    for recovering in (True, False):
+        while sum(counts.values()) < limit:
+            decided = _decide(now=now, recovering=recovering, busy=busy)
+            if decided is None:
+                break
+            outcome, claim = decided
+            if claim is None:
+                counts[outcome] += 1
+                continue
+            try:
+                message_id = _send(claim)
+            except SendError as error:
+                outcome = _record(claim, now=now, error=error)
+            else:
+                outcome = _record(claim, now=now, message_id=message_id)
+            counts[outcome] += 1
+            if recovering:
+                counts["recovered"] += 1
+    while sum(counts.values()) < limit and (outcome := _weigh_held_out(now=now, busy=busy)) is not None:
+        counts[outcome] += 1
+    return {key: value for key, value in counts.items() if value}
