@@ -18,3 +18,10 @@ class JourneysConfig(AppConfig):
         register_timeline_serializer("transition", TransitionTimelineSerializer)
         register_timeline_serializer("followup", FollowUpTimelineSerializer)
         register_merge_handler(services.move_journeys)
+
+        # Every interaction committed, whatever recorded it (admin, API, webhook, sync, an import that opts in),
+        # goes through the journey rules in a task.
+        from journeys.tasks import interactions_listener
+        from touchpoints.events import register_interactions_listener
+
+        register_interactions_listener(interactions_listener)

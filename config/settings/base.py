@@ -206,7 +206,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "imports.tasks.import_uploads_purge_task",
         "schedule": 24 * 60 * 60,
     },
+    # Time-based journey rules (inactivity, time in stage, dates coming up); idempotent, so a run more is harmless.
+    "journey-time-rules": {
+        "task": "journeys.tasks.rules_apply_time_based_task",
+        "schedule": 6 * 60 * 60,
+    },
 }
+
+# --- Journey rules ------------------------------------------------------------------------------------------------
+# A stage move by staff is not undone by a rule for this many days (0: rules may move the client at once).
+JOURNEY_MANUAL_GRACE_DAYS = env.int("JOURNEY_MANUAL_GRACE_DAYS", default=14)
+# Interactions per rule-evaluation task: a commit that recorded more queues several tasks.
+JOURNEY_RULES_BATCH_SIZE = env.int("JOURNEY_RULES_BATCH_SIZE", default=500)
 
 # --- REST API under /api/v1/: staff by session, integrations by API key (integrations app). --------------------
 REST_FRAMEWORK = {

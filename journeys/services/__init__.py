@@ -1,7 +1,9 @@
 """Writes to journeys. One module per concern; import from here.
 
 - enrollments: enrolling clients and moving them between stages (always with a Transition);
-- followups: scheduling follow-ups and what staff may change on them.
+- followups: scheduling follow-ups and what staff may change on them;
+- rules: the rule engine (on new interactions, and the time-based rules from beat);
+- hands_off: advisors pausing automation for a client.
 """
 
 from journeys.services.enrollments import (
@@ -20,9 +22,12 @@ from journeys.services.followups import (
     followup_update_by_staff,
     variant_for,
 )
+from journeys.services.hands_off import hands_off_lift, hands_off_set
+from journeys.services.rules import RulesOutcome, rules_apply_time_based, rules_apply_to_interactions
 
 __all__ = [
     "NOTE_MAX_LENGTH",
+    "RulesOutcome",
     "STAFF_STATUS_CHANGES",
     "customers_enroll",
     "customers_place_in_stage",
@@ -32,6 +37,10 @@ __all__ = [
     "followup_check_status_change",
     "followup_schedule",
     "followup_update_by_staff",
+    "hands_off_lift",
+    "hands_off_set",
     "move_journeys",
+    "rules_apply_time_based",
+    "rules_apply_to_interactions",
     "variant_for",
 ]

@@ -31,9 +31,11 @@ def enrollment_enroll(
     actor: AbstractBaseUser | None = None,
     occurred_at: dt.datetime | None = None,
     note: str = "",
+    rule: Rule | None = None,
+    interaction: Interaction | None = None,
 ) -> tuple[Enrollment, bool]:
     """Enroll a client in a journey at its first stage (or `stage`), writing the entering Transition (with `note`,
-    why, when a person enrolls them).
+    why, when a person enrolls them; with the `rule` and `interaction` when a rule enrolls them).
 
     A client already in the journey stays where they are: returns (enrollment, False).
     """
@@ -60,7 +62,7 @@ def enrollment_enroll(
         return Enrollment.objects.get(customer=customer, journey=journey), False
     Transition.objects.create(
         enrollment=enrollment, from_stage=None, to_stage=stage, occurred_at=moment, cause=cause, actor=actor,
-        note=note[:240],
+        note=note[:240], rule=rule, interaction=interaction,
     )
     logger.info("journeys.enrolled enrollment_id=%s stage_id=%s", enrollment.pk, stage.pk)
     return enrollment, True
