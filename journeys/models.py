@@ -290,7 +290,7 @@ class Rule(TimeStampedModel):
         if self.min_score is not None and self.min_score > 10:
             errors["min_score"] = "A survey score goes from 0 to 10."
         if (self.min_count is None) != (self.window_days is None):
-            errors["window_days"] = "Give both the count and the window in days, or neither."
+            errors["window_days"] = "Give both the count and the window in days (each at least 1), or neither."
         if self.is_time_based:
             if not self.days:
                 errors["days"] = "Give the number of days for a time-based rule."
