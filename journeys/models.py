@@ -338,7 +338,7 @@ class HandsOff(models.Model):
     """An advisor's pause on automation for one client: no rule moves them or schedules for them while it holds,
     until `until` (or until lifted when it has none). Lifted ones are kept as the record of who paused and why."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="hands_offs")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="hands_offs")
     reason = models.CharField(max_length=240, blank=True)
     starts_at = models.DateTimeField()
     until = models.DateTimeField(null=True, blank=True, help_text="Empty: until lifted.")

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from core.errors import ApplicationError
 from customers.models import Customer
-from journeys.models import Enrollment, FollowUp, Journey, Rule, Stage, Transition
+from journeys.models import Enrollment, FollowUp, HandsOff, Journey, Rule, Stage, Transition
 from touchpoints.models import Interaction
 
 logger = logging.getLogger(__name__)
@@ -151,11 +151,18 @@ def move_journeys(*, surviving: Customer, merged: Customer) -> dict[str, int]:
         if kept is not None:
             moved_transitions += Transition.objects.filter(enrollment=enrollment).update(enrollment=kept)
             enrollment.delete()
-    return {
+    # One open pause per client: the survivor's holds; the duplicate's open one is closed as it moves over.
+    if HandsOff.objects.filter(customer=surviving, lifted_at__isnull=True).exists():
+        HandsOff.objects.filter(customer=merged, lifted_at__isnull=True).update(lifted_at=timezone.now())
+    moved = {
         "enrollments": Enrollment.objects.filter(customer=merged).update(customer=surviving),
         "transitions_of_duplicate_enrollments": moved_transitions,
         "followups": FollowUp.objects.filter(customer=merged).update(customer=surviving),
     }
+    hands_offs = HandsOff.objects.filter(customer=merged).update(customer=surviving)
+    if hands_offs:
+        moved["hands_offs"] = hands_offs
+    return moved
 
 
 @transaction.atomic
