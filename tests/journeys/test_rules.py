@@ -253,3 +253,18 @@ def test_recording_an_interaction_queues_the_rules_once_after_commit_and_never_f
     assert stage_of(camille, lifecycle) == "purchase"
     assert FollowUp.objects.filter(customer=camille).count() == 1
     assert (record_again.created, nothing_recorded) == (False, [])
+
+
+def test_an_interaction_already_acted_on_by_a_rule_is_not_acted_on_again_after_the_client_moved(
+    lifecycle, camille, settings
+):
+    settings.JOURNEY_MANUAL_GRACE_DAYS = 0
+    first = buy(camille, 1, timezone.now())
+    rules_apply_to_interactions(interaction_ids=[first.pk])
+    enrollment_place(customer=camille, to_stage=lifecycle.stages.get(key="consideration"), actor=UserFactory(),
+                     note="Returned the bag")
+
+    again = rules_apply_to_interactions(interaction_ids=[first.pk])
+
+    assert (again.evaluated, again.fired, again.enrolled, again.moved, again.followups) == (1, 0, 0, 0, 0)
+    assert stage_of(camille, lifecycle) == "consideration"
