@@ -5,9 +5,9 @@
 1. The scratch database (default atelier_bench_rules) is created and migrated (the default lifecycle rules come
    with it); four more interaction rules make ten active ones. `--clients` clients are seeded set-based in SQL, each
    enrolled in the lifecycle journey with a purchase on the timeline; one in a hundred last bought 400 days ago.
-2. Interactions through the engine with ONE worker: `--interactions` new interactions (ten touchpoint types, one
-   in ten of each) are sent to a real worker on Redis in tasks of `--batch` ids, exactly as the listener queues
-   them. Baseline, same run, same worker, same payloads: Celery's built-in no-op task (celery.accumulate).
+2. Interactions through the engine with ONE worker: `--interactions` new interactions (ten touchpoint types in
+   the proportions of EVENT_MIX) are sent to a real worker on Redis in tasks of `--batch` ids, as the listener
+   queues them. Baseline, same run, same worker, same payloads: Celery's built-in no-op task (celery.accumulate).
 3. One time-based rule over every client: "No purchase for a year → Consideration, with a win-back email" run by
    rules_apply_time_based, then run again (the steady state of a day with nothing new). Baseline, same run: one
    plain scan joining every enrollment to its client.
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -30,16 +31,20 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+# DEBUG off (no query log in the worker), so a key of its own for this scratch run.
 os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-long-enough-0123456789-abcdefghijklmnopqrstuvwxyz")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 os.environ.setdefault("CELERY_RESULT_BACKEND", os.environ["CELERY_BROKER_URL"])
 
 from bench.seed import _drop_database, _recreate_database, _setup_django  # noqa: E402
 
 RESULT_MARKER = "BENCH-RESULT "
-# Ten touchpoint types the interactions cycle through (one in ten each).
-EVENT_TYPES = ["purchase", "cart_abandoned", "product_view", "email_opened", "store_visit", "survey_answered",
-               "referral", "appointment", "event_attended", "wishlist_added"]
+# The mix of touchpoints a house records (per cent): mostly digital signals, a few sales and carts.
+EVENT_MIX = [("product_view", 35), ("email_opened", 25), ("store_visit", 10), ("wishlist_added", 8),
+             ("purchase", 6), ("cart_abandoned", 5), ("appointment", 5), ("survey_answered", 3),
+             ("event_attended", 2), ("referral", 1)]
+EVENT_TYPES = [code for code, share in EVENT_MIX for _ in range(share)]
 
 
 def add_rules() -> int:
@@ -74,6 +79,7 @@ def seed_clients(clients: int) -> float:
     stage_ids = dict(journey.stages.values_list("key", "pk"))
     started = time.perf_counter()
     with connection.cursor() as cursor:
+        logging.disable(logging.INFO)  # the services log every move and follow-up
         # The history triggers (pghistory) would write a row per client: a bulk load skips them.
         cursor.execute("SET session_replication_role = replica")
         cursor.execute(
@@ -82,10 +88,10 @@ def seed_clients(clients: int) -> float:
                 language, city, country, value_tier, preferences, advisor_notes, consent, lifetime_value, order_count,
                 average_order_value, is_anonymized, birth_date, first_order_at, last_order_at)
             SELECT now(), now(), gen_random_uuid(), 'Client', 'N' || g, 'bench' || g || '@example.com', '', 'fr',
-                'Paris', 'FR', (ARRAY['prospect','client','gold','platinum','vic'])[1 + g % 5], '{}', '', '{}', 1200,
-                1, 1200, false, date '1950-01-01' + (g % 20000),
-                now() - make_interval(days => CASE WHEN g % 100 = 0 THEN 400 ELSE g % 300 END),
-                now() - make_interval(days => CASE WHEN g % 100 = 0 THEN 400 ELSE g % 300 END)
+                'Paris', 'FR', (ARRAY['prospect','client','gold','platinum','vic'])[1 + g %% 5], '{}', '', '{}', 1200,
+                1, 1200, false, date '1950-01-01' + (g %% 20000),
+                now() - make_interval(days => CASE WHEN g %% 100 = 0 THEN 400 ELSE g %% 300 END),
+                now() - make_interval(days => CASE WHEN g %% 100 = 0 THEN 400 ELSE g %% 300 END)
             FROM generate_series(1, %(clients)s) g
             """,
             {"clients": clients},
@@ -95,7 +101,7 @@ def seed_clients(clients: int) -> float:
             INSERT INTO journeys_enrollment (created_at, updated_at, customer_id, journey_id, stage_id,
                 stage_entered_at, enrolled_at)
             SELECT now(), now(), c.id, %(journey)s,
-                (ARRAY[%(post)s, %(loyalty)s, %(advocacy)s, %(awareness)s]::bigint[])[1 + c.id % 4],
+                (ARRAY[%(post)s, %(loyalty)s, %(advocacy)s, %(awareness)s]::bigint[])[1 + c.id %% 4],
                 c.last_order_at, c.last_order_at
             FROM customers_customer c
             """,
@@ -117,7 +123,7 @@ def seed_clients(clients: int) -> float:
 
 
 def seed_interactions(count: int) -> list[int]:
-    """`count` new interactions of the ten types for the first clients, as a sync would record them."""
+    """`count` new interactions of the ten types (EVENT_MIX, spread over the ids) for the first clients."""
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -125,13 +131,13 @@ def seed_interactions(count: int) -> list[int]:
             """
             INSERT INTO touchpoints_interaction (customer_id, touchpoint_type_id, occurred_at, channel, source,
                 external_id, amount, currency, metadata, created_at)
-            SELECT c.id, t.id, now() - make_interval(mins => g % 600), t.channel, 'atelier', 'bench:' || g,
-                CASE WHEN t.code IN ('purchase', 'appointment') THEN 800 + (g % 10) * 600 END,
+            SELECT c.id, t.id, now() - make_interval(mins => g %% 600), t.channel, 'atelier', 'bench:' || g,
+                CASE WHEN t.code IN ('purchase', 'appointment') THEN 800 + (g %% 10) * 600 END,
                 CASE WHEN t.code IN ('purchase', 'appointment') THEN 'EUR' ELSE '' END,
-                CASE WHEN t.code = 'survey_answered' THEN jsonb_build_object('score', g % 11) ELSE '{}' END, now()
+                CASE WHEN t.code = 'survey_answered' THEN jsonb_build_object('score', g %% 11) ELSE '{}' END, now()
             FROM generate_series(1, %(count)s) g
             JOIN customers_customer c ON c.id = (SELECT min(id) FROM customers_customer) + g / 2
-            JOIN touchpoints_touchpointtype t ON t.code = (%(types)s::text[])[1 + g % 10]
+            JOIN touchpoints_touchpointtype t ON t.code = (%(types)s::text[])[1 + (g * 37) %% 100]
             RETURNING touchpoints_interaction.id
             """,
             {"count": count, "types": EVENT_TYPES},

@@ -32,7 +32,7 @@ from django.utils import timezone
 from customers.models import Customer
 from journeys import selectors
 from journeys.models import TIER_ORDER, Enrollment, FollowUp, HandsOff, Rule, Transition
-from journeys.services.enrollments import enrollment_enroll, enrollment_move
+from journeys.services.enrollments import enrollment_enroll
 from journeys.services.followups import followup_schedule
 from touchpoints.models import Interaction
 
@@ -151,14 +151,18 @@ def _matches(
     return not (rule.min_count is not None and counts.get((rule.pk, interaction.pk), 0) < rule.min_count)
 
 
+@transaction.atomic
 def rules_apply_to_interactions(*, interaction_ids: Iterable[int], now: dt.datetime | None = None) -> RulesOutcome:
     """Run the active interaction rules on these interactions (in the order they happened), acting on each rule that
     matches: enroll or move the client (a Transition naming the rule and the interaction), schedule the rule's
-    follow-up. Interactions that are gone (a rolled-back savepoint) are skipped. Running it again for the same ids
-    changes nothing.
+    follow-up (followup_schedule). Interactions that are gone (a rolled-back savepoint) are skipped. Running it again
+    for the same ids changes nothing.
 
-    Reads are set-based (the interactions with their clients, the rules, the enrollments, the pauses, the recent
-    manual moves, the counts: a handful of queries per batch); each firing is its own transaction.
+    One transaction for the batch, set-based: the interactions with their clients, the rules, the enrollments
+    (locked, in id order, so two workers never deadlock), the pauses, the recent manual moves and the counts are
+    read in a handful of queries; the moves are decided in memory in the order the interactions happened, then
+    written with one INSERT of their Transitions and one UPDATE of the enrollments. Follow-ups go through
+    followup_schedule one by one (it owns their idempotency, variants and holdout).
     """
     now = now or timezone.now()
     outcome = RulesOutcome()
@@ -180,7 +184,9 @@ def rules_apply_to_interactions(*, interaction_ids: Iterable[int], now: dt.datet
     journey_ids = {item.rule.journey_id for item in loaded}
     enrollments = {
         (enrollment.customer_id, enrollment.journey_id): enrollment
-        for enrollment in Enrollment.objects.filter(customer_id__in=customer_ids, journey_id__in=journey_ids)
+        for enrollment in Enrollment.objects.select_for_update()
+        .filter(customer_id__in=customer_ids, journey_id__in=journey_ids)
+        .order_by("pk")
     }
     paused = selectors.customers_on_hands_off(customer_ids=customer_ids, at=now)
     in_grace = selectors.enrollments_in_manual_grace(
@@ -199,6 +205,7 @@ def rules_apply_to_interactions(*, interaction_ids: Iterable[int], now: dt.datet
     for item in loaded:
         by_journey[item.rule.journey_id].append(item)
 
+    plan = _Plan(enrollments=enrollments, in_grace=in_grace, now=now, outcome=outcome)
     for interaction in interactions:
         if interaction.customer.is_anonymized:
             continue
@@ -210,12 +217,12 @@ def rules_apply_to_interactions(*, interaction_ids: Iterable[int], now: dt.datet
                 key = (interaction.customer_id, journey_id)
                 if not _matches(item, interaction, enrollments.get(key), counts):
                     continue
-                if (item.rule.pk, interaction.pk) in done:
-                    fired = True  # acted on by an earlier run of this batch
-                else:
-                    fired = _fire(item.rule, interaction, enrollments, key, in_grace, now, outcome)
+                # A pair acted on by an earlier run of this batch counts as fired (for stop_processing) and is not
+                # acted on again.
+                fired = (item.rule.pk, interaction.pk) in done or plan.fire(item.rule, interaction, key)
                 if fired and item.rule.stop_processing:
                     break
+    plan.write()
     logger.info(
         "journeys.rules_applied interactions=%s fired=%s moved=%s followups=%s",
         outcome.evaluated, outcome.fired, outcome.moved, outcome.followups,
@@ -223,48 +230,67 @@ def rules_apply_to_interactions(*, interaction_ids: Iterable[int], now: dt.datet
     return outcome
 
 
-@transaction.atomic
-def _fire(
-    rule: Rule,
-    interaction: Interaction,
-    enrollments: dict[tuple[int, int], Enrollment],
-    key: tuple[int, int],
-    in_grace: set[int],
-    now: dt.datetime,
-    outcome: RulesOutcome,
-) -> bool:
-    """Act on one rule for one interaction; False when the grace period after a manual move holds it back."""
-    enrollment = enrollments.get(key)
-    transition = None
-    if rule.to_stage_id is not None:
-        if enrollment is None:
-            enrollment, created = enrollment_enroll(
-                customer=interaction.customer, journey=rule.journey, stage=rule.to_stage, cause=Transition.Cause.RULE,
-                occurred_at=now, rule=rule, interaction=interaction,
+@dataclass
+class _Plan:
+    """The moves and follow-ups a batch decided, in order: moves applied to the enrollments in memory at once (the
+    next rules see the new stage), written together by write()."""
+
+    enrollments: dict[tuple[int, int], Enrollment]
+    in_grace: set[int]
+    now: dt.datetime
+    outcome: RulesOutcome
+    transitions: list[Transition] = field(default_factory=list)
+    moved: dict[int, Enrollment] = field(default_factory=dict)
+    followups: list[tuple[Rule, Interaction, Transition | None]] = field(default_factory=list)
+
+    def fire(self, rule: Rule, interaction: Interaction, key: tuple[int, int]) -> bool:
+        """Plan one rule for one interaction; False when the grace period after a manual move holds it back."""
+        enrollment = self.enrollments.get(key)
+        transition = None
+        if rule.to_stage_id is not None:
+            if enrollment is None:
+                # A new client (rare): enrolled at once, so that the next interactions of the batch find them.
+                enrollment, created = enrollment_enroll(
+                    customer=interaction.customer, journey=rule.journey, stage=rule.to_stage,
+                    cause=Transition.Cause.RULE, occurred_at=self.now, rule=rule, interaction=interaction,
+                )
+                self.enrollments[key] = enrollment
+                if created:
+                    transition = enrollment.transitions.get()
+                    self.outcome.enrolled += 1
+            elif enrollment.stage_id != rule.to_stage_id:
+                if enrollment.pk in self.in_grace:
+                    self.outcome.skipped_grace += 1
+                    return False
+                moment = max(self.now, enrollment.stage_entered_at)
+                transition = Transition(
+                    enrollment=enrollment, from_stage_id=enrollment.stage_id, to_stage_id=rule.to_stage_id,
+                    occurred_at=moment, cause=Transition.Cause.RULE, rule=rule, interaction=interaction,
+                )
+                self.transitions.append(transition)
+                enrollment.stage_id, enrollment.stage_entered_at, enrollment.updated_at = (
+                    rule.to_stage_id, moment, self.now
+                )
+                self.moved[enrollment.pk] = enrollment
+                self.outcome.moved += 1
+        if rule.followup_template_id is not None:
+            if rule.followup_template.is_active:
+                self.followups.append((rule, interaction, transition))
+            else:
+                logger.warning("journeys.rule_template_inactive rule_id=%s", rule.pk)
+        self.outcome.fired += 1
+        return True
+
+    def write(self) -> None:
+        Transition.objects.bulk_create(self.transitions)
+        Enrollment.objects.bulk_update(list(self.moved.values()), ["stage", "stage_entered_at", "updated_at"])
+        for rule, interaction, transition in self.followups:
+            _, created = followup_schedule(
+                customer=interaction.customer, template=rule.followup_template,
+                key=f"rule:{rule.pk}:interaction:{interaction.pk}", trigger_at=interaction.occurred_at, rule=rule,
+                transition=transition,
             )
-            enrollments[key] = enrollment
-            if created:
-                transition = enrollment.transitions.get()
-                outcome.enrolled += 1
-        elif enrollment.stage_id != rule.to_stage_id:
-            if enrollment.pk in in_grace:
-                outcome.skipped_grace += 1
-                return False
-            transition = enrollment_move(
-                enrollment=enrollment, to_stage=rule.to_stage, cause=Transition.Cause.RULE, rule=rule,
-                interaction=interaction, occurred_at=max(now, enrollment.stage_entered_at),
-            )
-            enrollment.stage_id, enrollment.stage_entered_at = rule.to_stage_id, transition.occurred_at
-            outcome.moved += 1
-    if rule.followup_template_id is not None:
-        _, created = followup_schedule(
-            customer=interaction.customer, template=rule.followup_template,
-            key=f"rule:{rule.pk}:interaction:{interaction.pk}", trigger_at=interaction.occurred_at, rule=rule,
-            transition=transition,
-        )
-        outcome.followups += int(created)
-    outcome.fired += 1
-    return True
+            self.outcome.followups += int(created)
 
 
 # --- On time ----------------------------------------------------------------------------------------------------
