@@ -243,7 +243,8 @@ class Rule(TimeStampedModel):
             models.CheckConstraint(condition=Q(days__isnull=True) | Q(days__gte=1), name="rule_days_at_least_one"),
             models.CheckConstraint(
                 condition=Q(min_count__isnull=True, window_days__isnull=True)
-                | Q(min_count__gte=1, window_days__gte=1),
+                # Both present (a NULL compared would let the CHECK pass) and at least 1.
+                | Q(min_count__isnull=False, window_days__isnull=False, min_count__gte=1, window_days__gte=1),
                 name="rule_count_and_window_together",
             ),
             models.CheckConstraint(
@@ -292,7 +293,7 @@ class Rule(TimeStampedModel):
         if (self.min_count is None) != (self.window_days is None):
             errors["window_days"] = "Give both the count and the window in days (each at least 1), or neither."
         if self.is_time_based:
-            if not self.days:
+            if self.days is None:
                 errors["days"] = "Give the number of days for a time-based rule."
             interaction_only = {
                 "min_amount": self.min_amount is not None, "min_count": self.min_count is not None,
