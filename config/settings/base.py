@@ -216,6 +216,9 @@ CELERY_BEAT_SCHEDULE = {
 # --- Journey rules ------------------------------------------------------------------------------------------------
 # A stage move by staff is not undone by a rule for this many days (0: rules may move the client at once).
 JOURNEY_MANUAL_GRACE_DAYS = env.int("JOURNEY_MANUAL_GRACE_DAYS", default=14)
+# An interaction older than this when the rules see it (a late sync, an import that opts in) may still move the
+# client, but schedules no follow-up: a thank-you weeks after the purchase is worse than none.
+JOURNEY_FOLLOWUP_MAX_AGE_DAYS = env.int("JOURNEY_FOLLOWUP_MAX_AGE_DAYS", default=7)
 # Interactions per rule-evaluation task: a commit that recorded more queues several tasks.
 JOURNEY_RULES_BATCH_SIZE = env.int("JOURNEY_RULES_BATCH_SIZE", default=500)
 

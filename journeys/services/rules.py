@@ -8,7 +8,10 @@ What a rule acts on:
 - on time: clients in the journey (not left), in one of `from_stages` (empty: any stage).
 Never: clients on hands-off, anonymized clients; and a rule does not *move* a client whom staff moved or placed by
 hand within JOURNEY_MANUAL_GRACE_DAYS (such a rule does not fire at all, its follow-up included: the follow-up
-goes with the move it belongs to).
+goes with the move it belongs to). An interaction older than JOURNEY_FOLLOWUP_MAX_AGE_DAYS when the rules see it
+(a late sync, an import that opts in) still moves the client but schedules no follow-up. Follow-ups of interaction
+rules are due `delay_hours` after the interaction; those of time rules after the run that found the client.
+Dates (birthdays, anniversaries, "today") are UTC dates.
 
 Idempotent: a Transition names its rule and interaction, and one (rule, interaction) pair is acted on once;
 follow-ups are keyed `rule:<rule>:interaction:<interaction>` or, on time,
@@ -52,6 +55,7 @@ class RulesOutcome:
     followups: int = 0
     skipped_hands_off: int = 0
     skipped_grace: int = 0
+    skipped_late_followups: int = 0
 
     def add(self, other: RulesOutcome) -> None:
         for name, value in vars(other).items():
@@ -274,10 +278,12 @@ class _Plan:
                 self.moved[enrollment.pk] = enrollment
                 self.outcome.moved += 1
         if rule.followup_template_id is not None:
-            if rule.followup_template.is_active:
-                self.followups.append((rule, interaction, transition))
-            else:
+            if not rule.followup_template.is_active:
                 logger.warning("journeys.rule_template_inactive rule_id=%s", rule.pk)
+            elif interaction.occurred_at < self.now - dt.timedelta(days=settings.JOURNEY_FOLLOWUP_MAX_AGE_DAYS):
+                self.outcome.skipped_late_followups += 1
+            else:
+                self.followups.append((rule, interaction, transition))
         self.outcome.fired += 1
         return True
 

@@ -395,7 +395,8 @@ def test_imported_orders_reach_the_journey_rules_only_when_the_import_opts_in(
         ("helene@example.fr", "loyalty", "rule"), ("helene@example.fr", "purchase", "rule"),
         ("marc@example.fr", "loyalty", "rule"), ("marc@example.fr", "purchase", "rule"),
     ]
-    assert FollowUp.objects.filter(template__name="Thank you for your first purchase").count() == 3
+    # Orders of 2024: the clients move, but no thank-you goes out for a purchase that old.
+    assert FollowUp.objects.count() == 0
 
 
 def test_the_command_line_runs_the_journey_rules_only_when_asked(house, capsys):

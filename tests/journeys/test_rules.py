@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from customers.models import Customer, SourceSystem
@@ -114,7 +115,7 @@ def test_a_second_purchase_more_than_a_year_later_is_no_loyalty(lifecycle, camil
 
 
 def test_running_the_rules_again_for_the_same_interactions_changes_nothing(lifecycle, camille):
-    first, second = buy(camille, 1, days_ago(30)), buy(camille, 2, days_ago(0))
+    first, second = buy(camille, 1, days_ago(5)), buy(camille, 2, days_ago(0))
     rules_apply_to_interactions(interaction_ids=[first.pk, second.pk], now=NOW)
     before = (Transition.objects.count(), FollowUp.objects.count(), stage_of(camille, lifecycle))
 
@@ -201,7 +202,10 @@ def test_an_abandoned_cart_does_not_send_a_loyal_client_back_to_consideration(li
     assert stage_of(camille, lifecycle) == "loyalty"
 
 
-def test_a_rule_with_amount_channel_boutique_and_count_conditions_fires_only_when_all_hold(lifecycle, camille):
+def test_a_rule_with_amount_channel_boutique_and_count_conditions_fires_only_when_all_hold(
+    lifecycle, camille, settings
+):
+    settings.JOURNEY_FOLLOWUP_MAX_AGE_DAYS = 60  # the interactions go back 40 days
     Rule.objects.filter(journey=lifecycle).update(is_active=False)
     paris, london = BoutiqueFactory(code="PAR"), BoutiqueFactory(code="LON")
     template = FollowUpTemplate.objects.create(name="Big spender call", channel="advisor_task")
@@ -238,12 +242,20 @@ def test_a_client_who_left_the_journey_is_not_brought_back(lifecycle, camille):
     assert (outcome.fired, stage_of(camille, lifecycle)) == (0, "awareness")
 
 
+@transaction.atomic
+def record_then_fail(customer: Customer) -> None:
+    record(customer, "cart_abandoned", timezone.now())
+    raise RuntimeError("the request failed after recording")
+
+
 def test_recording_an_interaction_queues_the_rules_once_after_commit_and_never_for_rolled_back_work(
     lifecycle, camille, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True) as committed:
         buy(camille, 1, timezone.now())
-    with django_capture_on_commit_callbacks() as nothing_recorded:
+    with django_capture_on_commit_callbacks() as rolled_back, pytest.raises(RuntimeError):
+        record_then_fail(camille)
+    with django_capture_on_commit_callbacks() as replayed:
         record_again = interaction_record(
             customer=camille, touchpoint_type="purchase", occurred_at=timezone.now(), source=SourceSystem.POS,
             external_id="order:O-1",
@@ -252,7 +264,17 @@ def test_recording_an_interaction_queues_the_rules_once_after_commit_and_never_f
     assert len(committed) == 1  # one flush for the transaction, which queued the task (run eagerly here)
     assert stage_of(camille, lifecycle) == "purchase"
     assert FollowUp.objects.filter(customer=camille).count() == 1
-    assert (record_again.created, nothing_recorded) == (False, [])
+    assert (rolled_back, record_again.created, replayed) == ([], False, [])
+
+
+def test_a_late_interaction_moves_the_client_but_schedules_no_follow_up(lifecycle, camille, settings):
+    settings.JOURNEY_FOLLOWUP_MAX_AGE_DAYS = 7
+    late = buy(camille, 1, days_ago(8))
+
+    outcome = rules_apply_to_interactions(interaction_ids=[late.pk], now=NOW)
+
+    assert (outcome.enrolled, outcome.followups, outcome.skipped_late_followups) == (1, 0, 1)
+    assert (stage_of(camille, lifecycle), FollowUp.objects.count()) == ("purchase", 0)
 
 
 def test_an_interaction_already_acted_on_by_a_rule_is_not_acted_on_again_after_the_client_moved(

@@ -87,7 +87,7 @@ def test_orders_move_the_client_through_purchase_to_loyalty_on_the_worker_and_a_
 
     assert rerun.get(timeout=30) == {
         "evaluated": 2, "fired": 0, "enrolled": 0, "moved": 0, "followups": 0, "skipped_hands_off": 0,
-        "skipped_grace": 0,
+        "skipped_grace": 0, "skipped_late_followups": 0,
     }
     assert (Transition.objects.count(), FollowUp.objects.count(), stage_of(camille)) == (2, 1, "loyalty")
 
