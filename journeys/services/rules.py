@@ -3,8 +3,9 @@ time-based rules over every client in a journey.
 
 What a rule acts on:
 - on an interaction: clients in the journey, in one of the rule's `from_stages` (empty: any stage); a client not
-  yet in the journey only when the rule `enrolls_new_clients` (straight into its stage). A client who has left the
-  journey is not brought back by a rule;
+  yet in the journey only when the rule `enrolls_new_clients` (straight into its stage), and, for a journey meant
+  for one persona, only a client of that persona (a journey's segment is not applied: segments are filters
+  evaluated elsewhere). A client who has left the journey is not brought back by a rule;
 - on time: clients in the journey (not left), in one of `from_stages` (empty: any stage).
 Never: clients on hands-off, anonymized clients; and a rule does not *move* a client whom staff moved or placed by
 hand within JOURNEY_MANUAL_GRACE_DAYS (such a rule does not fire at all, its follow-up included: the follow-up
@@ -41,7 +42,9 @@ from touchpoints.models import Interaction
 
 logger = logging.getLogger(__name__)
 
-TIME_CHUNK_SIZE = 5000
+# Clients per transaction of a time rule: their enrollments stay locked while their follow-ups are scheduled, and an
+# interaction task touching one of them waits that long.
+TIME_CHUNK_SIZE = 1000
 
 
 @dataclass
@@ -134,7 +137,9 @@ def _matches(
     if interaction.touchpoint_type_id not in loaded.type_ids:
         return False
     if enrollment is None:
-        if not rule.enrolls_new_clients:
+        # A journey for one persona enrolls only clients of that persona.
+        persona_id = rule.journey.persona_id
+        if not rule.enrolls_new_clients or (persona_id and interaction.customer.persona_id != persona_id):
             return False
     elif enrollment.exited_at is not None or (
         loaded.from_stage_ids and enrollment.stage_id not in loaded.from_stage_ids

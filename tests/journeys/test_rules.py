@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from customers.models import Customer, SourceSystem
 from customers.services import customer_upsert
-from journeys.models import Enrollment, FollowUp, FollowUpTemplate, Journey, Rule, Transition
+from journeys.models import Enrollment, FollowUp, FollowUpTemplate, Journey, Rule, Stage, Transition
 from journeys.services import (
     enrollment_enroll,
     enrollment_place,
@@ -19,7 +19,7 @@ from journeys.services import (
     hands_off_set,
     rules_apply_to_interactions,
 )
-from tests.factories import BoutiqueFactory, UserFactory
+from tests.factories import BoutiqueFactory, PersonaFactory, UserFactory
 from touchpoints.models import Interaction, TouchpointType
 from touchpoints.services import OrderLineData, interaction_record, order_record
 
@@ -290,3 +290,20 @@ def test_an_interaction_already_acted_on_by_a_rule_is_not_acted_on_again_after_t
 
     assert (again.evaluated, again.fired, again.enrolled, again.moved, again.followups) == (1, 0, 0, 0, 0)
     assert stage_of(camille, lifecycle) == "consideration"
+
+
+def test_a_journey_for_one_persona_enrolls_only_clients_of_that_persona(camille):
+    collectors = PersonaFactory(slug="collectors")
+    journey = Journey.objects.create(name="Collectors", slug="collectors-journey", persona=collectors)
+    stage = Stage.objects.create(journey=journey, key="buyer", name="Buyer", position=1)
+    rule = Rule.objects.create(journey=journey, name="Buyers", trigger="interaction", to_stage=stage,
+                               enrolls_new_clients=True)
+    rule.touchpoint_types.set(TouchpointType.objects.filter(code="purchase"))
+    collector = customer_upsert(source="crm", external_id="C-2", email="collector@example.com").customer
+    Customer.objects.filter(pk=collector.pk).update(persona=collectors)
+    purchases = [buy(camille, 1, days_ago(0)), buy(collector, 2, days_ago(0))]
+
+    rules_apply_to_interactions(interaction_ids=[purchase.pk for purchase in purchases], now=NOW)
+
+    assert list(Enrollment.objects.filter(journey=journey).values_list("customer", flat=True)) == [collector.pk]
+    assert stage_of(camille, Journey.objects.get(slug="client-lifecycle")) == "purchase"
