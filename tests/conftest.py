@@ -42,7 +42,9 @@ def celery_worker(django_db_serialized_rollback, transactional_db):
     """A real Celery worker process on the real Redis broker, consuming a private queue, against the test database.
 
     Yields the queue name: send tasks with `.apply_async(..., queue=queue)`. The private queue keeps a demo worker
-    on the same Redis from taking the test's tasks (and this worker from taking the demo's). Serialized rollback
+    on the same Redis from taking the test's tasks (and this worker from taking the demo's). It is also the default
+    queue meanwhile, so that tasks queued by the code under test (the journey rules after an interaction is
+    committed) run on this worker instead of piling up on the shared Redis. Serialized rollback
     puts back the rows the data migrations installed (touchpoint types, the lifecycle journey) after the flush.
     """
     from config.celery import app
@@ -77,6 +79,8 @@ def celery_worker(django_db_serialized_rollback, transactional_db):
         stderr=subprocess.STDOUT,
     )
     app.conf.task_always_eager = False
+    previous_default_queue = app.conf.task_default_queue
+    app.conf.task_default_queue = queue  # read by the router at each send
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -89,6 +93,7 @@ def celery_worker(django_db_serialized_rollback, transactional_db):
         yield queue
     finally:
         app.conf.task_always_eager = True
+        app.conf.task_default_queue = previous_default_queue
         worker.terminate()
         try:
             worker.wait(timeout=20)

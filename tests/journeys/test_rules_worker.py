@@ -21,21 +21,6 @@ from touchpoints.services import OrderLineData, order_record
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
-@pytest.fixture
-def worker_queue(celery_worker):
-    """The real worker, with the rule task routed to its private queue (the listener queues it with .delay)."""
-    from config.celery import app
-
-    previous = app.conf.task_routes
-    app.conf.task_routes = {"journeys.tasks.rules_apply_to_interactions_task": {"queue": celery_worker}}
-    app.amqp.flush_routes()
-    app.amqp.__dict__.pop("router", None)  # the router keeps the routes it was built with
-    yield celery_worker
-    app.conf.task_routes = previous
-    app.amqp.flush_routes()
-    app.amqp.__dict__.pop("router", None)
-
-
 def client(number: int) -> Customer:
     return customer_upsert(source="crm", external_id=f"C-{number}", email=f"c{number}@example.com").customer
 
@@ -61,7 +46,7 @@ def stage_of(customer: Customer) -> str | None:
     return enrollment.stage.key if enrollment else None
 
 
-def test_orders_move_the_client_through_purchase_to_loyalty_on_the_worker_and_a_rerun_changes_nothing(worker_queue):
+def test_orders_move_the_client_through_purchase_to_loyalty_on_the_worker_and_a_rerun_changes_nothing(celery_worker):
     camille = client(1)
     placed_at = timezone.now().replace(microsecond=0)
 
@@ -83,7 +68,7 @@ def test_orders_move_the_client_through_purchase_to_loyalty_on_the_worker_and_a_
     loyalty = Transition.objects.get(enrollment__customer=camille, to_stage__key="loyalty")
     assert (loyalty.rule.name, loyalty.interaction_id) == ("Second purchase within a year → Loyalty", second.pk)
 
-    rerun = rules_apply_to_interactions_task.apply_async(args=[[first.pk, second.pk]], queue=worker_queue)
+    rerun = rules_apply_to_interactions_task.apply_async(args=[[first.pk, second.pk]], queue=celery_worker)
 
     assert rerun.get(timeout=30) == {
         "evaluated": 2, "fired": 0, "enrolled": 0, "moved": 0, "followups": 0, "skipped_hands_off": 0,
@@ -92,7 +77,7 @@ def test_orders_move_the_client_through_purchase_to_loyalty_on_the_worker_and_a_
     assert (Transition.objects.count(), FollowUp.objects.count(), stage_of(camille)) == (2, 1, "loyalty")
 
 
-def test_the_worker_leaves_clients_on_hands_off_and_clients_moved_by_hand_in_the_grace_period(worker_queue):
+def test_the_worker_leaves_clients_on_hands_off_and_clients_moved_by_hand_in_the_grace_period(celery_worker):
     paused, placed, sentinel = client(1), client(2), client(3)
     hands_off_set(customer=paused, actor=UserFactory(), reason="Bereavement")
     lifecycle = Journey.objects.get(slug="client-lifecycle")
