@@ -60,10 +60,6 @@ class RulesOutcome:
     skipped_grace: int = 0
     skipped_late_followups: int = 0
 
-    def add(self, other: RulesOutcome) -> None:
-        for name, value in vars(other).items():
-            setattr(self, name, getattr(self, name) + value)
-
     def as_dict(self) -> dict[str, int]:
         return dict(vars(self))
 
@@ -375,14 +371,17 @@ def _move_all(rule: Rule, enrollment_ids: list[int], now: dt.datetime) -> dict[i
         cursor.execute(
             f"""
             WITH previous AS (
-                SELECT id, stage_id FROM {enrollment} WHERE id = ANY(%(ids)s) AND stage_id <> %(to_stage)s
+                SELECT id, stage_id, GREATEST(stage_entered_at, %(now)s) AS moment FROM {enrollment}
+                WHERE id = ANY(%(ids)s) AND stage_id <> %(to_stage)s
             ), moved AS (
-                UPDATE {enrollment} e SET stage_id = %(to_stage)s, stage_entered_at = %(now)s, updated_at = %(now)s
-                FROM previous WHERE e.id = previous.id RETURNING e.id, previous.stage_id AS from_stage_id
+                UPDATE {enrollment} e SET stage_id = %(to_stage)s, stage_entered_at = previous.moment,
+                    updated_at = %(now)s
+                FROM previous WHERE e.id = previous.id
+                RETURNING e.id, previous.stage_id AS from_stage_id, previous.moment
             )
             INSERT INTO {transition} (enrollment_id, from_stage_id, to_stage_id, occurred_at, cause, rule_id,
                                       actor_label, note)
-            SELECT id, from_stage_id, %(to_stage)s, %(now)s, 'rule', %(rule)s, '', '' FROM moved
+            SELECT id, from_stage_id, %(to_stage)s, moment, 'rule', %(rule)s, '', '' FROM moved
             RETURNING enrollment_id, id
             """,  # noqa: S608 (table names from the models; values are parameters)
             {"ids": enrollment_ids, "to_stage": rule.to_stage_id, "now": now, "rule": rule.pk},
@@ -409,6 +408,11 @@ def rules_apply_time_based(
     for loaded in _load(rules):
         rule = loaded.rule
         outcomes[rule.pk] = outcome = RulesOutcome()
+        if rule.followup_template_id is not None and not rule.followup_template.is_active:
+            # Admin validation refuses this on save; a template switched off since leaves the rule doing nothing
+            # rather than failing the whole run.
+            logger.warning("journeys.rule_template_inactive rule_id=%s", rule.pk)
+            continue
         sql, extra = _time_candidates_sql(rule, loaded)
         today = now.astimezone(dt.UTC).date()
         params = {

@@ -162,3 +162,16 @@ def test_the_beat_task_runs_the_time_rules_and_reports_per_rule(lifecycle):
         str(pk) for pk in Rule.objects.filter(trigger__in=["inactivity", "time_in_stage", "date"]).values_list(
             "pk", flat=True)
     )
+
+
+def test_a_rule_whose_template_was_switched_off_does_nothing_and_the_other_rules_still_run(lifecycle):
+    FollowUpTemplate.objects.filter(name="We miss you").update(is_active=False)
+    lapsed, week = client(1), client(2)
+    place(lapsed, lifecycle, "loyalty", days_ago(400))
+    place(week, lifecycle, "purchase", days_ago(8))
+
+    outcomes = rules_apply_time_based(now=NOW)
+
+    assert (stage_of(lapsed), stage_of(week)) == ("loyalty", "post_purchase")
+    assert outcomes[Rule.objects.get(name__startswith="No purchase for a year").pk].fired == 0
+    assert FollowUp.objects.count() == 0
