@@ -93,3 +93,8 @@ def enrollments_in_manual_grace(*, enrollment_ids: Iterable[int], since: dt.date
         ).values_list("enrollment_id", flat=True)
     )
 
+
+
+def hands_off_in_force(*, customer: Customer, at: dt.datetime) -> HandsOff | None:
+    """The client's pause holding at `at` (started, not lifted, not past its end), if any."""
+    return HandsOff.objects.filter(hands_off_active_q(at=at), customer=customer).select_related("set_by").first()
