@@ -47,6 +47,8 @@ def celery_worker(django_db_serialized_rollback, transactional_db):
     committed) run on this worker instead of piling up on the shared Redis. Serialized rollback
     puts back the rows the data migrations installed (touchpoint types, the lifecycle journey) after the flush.
     """
+    from celery._state import _set_task_join_will_block
+
     from config.celery import app
 
     database = settings.DATABASES["default"]
@@ -79,6 +81,10 @@ def celery_worker(django_db_serialized_rollback, transactional_db):
         stderr=subprocess.STDOUT,
     )
     app.conf.task_always_eager = False
+    # Eager tasks run under celery.result.denied_join_result, which saves and restores a process-wide flag: tasks
+    # run eagerly from several threads at once (a test of concurrent writes, each commit queuing the journey rules)
+    # can leave it set, and every result.get() of this worker's tasks would then refuse to wait.
+    _set_task_join_will_block(False)
     previous_default_queue = app.conf.task_default_queue
     app.conf.task_default_queue = queue  # read by the router at each send
     try:
