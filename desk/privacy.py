@@ -17,7 +17,7 @@ from django.utils import timezone
 from customers.models import ConsentEvent, Customer, CustomerMerge
 from customers.services.privacy import customer_history_model
 from feedback.models import Invitation, Response
-from journeys.models import Enrollment, FollowUp, Transition
+from journeys.models import Enrollment, FollowUp, HandsOff, Transition
 from touchpoints.models import Interaction, Order
 
 EXPORT_FORMAT = "atelier.client-data/1"
@@ -35,6 +35,7 @@ SECTIONS = {
     "orders": "orders",
     "enrollments": "enrollments",
     "followups": "follow_ups",
+    "hands_offs": "hands_off",
     "survey_invitations": "survey_invitations",
     "survey_responses": "survey_responses",
     "events": "history",
@@ -84,6 +85,7 @@ def client_data_queryset(*, customers: QuerySet[Customer]) -> QuerySet[Customer]
             "followups",
             queryset=FollowUp.objects.select_related("template", "advisor__user").order_by("due_at", "pk"),
         ),
+        Prefetch("hands_offs", queryset=HandsOff.objects.select_related("set_by", "lifted_by").order_by("pk")),
         Prefetch(
             "survey_invitations", queryset=Invitation.objects.select_related("survey").order_by("created_at", "pk")
         ),
@@ -145,6 +147,10 @@ def _client(customer: Customer) -> dict[str, Any]:
         "follow_ups": [
             _fields(followup, template=followup.template.name, advisor=_name(followup.advisor))
             for followup in customer.followups.all()
+        ],
+        "hands_off": [
+            _fields(pause, set_by=_name(pause.set_by), lifted_by=_name(pause.lifted_by))
+            for pause in customer.hands_offs.all()
         ],
         "survey_invitations": [
             _fields(invitation, survey=invitation.survey.name) for invitation in customer.survey_invitations.all()

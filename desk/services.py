@@ -31,6 +31,7 @@ ERASURE_OF_CLIENT_ROWS = {
     "orders": "kept for the figures, with their lines (touchpoints)",
     "enrollments": "kept for the funnels; open ones exited; stage move notes cleared (journeys)",
     "followups": "kept for the results; content cleared; scheduled ones cancelled (journeys)",
+    "hands_offs": "kept (who paused automation, when); reasons cleared (journeys)",
     "survey_invitations": "kept; open ones expired (feedback)",
     "survey_responses": "kept for NPS and CSAT; comment and answers cleared (feedback)",
 }

@@ -291,8 +291,11 @@ class ImportBatchAdmin(admin.ModelAdmin):
             raise PermissionDenied
         form = ConfirmImportForm(request.POST)
         valid_only = form.is_valid() and form.cleaned_data["valid_only"]
+        runs_automation = form.is_valid() and form.cleaned_data["runs_automation"]
         try:
-            batch = import_confirm(preview=preview, actor=request.user, valid_only=valid_only)
+            batch = import_confirm(
+                preview=preview, actor=request.user, valid_only=valid_only, runs_automation=runs_automation
+            )
         except ApplicationError as error:
             messages.error(request, error.message)
             return HttpResponseRedirect(self._url("change", preview.pk))

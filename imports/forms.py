@@ -204,6 +204,10 @@ class ConfirmImportForm(forms.Form):
         label="Import the valid rows only", required=False,
         help_text="Leave unticked to refuse the whole file when any row is invalid: nothing is written.",
     )
+    runs_automation = forms.BooleanField(
+        label="Run journey rules on these rows", required=False,
+        help_text="Leave unticked for history: the rules would move clients and send follow-ups for every row.",
+    )
 
 
 class RollbackForm(forms.Form):

@@ -73,9 +73,14 @@ def import_file(
     delimiter: str | None = None,
     dry_run: bool = False,
     valid_only: bool = False,
+    runs_automation: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> ImportBatch:
     """Import (or, with `dry_run`, preview) a legacy file of one kind as a batch, and return the batch.
+
+    Journey rules do not react to what an import brings unless `runs_automation`: importing two years of history
+    must not send two years of messages. Opted in, the interactions and orders' purchases it creates go through the
+    rules like any other (after each chunk commits).
 
     The batch is IMPORTED, PREVIEWED, REJECTED (invalid rows and not `valid_only`: nothing written but the batch
     and its row errors) or FAILED (the file cannot be read: `failure` says why, and the ApplicationError is raised).
@@ -92,6 +97,7 @@ def import_file(
         mapping=mapping.to_dict(),
         is_dry_run=dry_run,
         valid_rows_only=valid_only,
+        runs_automation=runs_automation,
         created_by=actor,
         started_at=timezone.now(),
     )
@@ -205,9 +211,11 @@ def import_start(
 
 
 def import_confirm(
-    *, preview: ImportBatch, actor: AbstractBaseUser | None = None, valid_only: bool = False
+    *, preview: ImportBatch, actor: AbstractBaseUser | None = None, valid_only: bool = False,
+    runs_automation: bool = False,
 ) -> ImportBatch:
-    """Import the file a dry run previewed, with the same mapping, as a new batch started like import_start's.
+    """Import the file a dry run previewed, with the same mapping, as a new batch started like import_start's
+    (journey rules react to it only with `runs_automation`: see import_file).
 
     Refused unless `preview` is a finished dry run of a stored file, and while the same file is already being
     imported; the import itself refuses a stored file whose checksum is no longer the previewed one.
@@ -239,13 +247,14 @@ def import_confirm(
             delimiter=preview.delimiter,
             dry_run=False,
             valid_only=valid_only,
+            runs_automation=runs_automation,
         )
     return _dispatch(batch)
 
 
 def _queue(
     *, kind: str, stored: StoredUpload, file_name: str, actor: AbstractBaseUser | None, mapping: ColumnMapping,
-    encoding: str | None, delimiter: str | None, dry_run: bool, valid_only: bool,
+    encoding: str | None, delimiter: str | None, dry_run: bool, valid_only: bool, runs_automation: bool = False,
 ) -> ImportBatch:
     _check_kind(kind)
     mapping.validate_for(KINDS[kind].fields)
@@ -261,6 +270,7 @@ def _queue(
         mapping=mapping.to_dict(),
         is_dry_run=dry_run,
         valid_rows_only=valid_only,
+        runs_automation=runs_automation,
         created_by=actor,
     )
 

@@ -4,20 +4,31 @@ follow-ups (shown; a follow-up's status can be corrected)."""
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import path
+from django.utils import timezone
 
 from core.admin import TIMESTAMPS, ViewOnlyAdminMixin
 from core.errors import ApplicationError
 from customers.admin import BoutiqueScopedAdminMixin, ClientSearchMixin
 from customers.models import Customer
-from journeys.models import Enrollment, FollowUp, FollowUpTemplate, FollowUpVariant, Journey, Rule, Stage, Transition
+from journeys.models import (
+    Enrollment,
+    FollowUp,
+    FollowUpTemplate,
+    FollowUpVariant,
+    HandsOff,
+    Journey,
+    Rule,
+    Stage,
+    Transition,
+)
 from journeys.selectors import followup_results, template_result_counts
-from journeys.services import followup_check_status_change, followup_update_by_staff
+from journeys.services import followup_check_status_change, followup_update_by_staff, hands_off_lift, hands_off_set
 from journeys.services.rendering import CONTEXT_CONTRACT, followup_context, render_message, template_check
 
 
@@ -174,22 +185,54 @@ class FollowUpVariantAdmin(admin.ModelAdmin):
     ordering = ["template__name", "label"]
 
 
+class RuleForm(forms.ModelForm):
+    """Rule.clean checks the row (the ModelForm calls it); the many-to-many choices, saved after the row, are
+    checked here against it with Rule.clean_relations, so a nonsense rule is refused before anything is saved."""
+
+    class Meta:
+        model = Rule
+        fields = [
+            "journey", "name", "is_active", "priority", "stop_processing", "trigger", "touchpoint_types", "from_stages",
+            "enrolls_new_clients", "days", "profile_date", "min_amount", "min_count", "window_days", "channel",
+            "boutiques", "min_score", "min_tier", "to_stage", "followup_template",
+        ]
+
+    def _post_clean(self):
+        # After the ModelForm has put the cleaned values on the instance and run Rule.clean.
+        super()._post_clean()
+        if {"journey", "trigger", "to_stage"} & set(self.errors):
+            return
+        try:
+            self.instance.clean_relations(
+                touchpoint_types=self.cleaned_data.get("touchpoint_types") or [],
+                from_stages=self.cleaned_data.get("from_stages") or [],
+                boutiques=self.cleaned_data.get("boutiques") or [],
+            )
+        except ValidationError as error:
+            for field, field_messages in error.message_dict.items():
+                self.add_error(field, field_messages)
+
+
 @admin.register(Rule)
 class RuleAdmin(admin.ModelAdmin):
-    """Rule.clean checks the combination of trigger, stage and follow-up; the admin form runs it on save."""
+    """Rule.clean checks the combination of trigger, conditions, stage and follow-up; the admin form runs it on save,
+    with Rule.clean_relations for the stages, types and boutiques chosen."""
 
+    form = RuleForm
     list_display = ["name", "journey", "trigger", "priority", "to_stage", "followup_template", "stop_processing",
                     "is_active"]
     list_filter = ["is_active", "trigger", "journey"]
     list_select_related = ["journey", "to_stage__journey", "followup_template"]
     search_fields = ["name", "journey__name"]
     ordering = ["journey__name", "priority", "pk"]
-    filter_horizontal = ["touchpoint_types", "from_stages"]
+    filter_horizontal = ["touchpoint_types", "from_stages", "boutiques"]
     readonly_fields = TIMESTAMPS
     fieldsets = [
         (None, {"fields": ["journey", "name", "is_active", "priority", "stop_processing"]}),
-        ("When", {"fields": ["trigger", "touchpoint_types", "from_stages", "min_amount", ("min_count", "window_days"),
-                             "days", "profile_date"]}),
+        ("When", {"fields": ["trigger", "touchpoint_types", "from_stages", "enrolls_new_clients", "days",
+                             "profile_date"]}),
+        ("Only if", {"fields": ["min_amount", ("min_count", "window_days"), "channel", "boutiques", "min_score",
+                                "min_tier"]}),
         ("Then", {"fields": ["to_stage", "followup_template"]}),
         ("Record", {"fields": TIMESTAMPS}),
     ]
@@ -204,6 +247,73 @@ class RuleAdmin(admin.ModelAdmin):
         if db_field.name == "from_stages":
             kwargs["queryset"] = Stage.objects.select_related("journey")
         return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+class HandsOffForm(forms.ModelForm):
+    class Meta:
+        model = HandsOff
+        fields = ["customer", "until", "reason"]
+
+
+@admin.register(HandsOff)
+class HandsOffAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, admin.ModelAdmin):
+    """Advisors pause automation for a client here (until a date, or until lifted). Through the services: setting a
+    pause lifts the one before; a pause is never edited or deleted, only lifted (the action), so the record stays."""
+
+    form = HandsOffForm
+    list_display = ["customer", "starts_at", "until", "lifted_at", "set_by", "reason"]
+    list_filter = [("lifted_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["customer", "set_by"]
+    search_fields = ["customer__email"]
+    ordering = ["-starts_at", "-pk"]
+    autocomplete_fields = ["customer"]
+    actions = ["lift"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return ["customer", "until", "reason", "starts_at", "set_by", "lifted_at", "lifted_by"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["customer", "until", "reason"]
+        return ["customer", "starts_at", "until", "reason", "set_by", "lifted_at", "lifted_by"]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if obj is not None:
+            return form
+
+        class ServiceCheckedForm(form):
+            def clean(self):
+                cleaned = super().clean()
+                until = cleaned.get("until")
+                if until is not None and until <= timezone.now():
+                    self.add_error("until", "The end of the pause must be in the future.")
+                return cleaned
+
+        return ServiceCheckedForm
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return  # nothing is editable on a pause once set
+        try:
+            saved = hands_off_set(customer=obj.customer, actor=request.user, until=obj.until, reason=obj.reason)
+        except ApplicationError as error:
+            raise ValidationError(error.message) from error
+        obj.pk, obj.starts_at, obj.set_by = saved.pk, saved.starts_at, saved.set_by
+        obj._state.adding = False
+
+    @admin.action(description="Lift the hands-off of the selected clients", permissions=["change"])
+    def lift(self, request, queryset):
+        lifted = sum(
+            hands_off_lift(customer=hands_off.customer, actor=request.user)
+            for hands_off in queryset.filter(lifted_at__isnull=True).select_related("customer")
+        )
+        self.message_user(request, f"Automation resumed for {lifted} client(s).", messages.SUCCESS)
 
 
 @admin.register(Enrollment)

@@ -5,12 +5,12 @@ class JourneysConfig(AppConfig):
     name = "journeys"
 
     def ready(self) -> None:
-        # Journeys adds its stage moves and follow-ups to the timeline and its rows to client merges (apps depend
-        # one way).
+        # Journeys adds its stage moves and follow-ups to the timeline, its rows to client merges, and listens to
+        # new touchpoints (apps depend one way: touchpoints calls what journeys registers here).
         from customers.services import register_merge_handler
         from journeys import selectors, services
         from journeys.api.timeline import FollowUpTimelineSerializer, TransitionTimelineSerializer
-        from journeys.tasks import queue_attribution
+        from journeys.tasks import interactions_listener, queue_attribution
         from touchpoints.api.timeline import register_timeline_serializer
         from touchpoints.events import register_interactions_listener
         from touchpoints.selectors import register_timeline_source
@@ -20,5 +20,7 @@ class JourneysConfig(AppConfig):
         register_timeline_serializer("transition", TransitionTimelineSerializer)
         register_timeline_serializer("followup", FollowUpTimelineSerializer)
         register_merge_handler(services.move_journeys)
-        # Orders recorded anywhere (POS, ecommerce, imports, API) are attributed to the follow-ups before them.
+        # Every interaction committed, whatever recorded it (admin, API, webhook, sync, an import that opts in),
+        # goes through the journey rules in a task; orders among them are attributed to the follow-ups before them.
+        register_interactions_listener(interactions_listener)
         register_interactions_listener(queue_attribution)

@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 
 from core.models import TimeStampedModel
-from customers.models import Advisor, Customer, Persona, Segment
+from customers.models import Advisor, Boutique, Channel, Customer, Persona, Segment, ValueTier
 from customers.scoping import BoutiqueScopedQuerySet
 from touchpoints.models import Interaction, LifecycleStage, Order, TouchpointType
 
@@ -178,8 +178,21 @@ class FollowUpVariant(models.Model):
         return f"{self.template_id}/{self.label}"
 
 
+# The value tiers from lowest to highest: a rule "for tiers from Platinum" acts on Platinum and VIC clients.
+TIER_ORDER = list(ValueTier.values)
+
+TIME_TRIGGERS = ("inactivity", "time_in_stage", "date")
+
+
 class Rule(TimeStampedModel):
-    """Data, not code: when something happens (or stops happening), move to a stage and/or schedule a follow-up."""
+    """Data, not code: when something happens (or stops happening), move to a stage and/or schedule a follow-up.
+
+    On an interaction (of the rule's touchpoint types, with its optional conditions) or on time (checked by beat):
+    no interaction of the types for `days`; `days` in one of `from_stages`; a date in the client's profile coming up
+    within `days`. Rules run by priority (lower first) within their journey; one that fires with `stop_processing`
+    ends the evaluation for that client and that interaction (or that run). Checked by clean() and, for the
+    many-to-many fields the admin saves after the row, by clean_relations(); the constraints hold the rest.
+    """
 
     class Trigger(models.TextChoices):
         INTERACTION = "interaction", "On an interaction"
@@ -197,11 +210,37 @@ class Rule(TimeStampedModel):
     priority = models.PositiveSmallIntegerField(default=100, help_text="Lower runs first.")
     stop_processing = models.BooleanField(default=False, help_text="When this rule fires, skip the rules after it.")
     trigger = models.CharField(max_length=16, choices=Trigger.choices)
-    touchpoint_types = models.ManyToManyField(TouchpointType, blank=True, related_name="rules")
-    from_stages = models.ManyToManyField(Stage, blank=True, related_name="rules_from", help_text="Empty: any stage.")
-    min_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
-    min_count = models.PositiveIntegerField(null=True, blank=True)
-    window_days = models.PositiveIntegerField(null=True, blank=True)
+    touchpoint_types = models.ManyToManyField(
+        TouchpointType, blank=True, related_name="rules",
+        help_text="On an interaction: the types that trigger it. No interaction for N days: the types watched.",
+    )
+    from_stages = models.ManyToManyField(
+        Stage, blank=True, related_name="rules_from", help_text="Empty: any stage of the journey."
+    )
+    enrolls_new_clients = models.BooleanField(
+        default=False,
+        help_text="On an interaction: a client not yet in the journey is enrolled straight into the rule's stage.",
+    )
+    min_amount = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True, help_text="On an interaction: its amount at least."
+    )
+    min_count = models.PositiveIntegerField(
+        null=True, blank=True, help_text="On an interaction: at least this many of the types (this one included) …"
+    )
+    window_days = models.PositiveIntegerField(null=True, blank=True, help_text="… within this many days.")
+    channel = models.CharField(
+        max_length=16, choices=Channel.choices, blank=True, help_text="On an interaction: only on this channel."
+    )
+    boutiques = models.ManyToManyField(
+        Boutique, blank=True, related_name="+", help_text="On an interaction: only in these boutiques (empty: any)."
+    )
+    min_score = models.PositiveSmallIntegerField(
+        null=True, blank=True,
+        help_text="On an interaction: a survey score (0–10, the interaction's metadata \"score\") at least.",
+    )
+    min_tier = models.CharField(
+        max_length=12, choices=ValueTier.choices, blank=True, help_text="Only clients of this value tier or above."
+    )
     days = models.PositiveIntegerField(null=True, blank=True, help_text="N for the time-based triggers.")
     profile_date = models.CharField(max_length=32, choices=ProfileDate.choices, blank=True)
     to_stage = models.ForeignKey(Stage, null=True, blank=True, on_delete=models.PROTECT, related_name="rules_to")
@@ -218,10 +257,39 @@ class Rule(TimeStampedModel):
             models.CheckConstraint(
                 condition=Q(min_amount__isnull=True) | Q(min_amount__gte=0), name="rule_min_amount_not_negative"
             ),
+            models.CheckConstraint(condition=Q(days__isnull=True) | Q(days__gte=1), name="rule_days_at_least_one"),
+            models.CheckConstraint(
+                condition=Q(min_count__isnull=True, window_days__isnull=True)
+                # Both present (a NULL compared would let the CHECK pass) and at least 1.
+                | Q(min_count__isnull=False, window_days__isnull=False, min_count__gte=1, window_days__gte=1),
+                name="rule_count_and_window_together",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_score__isnull=True) | Q(min_score__lte=10), name="rule_min_score_0_to_10"
+            ),
+            models.CheckConstraint(
+                condition=Q(trigger="interaction", days__isnull=True, profile_date="")
+                | (~Q(trigger="interaction") & Q(days__isnull=False, min_amount__isnull=True, min_count__isnull=True,
+                                                 channel="", min_score__isnull=True, enrolls_new_clients=False)),
+                name="rule_conditions_fit_the_trigger",
+            ),
+            models.CheckConstraint(
+                condition=Q(trigger="date", profile_date__gt="") | (~Q(trigger="date") & Q(profile_date="")),
+                name="rule_profile_date_only_for_date_rules",
+            ),
+            models.CheckConstraint(
+                condition=Q(enrolls_new_clients=False) | Q(to_stage__isnull=False),
+                name="rule_enrolls_into_its_stage",
+            ),
         ]
+        indexes = [models.Index(fields=["trigger", "is_active"], name="rule_trigger_idx")]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_time_based(self) -> bool:
+        return self.trigger in TIME_TRIGGERS
 
     def clean(self) -> None:
         errors: dict[str, str] = {}
@@ -229,14 +297,91 @@ class Rule(TimeStampedModel):
             errors["to_stage"] = "A rule must move to a stage, schedule a follow-up, or both."
         if self.to_stage_id and self.journey_id and self.to_stage.journey_id != self.journey_id:
             errors["to_stage"] = "The stage belongs to another journey."
-        if self.trigger in (self.Trigger.INACTIVITY, self.Trigger.TIME_IN_STAGE, self.Trigger.DATE) and not self.days:
-            errors["days"] = "Give the number of days for a time-based rule."
+        if self.followup_template_id and not self.followup_template.is_active:
+            errors["followup_template"] = "The template is not active; activate it or choose another."
+        for name in ("days", "window_days", "min_count"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                errors[name] = "Give a number of at least 1."
+        if self.min_amount is not None and self.min_amount < 0:
+            errors["min_amount"] = "An amount cannot be negative."
+        if self.min_score is not None and self.min_score > 10:
+            errors["min_score"] = "A survey score goes from 0 to 10."
+        if (self.min_count is None) != (self.window_days is None):
+            errors["window_days"] = "Give both the count and the window in days (each at least 1), or neither."
+        if self.is_time_based:
+            if self.days is None:
+                errors["days"] = "Give the number of days for a time-based rule."
+            interaction_only = {
+                "min_amount": self.min_amount is not None, "min_count": self.min_count is not None,
+                "window_days": self.window_days is not None, "channel": bool(self.channel),
+                "min_score": self.min_score is not None, "enrolls_new_clients": self.enrolls_new_clients,
+            }
+            for name, is_set in interaction_only.items():
+                if is_set:
+                    errors[name] = "Only a rule on an interaction has this condition."
+        elif self.days is not None:
+            errors["days"] = "A rule on an interaction has no number of days; use the count and window."
         if self.trigger == self.Trigger.DATE and not self.profile_date:
             errors["profile_date"] = "Choose which date in the client's profile the rule watches."
-        if (self.min_count is None) != (self.window_days is None):
-            errors["window_days"] = "Give both the count and the window in days, or neither."
+        if self.trigger != self.Trigger.DATE and self.profile_date:
+            errors["profile_date"] = "Only a rule on a date in the client's profile watches one."
+        if self.enrolls_new_clients and not self.to_stage_id:
+            errors["enrolls_new_clients"] = "A rule that enrolls new clients needs the stage to put them in."
         if errors:
             raise ValidationError(errors)
+
+    def clean_relations(self, *, touchpoint_types, from_stages, boutiques) -> None:
+        """Check the many-to-many choices against the row (the admin form calls this with its cleaned values)."""
+        errors: dict[str, str] = {}
+        touchpoint_types, from_stages, boutiques = list(touchpoint_types), list(from_stages), list(boutiques)
+        if self.trigger in (self.Trigger.INTERACTION, self.Trigger.INACTIVITY) and not touchpoint_types:
+            errors["touchpoint_types"] = "Choose the touchpoint types the rule reacts to."
+        if self.trigger in (self.Trigger.TIME_IN_STAGE, self.Trigger.DATE) and touchpoint_types:
+            errors["touchpoint_types"] = "This trigger does not look at touchpoint types."
+        foreign = [stage for stage in from_stages if stage.journey_id != self.journey_id]
+        if foreign:
+            errors["from_stages"] = f"These stages belong to another journey: {', '.join(map(str, foreign))}."
+        elif self.trigger == self.Trigger.TIME_IN_STAGE and not from_stages:
+            errors["from_stages"] = "Choose the stage(s) whose time the rule counts."
+        elif self.is_time_based and self.to_stage_id and any(s.pk == self.to_stage_id for s in from_stages):
+            errors["from_stages"] = "A time-based rule cannot move clients to a stage they are already in."
+        if boutiques and self.trigger != self.Trigger.INTERACTION:
+            errors["boutiques"] = "Only a rule on an interaction looks at the boutique."
+        if errors:
+            raise ValidationError(errors)
+
+
+class HandsOff(models.Model):
+    """An advisor's pause on automation for one client: no rule moves them or schedules for them while it holds,
+    until `until` (or until lifted when it has none). Lifted ones are kept as the record of who paused and why."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="hands_offs")
+    reason = models.CharField(max_length=240, blank=True)
+    starts_at = models.DateTimeField()
+    until = models.DateTimeField(null=True, blank=True, help_text="Empty: until lifted.")
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="+")
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+
+    objects = BoutiqueScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "hands-off"
+        verbose_name_plural = "hands-off"
+        ordering = ["-starts_at", "-pk"]
+        constraints = [
+            # One open pause per client: setting a new one lifts the one before (journeys.services.hands_off_set).
+            models.UniqueConstraint(fields=["customer"], condition=Q(lifted_at__isnull=True),
+                                    name="hands_off_one_open_per_customer"),
+            models.CheckConstraint(condition=Q(until__isnull=True) | Q(until__gt=models.F("starts_at")),
+                                   name="hands_off_until_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Hands-off for {self.customer_id}"
 
 
 class FollowUp(TimeStampedModel):

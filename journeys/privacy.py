@@ -11,7 +11,7 @@ import datetime as dt
 from django.db import transaction
 
 from customers.models import Customer
-from journeys.models import Enrollment, FollowUp, Transition
+from journeys.models import Enrollment, FollowUp, HandsOff, Transition
 
 CANCELLED_BY_ERASURE = "Cancelled: the client's personal data was erased."
 
@@ -22,7 +22,8 @@ def journeys_personal_data_erase(*, customer: Customer, erased_at: dt.datetime) 
 
     Follow-ups lose their rendered subject and body (they greet the client by name), the provider's message id
     (it finds the message, address included, at the provider) and their status reason (bounces quote the
-    address); scheduled ones are cancelled. Staff notes on stage moves are cleared. Open enrollments are closed,
+    address); scheduled ones are cancelled. Staff notes on stage moves and the reasons of hands-off pauses (often
+    personal: a bereavement) are cleared. Open enrollments are closed,
     so that no rule schedules anything for the record again. Stages, moves, channels, dates, statuses and
     outcomes stay: funnels and follow-up results are counted from them.
     """
@@ -33,6 +34,7 @@ def journeys_personal_data_erase(*, customer: Customer, erased_at: dt.datetime) 
         status=FollowUp.Status.CANCELLED, status_reason=CANCELLED_BY_ERASURE
     )
     notes = Transition.objects.filter(enrollment__customer=customer).exclude(note="").update(note="")
+    reasons = HandsOff.objects.filter(customer=customer).exclude(reason="").update(reason="")
     exited = Enrollment.objects.filter(customer=customer, exited_at__isnull=True).update(
         exited_at=erased_at, updated_at=erased_at
     )
@@ -40,5 +42,6 @@ def journeys_personal_data_erase(*, customer: Customer, erased_at: dt.datetime) 
         "followups": cleared,
         "followups_cancelled": cancelled,
         "transition_notes": notes,
+        "hands_off_reasons": reasons,
         "enrollments_exited": exited,
     }

@@ -1,16 +1,19 @@
-"""Reads of journeys: stage moves and follow-ups on the client timeline, a client's enrollments, and the results
-of follow-up templates (per variant, against the holdout)."""
+"""Reads of journeys: stage moves and follow-ups on the client timeline, a client's enrollments, what the rule
+engine reads about a batch of clients (their rules, pauses and recent manual moves) in a few set-based queries, and
+the results of follow-up templates (per variant, against the holdout)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db.models import Count, Q, QuerySet, Sum
 
 from customers.models import Customer
-from journeys.models import Enrollment, FollowUp, FollowUpTemplate, Stage, Transition
+from journeys.models import Enrollment, FollowUp, FollowUpTemplate, HandsOff, Rule, Stage, Transition
 from touchpoints.selectors import TimelineSource
 
 
@@ -197,3 +200,44 @@ def template_result_counts() -> dict:
         "holdout_count": Count("followups", filter=weighed_holdout),
         "holdout_converted_count": Count("followups", filter=weighed_holdout & converted),
     }
+
+
+def rules_active(*, triggers: Iterable[str]) -> QuerySet[Rule]:
+    """Active rules of active journeys with these triggers, in the order they run (journey, priority, pk), with
+    what the engine needs loaded: the stage, the template and the many-to-many choices."""
+    return (
+        Rule.objects.filter(is_active=True, journey__is_active=True, trigger__in=list(triggers))
+        .select_related("journey", "to_stage", "followup_template")
+        .prefetch_related("touchpoint_types", "from_stages", "boutiques")
+        .order_by("journey_id", "priority", "pk")
+    )
+
+
+def hands_off_active_q(*, at: dt.datetime, prefix: str = "") -> Q:
+    """The open pauses in force at `at` (started, not lifted, not past their end)."""
+    return Q(**{f"{prefix}lifted_at__isnull": True, f"{prefix}starts_at__lte": at}) & (
+        Q(**{f"{prefix}until__isnull": True}) | Q(**{f"{prefix}until__gt": at})
+    )
+
+
+def customers_on_hands_off(*, customer_ids: Iterable[int], at: dt.datetime) -> set[int]:
+    """Which of these clients an advisor has put on hands-off at `at`."""
+    return set(
+        HandsOff.objects.filter(hands_off_active_q(at=at), customer_id__in=list(customer_ids))
+        .values_list("customer_id", flat=True)
+    )
+
+
+def enrollments_in_manual_grace(*, enrollment_ids: Iterable[int], since: dt.datetime) -> set[int]:
+    """Which of these enrollments staff moved (or placed) by hand since `since`: rules leave them where they are."""
+    return set(
+        Transition.objects.filter(
+            enrollment_id__in=list(enrollment_ids), cause=Transition.Cause.MANUAL, occurred_at__gte=since
+        ).values_list("enrollment_id", flat=True)
+    )
+
+
+
+def hands_off_in_force(*, customer: Customer, at: dt.datetime) -> HandsOff | None:
+    """The client's pause holding at `at` (started, not lifted, not past its end), if any."""
+    return HandsOff.objects.filter(hands_off_active_q(at=at), customer=customer).select_related("set_by").first()

@@ -42,9 +42,13 @@ def celery_worker(django_db_serialized_rollback, transactional_db):
     """A real Celery worker process on the real Redis broker, consuming a private queue, against the test database.
 
     Yields the queue name: send tasks with `.apply_async(..., queue=queue)`. The private queue keeps a demo worker
-    on the same Redis from taking the test's tasks (and this worker from taking the demo's). Serialized rollback
+    on the same Redis from taking the test's tasks (and this worker from taking the demo's). It is also the default
+    queue meanwhile, so that tasks queued by the code under test (the journey rules after an interaction is
+    committed) run on this worker instead of piling up on the shared Redis. Serialized rollback
     puts back the rows the data migrations installed (touchpoint types, the lifecycle journey) after the flush.
     """
+    from celery._state import _set_task_join_will_block
+
     from config.celery import app
 
     database = settings.DATABASES["default"]
@@ -77,12 +81,12 @@ def celery_worker(django_db_serialized_rollback, transactional_db):
         stderr=subprocess.STDOUT,
     )
     app.conf.task_always_eager = False
-    # Every task the code queues by itself meanwhile (attribution after an order, say) goes to the private queue
-    # too, rather than into the shared default queue of whatever Redis the machine runs.
-    previous_routes = app.conf.task_routes
-    app.conf.task_routes = {"*": {"queue": queue}}
-    app.amqp.flush_routes()
-    app.amqp.__dict__.pop("router", None)  # the router keeps the routes it was built with
+    # Eager tasks run under celery.result.denied_join_result, which saves and restores a process-wide flag: tasks
+    # run eagerly from several threads at once (a test of concurrent writes, each commit queuing the journey rules)
+    # can leave it set, and every result.get() of this worker's tasks would then refuse to wait.
+    _set_task_join_will_block(False)
+    previous_default_queue = app.conf.task_default_queue
+    app.conf.task_default_queue = queue  # read by the router at each send
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -95,9 +99,7 @@ def celery_worker(django_db_serialized_rollback, transactional_db):
         yield queue
     finally:
         app.conf.task_always_eager = True
-        app.conf.task_routes = previous_routes
-        app.amqp.flush_routes()
-        app.amqp.__dict__.pop("router", None)
+        app.conf.task_default_queue = previous_default_queue
         worker.terminate()
         try:
             worker.wait(timeout=20)

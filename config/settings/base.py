@@ -217,7 +217,21 @@ CELERY_BEAT_SCHEDULE = {
         "task": "journeys.tasks.followups_dispatch_task",
         "schedule": 60,
     },
+    # Time-based journey rules (inactivity, time in stage, dates coming up); idempotent, so a run more is harmless.
+    "journey-time-rules": {
+        "task": "journeys.tasks.rules_apply_time_based_task",
+        "schedule": 6 * 60 * 60,
+    },
 }
+
+# --- Journey rules ------------------------------------------------------------------------------------------------
+# A stage move by staff is not undone by a rule for this many days (0: rules may move the client at once).
+JOURNEY_MANUAL_GRACE_DAYS = env.int("JOURNEY_MANUAL_GRACE_DAYS", default=14)
+# An interaction older than this when the rules see it (a late sync, an import that opts in) may still move the
+# client, but schedules no follow-up: a thank-you weeks after the purchase is worse than none.
+JOURNEY_FOLLOWUP_MAX_AGE_DAYS = env.int("JOURNEY_FOLLOWUP_MAX_AGE_DAYS", default=7)
+# Interactions per rule-evaluation task: a commit that recorded more queues several tasks.
+JOURNEY_RULES_BATCH_SIZE = env.int("JOURNEY_RULES_BATCH_SIZE", default=500)
 
 # --- REST API under /api/v1/: staff by session, integrations by API key (integrations app). --------------------
 REST_FRAMEWORK = {

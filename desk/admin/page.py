@@ -9,6 +9,7 @@ boutique's client is a 404 and nothing is written.
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -38,9 +39,9 @@ from desk.selectors import (
     customer_history,
     movable_stages,
 )
-from journeys.models import FollowUp, Stage, Transition
-from journeys.selectors import stages_of_active_journeys
-from journeys.services import enrollment_place
+from journeys.models import FollowUp, HandsOff, Stage, Transition
+from journeys.selectors import hands_off_in_force, stages_of_active_journeys
+from journeys.services import enrollment_place, hands_off_lift, hands_off_set
 from touchpoints.selectors import TimelineEntry, customer_timeline
 from touchpoints.services import STAFF_LOGGED_TYPES, interaction_log
 
@@ -199,13 +200,15 @@ class QuickActions:
     log_url: str = ""
     move_url: str = ""
     assign_url: str = ""
+    pause_url: str = ""
+    resume_url: str = ""
     log_choices: tuple[tuple[str, str], ...] = LOG_CHOICES
     stages: list[Stage] = field(default_factory=list)
     advisors: list[Advisor] = field(default_factory=list)
 
     @property
     def any(self) -> bool:
-        return bool(self.log_url or self.move_url or self.assign_url)
+        return bool(self.log_url or self.move_url or self.assign_url or self.pause_url)
 
 
 @dataclass
@@ -222,6 +225,8 @@ class ClientPage:
     older_url: str
     newest_url: str
     journeys: list[JourneyStatus]
+    # The advisor's pause on journey rules for this client, when one holds.
+    hands_off: HandsOff | None
     preferences: list[tuple[str, list[str]]]
     history: list[HistoryEntry]
     actions: QuickActions
@@ -260,6 +265,11 @@ class AssignAdvisorForm(forms.Form):
         self.fields["advisor"].queryset = advisors
 
 
+class PauseAutomationForm(forms.Form):
+    until = forms.DateField(required=False, error_messages={"invalid": "Give the date as YYYY-MM-DD."})
+    reason = forms.CharField(required=False, strip=True, max_length=240)
+
+
 def form_error(form: forms.Form) -> str:
     return " ".join(message for errors in form.errors.values() for message in errors)
 
@@ -291,6 +301,10 @@ class ClientPageMixin:
                  name="{}_{}_move_stage".format(*info)),
             path("<path:object_id>/assign-advisor/", wrap(require_POST(self.assign_advisor_view)),
                  name="{}_{}_assign_advisor".format(*info)),
+            path("<path:object_id>/pause-automation/", wrap(require_POST(self.pause_automation_view)),
+                 name="{}_{}_pause_automation".format(*info)),
+            path("<path:object_id>/resume-automation/", wrap(require_POST(self.resume_automation_view)),
+                 name="{}_{}_resume_automation".format(*info)),
         ]
         # First: the admin's catch-all "<object_id>/" pattern would otherwise take these paths.
         return [*quick_actions, *super().get_urls()]
@@ -324,6 +338,10 @@ class ClientPageMixin:
             actions.log_url = self._page_url("log_touchpoint", customer)
         if user.has_perm("journeys.change_enrollment"):
             actions.move_url, actions.stages = self._page_url("move_stage", customer), stages
+        if user.has_perm("journeys.add_handsoff"):
+            actions.pause_url = self._page_url("pause_automation", customer)
+        if user.has_perm("journeys.change_handsoff"):
+            actions.resume_url = self._page_url("resume_automation", customer)
         if self.has_change_permission(request, customer):
             actions.assign_url = self._page_url("assign_advisor", customer)
             actions.advisors = list(advisor_choices(customer=customer, user=user))
@@ -339,6 +357,7 @@ class ClientPageMixin:
             older_url=f"{page_url}?{TIMELINE_CURSOR}={timeline.next_cursor}#timeline" if timeline.next_cursor else "",
             newest_url=f"{page_url}#timeline" if cursor else "",
             journeys=client_journeys(customer=customer, now=timezone.now(), stages=stages),
+            hands_off=hands_off_in_force(customer=customer, at=timezone.now()),
             preferences=[(label, list(preferences.get(key) or [])) for key, label in PREFERENCE_LABELS],
             history=customer_history(customer=customer),
             actions=actions,
@@ -388,6 +407,36 @@ class ClientPageMixin:
             messages.error(request, error.message)
             return self._back_to_page(customer, "quick-actions")
         messages.success(request, f"{customer} is now in {stage.journey.name}: {stage.name}.")
+        return self._back_to_page(customer, "journeys")
+
+    def pause_automation_view(self, request: HttpRequest, object_id: str) -> HttpResponseRedirect:
+        """Hands-off: journey rules leave the client alone until the date given (the end of that day in the
+        client's boutique's time zone), or until resumed."""
+        customer = self._client_for_action(request, object_id, "journeys.add_handsoff")
+        form = PauseAutomationForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, form_error(form))
+            return self._back_to_page(customer, "journeys")
+        until_date = form.cleaned_data["until"]
+        until = None
+        if until_date is not None:
+            zone = zoneinfo.ZoneInfo(customer.home_boutique.timezone if customer.home_boutique else settings.TIME_ZONE)
+            until = dt.datetime.combine(until_date, dt.time.max, tzinfo=zone)
+        try:
+            hands_off_set(customer=customer, actor=request.user, until=until, reason=form.cleaned_data["reason"])
+        except ApplicationError as error:
+            messages.error(request, error.message)
+            return self._back_to_page(customer, "journeys")
+        messages.success(request, f"Automation paused for {customer}" + (f" until {until_date:%d %b %Y}." if until
+                                                                         else " until resumed."))
+        return self._back_to_page(customer, "journeys")
+
+    def resume_automation_view(self, request: HttpRequest, object_id: str) -> HttpResponseRedirect:
+        customer = self._client_for_action(request, object_id, "journeys.change_handsoff")
+        if hands_off_lift(customer=customer, actor=request.user):
+            messages.success(request, f"Automation resumed for {customer}.")
+        else:
+            messages.info(request, f"Automation was not paused for {customer}.")
         return self._back_to_page(customer, "journeys")
 
     def assign_advisor_view(self, request: HttpRequest, object_id: str) -> HttpResponseRedirect:

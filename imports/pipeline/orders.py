@@ -45,6 +45,7 @@ from imports.pipeline.records import jsonable
 from imports.pipeline.sql import _insert, _record_history
 from imports.pipeline.state import _Change
 from imports.reader import SourceRow, SourceTable
+from touchpoints.events import interactions_recorded
 from touchpoints.models import Interaction, Order, OrderLine, Product, TouchpointType
 from touchpoints.services import customer_metrics_refresh
 from touchpoints.services.orders import order_lines_attach_products, order_lines_signature, order_timeline
@@ -361,6 +362,9 @@ class _OrderRun(RowOutcomes):
         _last_interaction_moved_on(
             [{"customer_id": customer_id, "occurred_at": occurred_at} for _pk, customer_id, occurred_at, _ in returned]
         )
+        if self.batch.runs_automation:
+            # Opted in: the journey rules hear of these purchases once the chunk commits, as for order_record.
+            interactions_recorded(pk for pk, *_ in returned)
         # A created order's interactions go with it on rollback; an updated order's new ones are recorded.
         updated_pks = {item.order.pk for item in written_orders if item.previous is not None}
         interaction_type = self._content_types[Interaction]

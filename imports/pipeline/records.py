@@ -29,6 +29,8 @@ from imports.pipeline.batches import RowOutcomes
 from imports.pipeline.clients import ClientKey, find_clients
 from imports.pipeline.sql import _insert, _staged
 from imports.reader import SourceRow, SourceTable
+from touchpoints.events import interactions_recorded
+from touchpoints.models import Interaction
 
 # Where a row names its client, in the order a refusal points at.
 CLIENT_FIELDS = ("public_id", "crm_id", "pos_id", "ecommerce_id", "email", "phone")
@@ -223,6 +225,9 @@ class RecordRun(RowOutcomes):
             for item in created:
                 item.pk = by_key[self.kind.key(item.values)]
             changes += [(item.pk, ImportChange.Action.CREATED, None) for item in created]
+            if self.kind.model is Interaction and self.batch.runs_automation:
+                # Opted in: the journey rules hear of the new interactions once the chunk commits.
+                interactions_recorded(item.pk for item in created)
         _insert(
             ImportChange._meta.db_table,
             {"batch_id": "bigint", "content_type_id": "integer", "object_id": "bigint", "action": "text",

@@ -2,7 +2,9 @@
 
 - enrollments: enrolling clients and moving them between stages (always with a Transition);
 - followups: scheduling follow-ups (holdout included), what staff may change on them, advisor task outcomes;
-- rendering: templates over the fixed, safe context; dispatch: sending due follow-ups; attribution: orders.
+- rendering: templates over the fixed, safe context; dispatch: sending due follow-ups; attribution: orders;
+- rules: the rule engine (on new interactions, and the time-based rules from beat);
+- hands_off: advisors pausing automation for a client.
 """
 
 from journeys.services.enrollments import (
@@ -24,9 +26,12 @@ from journeys.services.followups import (
     is_held_out,
     variant_for,
 )
+from journeys.services.hands_off import hands_off_lift, hands_off_set
+from journeys.services.rules import RulesOutcome, rules_apply_time_based, rules_apply_to_interactions
 
 __all__ = [
     "NOTE_MAX_LENGTH",
+    "RulesOutcome",
     "STAFF_STATUS_CHANGES",
     "customers_enroll",
     "customers_place_in_stage",
@@ -39,6 +44,10 @@ __all__ = [
     "followup_snooze",
     "followup_update_by_staff",
     "is_held_out",
+    "hands_off_lift",
+    "hands_off_set",
     "move_journeys",
+    "rules_apply_time_based",
+    "rules_apply_to_interactions",
     "variant_for",
 ]

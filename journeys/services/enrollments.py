@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from core.errors import ApplicationError
 from customers.models import Customer
-from journeys.models import Enrollment, FollowUp, Journey, Rule, Stage, Transition
+from journeys.models import Enrollment, FollowUp, HandsOff, Journey, Rule, Stage, Transition
 from touchpoints.models import Interaction
 
 logger = logging.getLogger(__name__)
@@ -31,9 +31,11 @@ def enrollment_enroll(
     actor: AbstractBaseUser | None = None,
     occurred_at: dt.datetime | None = None,
     note: str = "",
+    rule: Rule | None = None,
+    interaction: Interaction | None = None,
 ) -> tuple[Enrollment, bool]:
     """Enroll a client in a journey at its first stage (or `stage`), writing the entering Transition (with `note`,
-    why, when a person enrolls them).
+    why, when a person enrolls them; with the `rule` and `interaction` when a rule enrolls them).
 
     A client already in the journey stays where they are: returns (enrollment, False).
     """
@@ -60,7 +62,7 @@ def enrollment_enroll(
         return Enrollment.objects.get(customer=customer, journey=journey), False
     Transition.objects.create(
         enrollment=enrollment, from_stage=None, to_stage=stage, occurred_at=moment, cause=cause, actor=actor,
-        note=note[:240],
+        note=note[:240], rule=rule, interaction=interaction,
     )
     logger.info("journeys.enrolled enrollment_id=%s stage_id=%s", enrollment.pk, stage.pk)
     return enrollment, True
@@ -149,11 +151,18 @@ def move_journeys(*, surviving: Customer, merged: Customer) -> dict[str, int]:
         if kept is not None:
             moved_transitions += Transition.objects.filter(enrollment=enrollment).update(enrollment=kept)
             enrollment.delete()
-    return {
+    # One open pause per client: the survivor's holds; the duplicate's open one is closed as it moves over.
+    if HandsOff.objects.filter(customer=surviving, lifted_at__isnull=True).exists():
+        HandsOff.objects.filter(customer=merged, lifted_at__isnull=True).update(lifted_at=timezone.now())
+    moved = {
         "enrollments": Enrollment.objects.filter(customer=merged).update(customer=surviving),
         "transitions_of_duplicate_enrollments": moved_transitions,
         "followups": FollowUp.objects.filter(customer=merged).update(customer=surviving),
     }
+    hands_offs = HandsOff.objects.filter(customer=merged).update(customer=surviving)
+    if hands_offs:
+        moved["hands_offs"] = hands_offs
+    return moved
 
 
 @transaction.atomic

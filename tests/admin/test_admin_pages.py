@@ -27,8 +27,18 @@ from customers.models import (
 )
 from customers.services import client_book_hand_over, consent_record, customer_merge, customer_upsert
 from feedback.models import Invitation, Response, Survey
-from journeys.models import Enrollment, FollowUp, FollowUpTemplate, FollowUpVariant, Journey, Rule, Stage, Transition
-from journeys.services import enrollment_enroll, enrollment_move
+from journeys.models import (
+    Enrollment,
+    FollowUp,
+    FollowUpTemplate,
+    FollowUpVariant,
+    HandsOff,
+    Journey,
+    Rule,
+    Stage,
+    Transition,
+)
+from journeys.services import enrollment_enroll, enrollment_move, hands_off_set
 from tests.factories import AdvisorFactory, BoutiqueFactory, PersonaFactory, ProductFactory
 from touchpoints.models import Interaction, Order, OrderLine, TouchpointType
 from touchpoints.services import OrderLineData, interaction_record, order_record
@@ -142,7 +152,8 @@ def world(admin_user, paris):
                     home_boutique=paris, advisor=leaver)
     handover = client_book_hand_over(from_advisor=leaver, to_advisors=[advisor], actor=admin_user)
     segment = Segment.objects.create(name="VIC", slug="vic", definition={"value_tier": "vic"}, created_by=admin_user)
-    rows = [
+    hands_off = hands_off_set(customer=client, actor=admin_user, reason="Bereavement: no messages for now")
+    rows = [hands_off, 
         paris, advisor, client.persona, client, client.identities.first(), consent, merge, segment, order,
         order.lines.get(), visit, visit.touchpoint_type, OrderLine.objects.get().product, journey, stages[1],
         enrollment, transition, template, variant, rule, followup, survey, invitation, response, handover,
@@ -347,7 +358,8 @@ def test_a_rule_whose_stage_belongs_to_another_journey_is_refused(admin_client):
     other = Journey.objects.create(name="Repairs", slug="repairs")
     foreign_stage = Stage.objects.create(journey=other, key="received", name="Received", position=1)
     own_stage = journey.stages.get(key="purchase")
-    posted = {"journey": journey.pk, "name": "Buyers", "priority": "100", "trigger": "interaction", "is_active": "on"}
+    posted = {"journey": journey.pk, "name": "Buyers", "priority": "100", "trigger": "interaction", "is_active": "on",
+              "touchpoint_types": [TouchpointType.objects.get(code="purchase").pk]}
 
     refused = admin_client.post(admin_url(Rule, "add"), posted | {"to_stage": foreign_stage.pk})
     accepted = admin_client.post(admin_url(Rule, "add"), posted | {"to_stage": own_stage.pk})
@@ -355,7 +367,7 @@ def test_a_rule_whose_stage_belongs_to_another_journey_is_refused(admin_client):
     assert refused.status_code == 200
     assert refused.context["adminform"].form.errors == {"to_stage": ["The stage belongs to another journey."]}
     assert accepted.status_code == 302
-    assert list(Rule.objects.values_list("name", "to_stage")) == [("Buyers", own_stage.pk)]
+    assert list(Rule.objects.filter(name="Buyers").values_list("name", "to_stage")) == [("Buyers", own_stage.pk)]
 
 
 def test_only_the_status_of_a_follow_up_can_be_corrected(admin_client, world):
@@ -385,3 +397,59 @@ def test_the_admin_refuses_to_mark_a_follow_up_sent_by_hand(admin_client, world)
     }
     followup.refresh_from_db()
     assert followup.status == "scheduled"
+
+
+def test_a_hands_off_set_in_the_admin_goes_through_the_service_and_is_lifted_by_the_action(admin_client, admin_user):
+    client = customer_upsert(source=SourceSystem.POS, external_id="C-1", email="camille@example.com").customer
+    earlier = hands_off_set(customer=client, actor=None, reason="Moving house")
+
+    added = admin_client.post(admin_url(HandsOff, "add"), {"customer": client.pk, "reason": "Bereavement"})
+    past = admin_client.post(admin_url(HandsOff, "add"), {"customer": client.pk, "reason": "Late",
+                                                           "until_0": "2001-01-01", "until_1": "09:00"})
+
+    assert added.status_code == 302
+    assert past.status_code == 200
+    assert past.context["adminform"].form.errors == {"until": ["The end of the pause must be in the future."]}
+    assert list(HandsOff.objects.order_by("pk").values_list("reason", "set_by", "lifted_by")) == [
+        ("Moving house", None, admin_user.pk), ("Bereavement", admin_user.pk, None)
+    ]
+
+    lifted = admin_client.post(admin_url(HandsOff, "changelist"), {
+        "action": "lift", "_selected_action": [h.pk for h in HandsOff.objects.all()],
+    })
+
+    assert lifted.status_code == 302
+    assert HandsOff.objects.filter(lifted_at__isnull=True).count() == 0
+    assert earlier.pk != HandsOff.objects.latest("pk").pk
+
+
+def test_a_rule_with_nonsense_is_refused_field_by_field(admin_client):
+    journey = Journey.objects.get(slug="client-lifecycle")
+    other = Journey.objects.create(name="Repairs", slug="repairs")
+    foreign_stage = Stage.objects.create(journey=other, key="received", name="Received", position=1)
+    posted = {"journey": journey.pk, "name": "Nonsense", "priority": "100", "is_active": "on",
+              "to_stage": journey.stages.get(key="loyalty").pk}
+    purchase = TouchpointType.objects.get(code="purchase").pk
+
+    negative = admin_client.post(admin_url(Rule, "add"), posted | {
+        "trigger": "interaction", "touchpoint_types": [purchase], "min_count": "2", "window_days": "-30"})
+    foreign_from = admin_client.post(admin_url(Rule, "add"), posted | {
+        "trigger": "interaction", "touchpoint_types": [purchase], "from_stages": [foreign_stage.pk]})
+    mixed = admin_client.post(admin_url(Rule, "add"), posted | {
+        "trigger": "time_in_stage", "days": "7", "min_amount": "100", "from_stages": [journey.stages.first().pk]})
+    no_types = admin_client.post(admin_url(Rule, "add"), posted | {"trigger": "inactivity", "days": "30"})
+
+    assert negative.context["adminform"].form.errors == {
+        "window_days": ["Ensure this value is greater than or equal to 0.",
+                        "Give both the count and the window in days (each at least 1), or neither."]
+    }
+    assert foreign_from.context["adminform"].form.errors == {
+        "from_stages": ["These stages belong to another journey: Repairs · Received."]
+    }
+    assert mixed.context["adminform"].form.errors == {
+        "min_amount": ["Only a rule on an interaction has this condition."]
+    }
+    assert no_types.context["adminform"].form.errors == {
+        "touchpoint_types": ["Choose the touchpoint types the rule reacts to."]
+    }
+    assert Rule.objects.filter(name="Nonsense").count() == 0

@@ -20,7 +20,7 @@ from customers.models import Advisor, ConsentChannel, ConsentPurpose, Customer, 
 from customers.services import consent_record, customer_upsert
 from desk.selectors import customer_history
 from feedback.models import Response, Survey
-from journeys.models import Enrollment, FollowUp, FollowUpTemplate, Journey, Transition
+from journeys.models import Enrollment, FollowUp, FollowUpTemplate, HandsOff, Journey, Transition
 from journeys.services import enrollment_enroll
 from tests.desk.helpers import LOGIN_BACKEND, logged_in, messages_of
 from tests.factories import AdvisorFactory, BoutiqueFactory, PersonaFactory, UserFactory, make_staff
@@ -433,16 +433,18 @@ QUICK_ACTIONS = {
     "log_touchpoint": lambda lifecycle, advisor: {"touchpoint_type": "store_visit", "note": "Came in"},
     "move_stage": lambda lifecycle, advisor: {"stage": lifecycle.stages.get(key="loyalty").pk, "note": "Because"},
     "assign_advisor": lambda lifecycle, advisor: {"advisor": advisor.pk},
+    "pause_automation": lambda lifecycle, advisor: {"reason": "Travelling"},
 }
 # The form of each quick action on the page (data-action="…").
-ACTION_FORMS = {"log_touchpoint": "log", "move_stage": "move", "assign_advisor": "assign"}
+ACTION_FORMS = {"log_touchpoint": "log", "move_stage": "move", "assign_advisor": "assign",
+                "pause_automation": "pause"}
 
 
 def written(customer: Customer) -> tuple:
     """Everything a quick action could write about the client."""
     customer.refresh_from_db()
     return (Interaction.objects.count(), Transition.objects.count(), Enrollment.objects.count(), customer.advisor_id,
-            len(customer_history(customer=customer)))
+            len(customer_history(customer=customer)), HandsOff.objects.count())
 
 
 @pytest.mark.parametrize("action", QUICK_ACTIONS)
@@ -461,7 +463,7 @@ def test_an_advisor_cannot_use_a_quick_action_on_another_boutiques_client(
 @pytest.mark.parametrize(
     ("action", "permission"),
     [("log_touchpoint", "add_interaction"), ("move_stage", "change_enrollment"),
-     ("assign_advisor", "change_customer")],
+     ("assign_advisor", "change_customer"), ("pause_automation", "add_handsoff")],
 )
 def test_a_staff_member_without_the_permission_cannot_use_the_quick_action(
     claire, paris, lifecycle, action, permission
@@ -488,7 +490,7 @@ def test_a_staff_member_without_the_permission_cannot_use_the_quick_action(
 def test_the_advisor_group_has_the_three_quick_action_permissions():
     granted = set(Permission.objects.filter(group__name="Advisor").values_list("codename", flat=True))
 
-    assert {"add_interaction", "change_enrollment", "change_customer"} <= granted
+    assert {"add_interaction", "change_enrollment", "change_customer", "add_handsoff", "change_handsoff"} <= granted
 
 
 # --- History -------------------------------------------------------------------------------------------------
@@ -608,3 +610,32 @@ def test_the_client_page_costs_the_same_queries_for_one_touchpoint_and_for_thirt
     assert len(customer_history(customer=thirty)) == len(customer_history(customer=one))
     assert with_one == with_thirty
     assert with_one <= 25
+
+
+def test_an_advisor_pauses_automation_until_a_date_and_resumes_it_from_the_client_page(advisor_user, claire):
+    browser = logged_in(advisor_user)
+
+    paused = browser.post(action_url(claire, "pause_automation"), {"until": "2030-06-30", "reason": "In mourning"})
+    page = browser.get(page_url(claire)).content.decode()
+    resumed = browser.post(action_url(claire, "resume_automation"))
+
+    assert paused.status_code == resumed.status_code == 302
+    assert "Automation paused</strong> since" in page
+    assert f"until 30 Jun 2030 by {advisor_user.get_full_name()}: In mourning." in page
+    hands_off = HandsOff.objects.get(customer=claire)
+    # The end of the chosen day in the client's boutique's time zone (Paris, summer time).
+    assert (hands_off.until, hands_off.set_by, hands_off.lifted_by) == (
+        dt.datetime(2030, 6, 30, 21, 59, 59, 999999, tzinfo=dt.UTC), advisor_user, advisor_user
+    )
+    assert 'data-action="pause"' in browser.get(page_url(claire)).content.decode()
+
+
+def test_a_pause_ending_in_the_past_is_refused_and_nothing_is_written(advisor_user, claire):
+    browser = logged_in(advisor_user)
+
+    response = browser.post(action_url(claire, "pause_automation"), {"until": "2001-01-01"}, follow=True)
+
+    assert messages_of(response) == ["The end of the pause must be in the future."]
+    assert HandsOff.objects.count() == 0
+
+

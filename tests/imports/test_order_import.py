@@ -24,7 +24,7 @@ from customers.services import customer_upsert
 from imports.mapping import ColumnMapping
 from imports.models import ImportBatch, ImportChange
 from imports.services import import_file, import_rollback
-from journeys.models import FollowUp, FollowUpTemplate
+from journeys.models import Enrollment, FollowUp, FollowUpTemplate, Transition
 from tests.factories import AdvisorFactory, BoutiqueFactory, ProductFactory, UserFactory
 from touchpoints.models import Interaction, Order, OrderLine
 from touchpoints.services import OrderLineData, order_record
@@ -370,3 +370,39 @@ def test_a_generated_legacy_order_file_imports_as_its_generator_counted(tmp_path
     again = import_file(kind="orders", source=tmp_path / "orders.csv", file_name="orders.csv", valid_only=True)
     assert again.counts["unchanged"] == stats.expected_orders
     assert again.counts["new"] == again.counts["updated"] == 0
+
+
+
+def test_imported_orders_reach_the_journey_rules_only_when_the_import_opts_in(
+    house, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True) as history_callbacks:
+        history = import_pos(valid_only=True)
+
+    assert (history.runs_automation, history_callbacks) == (False, [])
+    assert (Enrollment.objects.count(), Transition.objects.count(), FollowUp.objects.count()) == (0, 0, 0)
+
+    import_rollback(batch=history)
+    with django_capture_on_commit_callbacks(execute=True) as live_callbacks:
+        live = import_pos(valid_only=True, runs_automation=True)
+
+    assert (live.runs_automation, len(live_callbacks)) == (True, 1)  # the rules queued once for the import
+    assert dict(Enrollment.objects.values_list("customer__email", "stage__key")) == {
+        "helene@example.fr": "loyalty", "marc@example.fr": "loyalty", "anna.schmidt@example.de": "purchase"
+    }
+    assert sorted(Transition.objects.values_list("enrollment__customer__email", "to_stage__key", "cause")) == [
+        ("anna.schmidt@example.de", "purchase", "rule"),
+        ("helene@example.fr", "loyalty", "rule"), ("helene@example.fr", "purchase", "rule"),
+        ("marc@example.fr", "loyalty", "rule"), ("marc@example.fr", "purchase", "rule"),
+    ]
+    # Orders of 2024: the clients move, but no thank-you goes out for a purchase that old.
+    assert FollowUp.objects.count() == 0
+
+
+def test_the_command_line_runs_the_journey_rules_only_when_asked(house, capsys):
+    for flags in ([], ["--run-journey-rules"]):
+        with pytest.raises(CommandError):
+            call_command("import_legacy", "orders", str(POS_ORDERS), "--mapping", str(POS_MAPPING), "--valid-only",
+                         *flags)
+
+    assert list(ImportBatch.objects.order_by("pk").values_list("runs_automation", flat=True)) == [False, True]

@@ -46,21 +46,21 @@ def test_a_template_naming_an_unknown_variable_is_refused_with_the_reason_and_no
     assert response.status_code == 200
     assert "&#x27;client.nickname&#x27;: client has no &#x27;nickname&#x27;; it offers first_name, last_name, name." \
         in response.content.decode()
-    assert not FollowUpTemplate.objects.exists()
+    assert not FollowUpTemplate.objects.filter(name="Thank you").exists()
 
 
 def test_a_template_with_a_forbidden_tag_is_refused(head_office):
     response = head_office.post(reverse("admin:journeys_followuptemplate_add"), template_form(subject="{% debug %}"))
 
     assert "The template does not compile: Invalid block tag on line 1: &#x27;debug&#x27;" in response.content.decode()
-    assert not FollowUpTemplate.objects.exists()
+    assert not FollowUpTemplate.objects.filter(name="Thank you").exists()
 
 
 def test_a_valid_template_is_saved_with_its_variant(head_office):
     response = head_office.post(reverse("admin:journeys_followuptemplate_add"), template_form())
 
     assert response.status_code == 302
-    template = FollowUpTemplate.objects.get()
+    template = FollowUpTemplate.objects.get(name="Thank you")
     assert [(variant.label, variant.body) for variant in template.variants.all()] == [
         ("A", "<p>Dear {{ client.first_name }}</p>")
     ]
@@ -161,3 +161,15 @@ def test_the_list_of_templates_shows_each_ones_conversion_next_to_its_holdout(he
     assert '<td class="field-conversion">25.0% (1/4)</td>' in page
     assert '<td class="field-holdout_conversion">50.0% (1/2)</td>' in page
     assert '<td class="field-conversion">–</td>' in page  # the birthday SMS, never sent
+
+
+def test_the_default_lifecycle_templates_pass_the_checks_staff_templates_pass():
+    from journeys.services.rendering import template_check
+
+    defaults = FollowUpTemplate.objects.filter(rules__journey__slug="client-lifecycle").distinct()
+
+    assert defaults.count() == 3
+    for template in defaults:
+        for variant in template.variants.all():
+            template_check(variant.subject, channel=template.channel, field="subject")
+            template_check(variant.body, channel=template.channel)

@@ -37,6 +37,10 @@ class Command(BaseCommand):
             "--valid-only", action="store_true", help="Import the valid rows and report the others (default: refuse "
             "the whole file when a row is invalid)."
         )
+        parser.add_argument(
+            "--run-journey-rules", action="store_true", help="Let the journey rules react to the interactions and "
+            "orders imported (moves, follow-ups). Off by default: history must not send messages."
+        )
         parser.add_argument("--encoding", help="The file's encoding (default: detected), e.g. utf-8, cp1252.")
         parser.add_argument("--delimiter", help="The file's delimiter (default: detected): , ; tab or |.")
         parser.add_argument("--errors-csv", metavar="PATH", help="Write every refused row to this CSV file.")
@@ -58,6 +62,7 @@ class Command(BaseCommand):
                 delimiter=options["delimiter"],
                 dry_run=options["dry_run"],
                 valid_only=options["valid_only"],
+                runs_automation=options["run_journey_rules"],
                 progress=bar.update,
             )
         except ApplicationError as error:

@@ -1,0 +1,177 @@
+"""The time-based rules run from beat: time in stage, inactivity, dates coming up in the client's profile."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import time_machine
+
+from customers.models import Customer, SourceSystem
+from customers.services import customer_upsert
+from journeys.models import Enrollment, FollowUp, FollowUpTemplate, Journey, Rule, Transition
+from journeys.services import enrollment_enroll, enrollment_place, hands_off_set, rules_apply_time_based
+from journeys.tasks import rules_apply_time_based_task
+from tests.factories import UserFactory
+from touchpoints.services import interaction_record
+
+pytestmark = pytest.mark.django_db
+
+NOW = dt.datetime(2027, 3, 1, 6, tzinfo=dt.UTC)
+
+
+def days_ago(days: int) -> dt.datetime:
+    return NOW - dt.timedelta(days=days)
+
+
+@pytest.fixture(autouse=True)
+def clock():
+    """Beat runs at NOW: services that stamp the present (a manual move, a pause) see the same clock."""
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+@pytest.fixture
+def lifecycle() -> Journey:
+    return Journey.objects.get(slug="client-lifecycle")
+
+
+def client(number: int, **values) -> Customer:
+    return customer_upsert(source="crm", external_id=f"C-{number}", email=f"c{number}@example.com", **values).customer
+
+
+def place(customer: Customer, journey: Journey, key: str, since: dt.datetime):
+    enrollment, _ = enrollment_enroll(customer=customer, journey=journey, stage=journey.stages.get(key=key),
+                                      occurred_at=since)
+    return enrollment
+
+
+def stage_of(customer: Customer) -> str:
+    return Enrollment.objects.get(customer=customer).stage.key
+
+
+def test_seven_days_in_purchase_moves_to_post_purchase_and_six_days_does_not(lifecycle):
+    week, six_days = client(1), client(2)
+    place(week, lifecycle, "purchase", days_ago(7))
+    place(six_days, lifecycle, "purchase", days_ago(6))
+
+    outcomes = rules_apply_time_based(now=NOW)
+
+    rule = Rule.objects.get(name__startswith="Seven days")
+    assert (stage_of(week), stage_of(six_days)) == ("post_purchase", "purchase")
+    move = Transition.objects.get(enrollment__customer=week, cause="rule")
+    assert (move.from_stage.key, move.to_stage.key, move.rule, move.occurred_at) == (
+        "purchase", "post_purchase", rule, NOW
+    )
+    assert (outcomes[rule.pk].moved, outcomes[rule.pk].followups) == (1, 0)
+
+
+def test_a_year_without_purchase_sends_the_client_back_to_consideration_with_one_win_back_email(lifecycle):
+    lapsed, recent = client(1), client(2)
+    for number, (customer, bought) in enumerate([(lapsed, days_ago(400)), (recent, days_ago(100))]):
+        interaction_record(customer=customer, touchpoint_type="purchase", occurred_at=bought,
+                           source=SourceSystem.POS, external_id=f"P-{number}")
+        place(customer, lifecycle, "loyalty", bought)
+
+    first = rules_apply_time_based(now=NOW)
+    second = rules_apply_time_based(now=NOW + dt.timedelta(hours=6))
+
+    rule = Rule.objects.get(name__startswith="No purchase for a year")
+    assert (stage_of(lapsed), stage_of(recent)) == ("consideration", "loyalty")
+    followup = FollowUp.objects.get()
+    assert (followup.customer, followup.template.name, followup.rule, followup.due_at) == (
+        lapsed, "We miss you", rule, NOW
+    )
+    assert followup.transition == Transition.objects.get(enrollment__customer=lapsed, rule=rule)
+    assert followup.idempotency_key == f"rule:{rule.pk}:customer:{lapsed.pk}:{days_ago(400):%Y-%m-%d}"
+    assert (first[rule.pk].moved, first[rule.pk].followups, second[rule.pk].fired) == (1, 1, 0)
+
+
+def test_time_rules_leave_clients_on_hands_off_and_clients_moved_by_hand_in_the_grace_period(lifecycle, settings):
+    settings.JOURNEY_MANUAL_GRACE_DAYS = 14
+    paused, placed, free = client(1), client(2), client(3)
+    for customer in (paused, placed, free):
+        place(customer, lifecycle, "purchase", days_ago(10))
+    hands_off_set(customer=paused, actor=None)
+    # Staff put the client in purchase by hand, ten days ago; so was the free client, fifteen days ago.
+    with time_machine.travel(days_ago(10), tick=False):
+        enrollment_place(customer=placed, to_stage=lifecycle.stages.get(key="consideration"), actor=UserFactory(),
+                         note="Asked for time")
+    with time_machine.travel(days_ago(15), tick=False):
+        free_enrollment = Enrollment.objects.get(customer=free)
+        Enrollment.objects.filter(pk=free_enrollment.pk).update(stage_entered_at=days_ago(20))
+        enrollment_place(customer=free, to_stage=lifecycle.stages.get(key="consideration"), actor=UserFactory(),
+                         note="Asked for time")
+    Enrollment.objects.filter(customer__in=[placed, free]).update(stage=lifecycle.stages.get(key="purchase"))
+
+    outcomes = rules_apply_time_based(now=NOW)
+
+    assert [stage_of(customer) for customer in (paused, placed, free)] == ["purchase", "purchase", "post_purchase"]
+    assert outcomes[Rule.objects.get(name__startswith="Seven days").pk].moved == 1
+
+
+def test_a_birthday_coming_up_schedules_one_greeting_per_year_and_leaves_later_birthdays(lifecycle):
+    Rule.objects.filter(journey=lifecycle).update(is_active=False)
+    template = FollowUpTemplate.objects.create(name="Birthday", channel="advisor_task")
+    rule = Rule.objects.create(journey=lifecycle, name="Birthday in a week", trigger="date", profile_date="birthday",
+                               days=7, followup_template=template)
+    soon = client(1, birth_date=dt.date(1980, 3, 5))
+    later = client(2, birth_date=dt.date(1980, 3, 20))
+    leap = client(3, birth_date=dt.date(1984, 2, 29))  # 2027 has no 29 February: the 28th, which has passed
+    not_enrolled = client(4, birth_date=dt.date(1980, 3, 3))
+    for customer in (soon, later, leap):
+        place(customer, lifecycle, "loyalty", days_ago(30))
+
+    first = rules_apply_time_based(now=NOW)
+    again = rules_apply_time_based(now=NOW + dt.timedelta(days=1))
+
+    assert list(FollowUp.objects.values_list("customer", "idempotency_key")) == [
+        (soon.pk, f"rule:{rule.pk}:customer:{soon.pk}:2027-03-05")
+    ]
+    assert (first[rule.pk].followups, again[rule.pk].fired) == (1, 0)
+    assert not_enrolled.enrollments.count() == 0
+
+
+def test_a_first_purchase_anniversary_counts_from_the_first_order(lifecycle):
+    Rule.objects.filter(journey=lifecycle).update(is_active=False)
+    template = FollowUpTemplate.objects.create(name="Anniversary", channel="email")
+    rule = Rule.objects.create(journey=lifecycle, name="Anniversary", trigger="date",
+                               profile_date="first_purchase_anniversary", days=3, followup_template=template)
+    customers = [client(1), client(2), client(3)]
+    first_orders = [dt.datetime(2025, 3, 3, 9, tzinfo=dt.UTC), dt.datetime(2026, 3, 9, 9, tzinfo=dt.UTC),
+                    dt.datetime(2027, 3, 2, 9, tzinfo=dt.UTC)]  # two years, too far ahead, this year (no anniversary)
+    for customer, first_order in zip(customers, first_orders, strict=True):
+        Customer.objects.filter(pk=customer.pk).update(first_order_at=first_order)
+        place(customer, lifecycle, "loyalty", days_ago(30))
+
+    rules_apply_time_based(now=NOW)
+
+    assert list(FollowUp.objects.values_list("customer", "idempotency_key")) == [
+        (customers[0].pk, f"rule:{rule.pk}:customer:{customers[0].pk}:2027-03-03")
+    ]
+
+
+def test_the_beat_task_runs_the_time_rules_and_reports_per_rule(lifecycle):
+    place(client(1), lifecycle, "purchase", dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+
+    result = rules_apply_time_based_task.delay().get()
+
+    rule = Rule.objects.get(name__startswith="Seven days")
+    assert result[str(rule.pk)]["moved"] == 1
+    assert sorted(result) == sorted(
+        str(pk) for pk in Rule.objects.filter(trigger__in=["inactivity", "time_in_stage", "date"]).values_list(
+            "pk", flat=True)
+    )
+
+
+def test_a_rule_whose_template_was_switched_off_does_nothing_and_the_other_rules_still_run(lifecycle):
+    FollowUpTemplate.objects.filter(name="We miss you").update(is_active=False)
+    lapsed, week = client(1), client(2)
+    place(lapsed, lifecycle, "loyalty", days_ago(400))
+    place(week, lifecycle, "purchase", days_ago(8))
+
+    outcomes = rules_apply_time_based(now=NOW)
+
+    assert (stage_of(lapsed), stage_of(week)) == ("loyalty", "post_purchase")
+    assert outcomes[Rule.objects.get(name__startswith="No purchase for a year").pk].fired == 0
+    assert FollowUp.objects.count() == 0
