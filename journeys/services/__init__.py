@@ -18,11 +18,13 @@ from journeys.services.enrollments import (
 )
 from journeys.services.followups import (
     STAFF_STATUS_CHANGES,
+    FollowUpRequest,
     followup_check_status_change,
     followup_record_outcome,
     followup_schedule,
     followup_snooze,
     followup_update_by_staff,
+    followups_schedule_many,
     is_held_out,
     variant_for,
 )
@@ -30,6 +32,7 @@ from journeys.services.hands_off import hands_off_lift, hands_off_set
 from journeys.services.rules import RulesOutcome, rules_apply_time_based, rules_apply_to_interactions
 
 __all__ = [
+    "FollowUpRequest",
     "NOTE_MAX_LENGTH",
     "RulesOutcome",
     "STAFF_STATUS_CHANGES",
@@ -43,6 +46,7 @@ __all__ = [
     "followup_schedule",
     "followup_snooze",
     "followup_update_by_staff",
+    "followups_schedule_many",
     "is_held_out",
     "hands_off_lift",
     "hands_off_set",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -27,7 +28,11 @@ IDEMPOTENCY_KEY_MAX_LENGTH = FollowUp._meta.get_field("idempotency_key").max_len
 def variant_for(*, template: FollowUpTemplate, customer_id: int) -> FollowUpVariant | None:
     """The A/B variant a client gets for a template: drawn by the variants' weights, but from a hash of the client
     and the template, so the same client always gets the same variant of the same template."""
-    variants = list(template.variants.order_by("label", "pk"))
+    return _draw(list(template.variants.all()), template, customer_id)
+
+
+def _draw(variants: list[FollowUpVariant], template: FollowUpTemplate, customer_id: int) -> FollowUpVariant | None:
+    variants = sorted(variants, key=lambda variant: (variant.label, variant.pk))
     if not variants:
         return None
     digest = hashlib.sha256(f"followup-variant:{template.pk}:{customer_id}".encode()).digest()
@@ -56,6 +61,47 @@ def is_held_out(*, template: FollowUpTemplate, customer_id: int) -> bool:
     return int.from_bytes(digest[:8], "big") % 10_000 < holdout_percent(template) * 100
 
 
+def _check_request(*, template: FollowUpTemplate, key: str, trigger_at: dt.datetime) -> None:
+    if not key or len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+        raise ApplicationError.for_field("key", f"Give a key of 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} characters.")
+    if not template.is_active:
+        raise ApplicationError.for_field("template", f"The template {template.name!r} is not active.")
+    if trigger_at.tzinfo is None:
+        raise ApplicationError.for_field("trigger_at", "The trigger moment needs a time zone.")
+
+
+def _new_followup(
+    *, customer: Customer, template: FollowUpTemplate, key: str, trigger_at: dt.datetime, rule: Rule | None,
+    transition: Transition | None, variant: FollowUpVariant | None,
+) -> FollowUp:
+    """The follow-up to insert (unsaved), its variant drawn by the caller with variant_for."""
+    due_at = trigger_at + dt.timedelta(hours=template.delay_hours)
+    held_out = is_held_out(template=template, customer_id=customer.pk)
+    followup = FollowUp(
+        idempotency_key=key,
+        customer=customer,
+        template=template,
+        variant=None if held_out else variant,
+        channel=template.channel,
+        due_at=due_at,
+        first_due_at=due_at,
+        status=FollowUp.Status.HELD_OUT if held_out else FollowUp.Status.SCHEDULED,
+        status_reason=f"Held out ({holdout_percent(template)}% of clients) to measure the lift." if held_out else "",
+        advisor_id=customer.advisor_id,
+        rule=rule,
+        transition=transition,
+    )
+    if template.channel == FollowUpTemplate.Channel.ADVISOR_TASK and followup.variant is not None:
+        try:
+            script = render_message(subject=variant.subject, body=variant.body, channel=template.channel,
+                                    context=followup_context(customer))
+            followup.subject, followup.body = script.subject[:200], script.body
+        except ApplicationError as error:
+            # The task still goes on the advisor's list, under the template's name; the reason says why it is bare.
+            followup.status_reason = error.message[:240]
+    return followup
+
+
 @transaction.atomic
 def followup_schedule(
     *,
@@ -75,48 +121,66 @@ def followup_schedule(
     client's consent and data of that moment; an advisor task is rendered now, so the advisor reads the script
     on their list as soon as it is there.
     """
-    if not key or len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
-        raise ApplicationError.for_field("key", f"Give a key of 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} characters.")
-    if not template.is_active:
-        raise ApplicationError.for_field("template", f"The template {template.name!r} is not active.")
+    _check_request(template=template, key=key, trigger_at=trigger_at)
     existing = FollowUp.objects.filter(idempotency_key=key).first()
     if existing is not None:
         return existing, False
-    if trigger_at.tzinfo is None:
-        raise ApplicationError.for_field("trigger_at", "The trigger moment needs a time zone.")
-    due_at = trigger_at + dt.timedelta(hours=template.delay_hours)
-    held_out = is_held_out(template=template, customer_id=customer.pk)
-    variant = None if held_out else variant_for(template=template, customer_id=customer.pk)
-    fields = {
-        "customer": customer,
-        "template": template,
-        "variant": variant,
-        "channel": template.channel,
-        "due_at": due_at,
-        "first_due_at": due_at,
-        "status": FollowUp.Status.HELD_OUT if held_out else FollowUp.Status.SCHEDULED,
-        "status_reason": f"Held out ({holdout_percent(template)}% of clients) to measure the lift." if held_out else "",
-        "advisor_id": customer.advisor_id,
-        "rule": rule,
-        "transition": transition,
-    }
-    if template.channel == FollowUpTemplate.Channel.ADVISOR_TASK and variant is not None:
-        try:
-            script = render_message(subject=variant.subject, body=variant.body, channel=template.channel,
-                                    context=followup_context(customer))
-            fields.update(subject=script.subject[:200], body=script.body)
-        except ApplicationError as error:
-            # The task still goes on the advisor's list, under the template's name; the reason says why it is bare.
-            fields["status_reason"] = error.message[:240]
+    followup = _new_followup(
+        customer=customer, template=template, key=key, trigger_at=trigger_at, rule=rule, transition=transition,
+        variant=variant_for(template=template, customer_id=customer.pk),
+    )
     try:
         with transaction.atomic():
-            followup = FollowUp.objects.create(idempotency_key=key, **fields)
+            followup.save(force_insert=True)
     except IntegrityError:
         # The same trigger was handled twice at once (a retried task); the other one scheduled it.
         return FollowUp.objects.get(idempotency_key=key), False
     logger.info("journeys.followup_scheduled followup_id=%s template_id=%s status=%s", followup.pk, template.pk,
                 followup.status)
     return followup, True
+
+
+@dataclass(frozen=True)
+class FollowUpRequest:
+    """One follow-up to schedule with followups_schedule_many: followup_schedule's arguments."""
+
+    customer: Customer
+    template: FollowUpTemplate
+    key: str
+    trigger_at: dt.datetime
+    rule: Rule | None = None
+    transition: Transition | None = None
+
+
+@transaction.atomic
+def followups_schedule_many(requests: list[FollowUpRequest]) -> int:
+    """followup_schedule for many follow-ups at once (the rule engine's batches): the same checks, keys, variants,
+    holdout and due times, in three statements whatever their number (the keys already scheduled, the variants of
+    the templates, one INSERT). A key already scheduled, or twice in the list, schedules once. Returns how many
+    were scheduled."""
+    if not requests:
+        return 0
+    for request in requests:
+        _check_request(template=request.template, key=request.key, trigger_at=request.trigger_at)
+    taken = set(FollowUp.objects.filter(idempotency_key__in={r.key for r in requests})
+                .values_list("idempotency_key", flat=True))
+    variants: dict[int, list[FollowUpVariant]] = {}
+    for variant in FollowUpVariant.objects.filter(template__in={r.template.pk for r in requests}):
+        variants.setdefault(variant.template_id, []).append(variant)
+    new: list[FollowUp] = []
+    for request in requests:
+        if request.key in taken:
+            continue
+        taken.add(request.key)
+        new.append(_new_followup(
+            customer=request.customer, template=request.template, key=request.key, trigger_at=request.trigger_at,
+            rule=request.rule, transition=request.transition,
+            variant=_draw(variants.get(request.template.pk, []), request.template, request.customer.pk),
+        ))
+    # A concurrent run may have scheduled a key since the read: the unique key keeps it once.
+    FollowUp.objects.bulk_create(new, ignore_conflicts=True)
+    logger.info("journeys.followups_scheduled requested=%s new=%s", len(requests), len(new))
+    return len(new)
 
 
 # Staff close a scheduled follow-up by hand (done, or cancelled); sent, failed and held out are the dispatcher's,

@@ -37,7 +37,7 @@ from customers.models import Customer
 from journeys import selectors
 from journeys.models import TIER_ORDER, Enrollment, FollowUp, HandsOff, Rule, Transition
 from journeys.services.enrollments import enrollment_enroll
-from journeys.services.followups import followup_schedule
+from journeys.services.followups import FollowUpRequest, followups_schedule_many
 from touchpoints.models import Interaction
 
 logger = logging.getLogger(__name__)
@@ -160,14 +160,14 @@ def _matches(
 def rules_apply_to_interactions(*, interaction_ids: Iterable[int], now: dt.datetime | None = None) -> RulesOutcome:
     """Run the active interaction rules on these interactions (in the order they happened), acting on each rule that
     matches: enroll or move the client (a Transition naming the rule and the interaction), schedule the rule's
-    follow-up (followup_schedule). Interactions that are gone (a rolled-back savepoint) are skipped. Running it again
-    for the same ids changes nothing.
+    follow-up (followups_schedule_many). Interactions that are gone (a rolled-back savepoint) are skipped. Running it
+    again for the same ids changes nothing.
 
     One transaction for the batch, set-based: the interactions with their clients, the rules, the enrollments
     (locked, in id order, so two workers never deadlock), the pauses, the recent manual moves and the counts are
     read in a handful of queries; the moves are decided in memory in the order the interactions happened, then
     written with one INSERT of their Transitions and one UPDATE of the enrollments. Follow-ups go through
-    followup_schedule one by one (it owns their idempotency, variants and holdout).
+    followups_schedule_many (it owns their idempotency, variants and holdout).
     """
     now = now or timezone.now()
     outcome = RulesOutcome()
@@ -291,13 +291,12 @@ class _Plan:
     def write(self) -> None:
         Transition.objects.bulk_create(self.transitions)
         Enrollment.objects.bulk_update(list(self.moved.values()), ["stage", "stage_entered_at", "updated_at"])
-        for rule, interaction, transition in self.followups:
-            _, created = followup_schedule(
-                customer=interaction.customer, template=rule.followup_template,
-                key=f"rule:{rule.pk}:interaction:{interaction.pk}", trigger_at=interaction.occurred_at, rule=rule,
-                transition=transition,
-            )
-            self.outcome.followups += int(created)
+        self.outcome.followups += followups_schedule_many([
+            FollowUpRequest(customer=interaction.customer, template=rule.followup_template,
+                            key=f"rule:{rule.pk}:interaction:{interaction.pk}", trigger_at=interaction.occurred_at,
+                            rule=rule, transition=transition)
+            for rule, interaction, transition in self.followups
+        ])
 
 
 # --- On time ----------------------------------------------------------------------------------------------------
@@ -394,7 +393,7 @@ def rules_apply_time_based(
 ) -> dict[int, RulesOutcome]:
     """Run the active time-based rules (all, or `rule_ids`) over every client in their journeys: the clients a rule
     selects are found in SQL, a chunk at a time (locked, skipping rows another run holds), moved with one statement
-    per chunk and given their follow-ups through followup_schedule. Within a journey, rules run by priority and a
+    per chunk and given their follow-ups through followups_schedule_many. Within a journey, rules run by priority and a
     client a `stop_processing` rule acted on is left alone by the later ones in the same run.
 
     Returns the outcome per rule. Idempotent: a second run the same day finds nothing left to do.
@@ -448,11 +447,10 @@ def _act_on_chunk(loaded: _LoadedRule, rows: list[tuple[int, int, str]], now: dt
         outcome.moved += len(transitions)
     if rule.followup_template_id is not None and rows:
         customers = Customer.objects.in_bulk([customer_id for _, customer_id, _ in rows])
-        for enrollment_id, customer_id, key in rows:
-            transition_id = transitions.get(enrollment_id)
-            _, created = followup_schedule(
-                customer=customers[customer_id], template=rule.followup_template, key=key, trigger_at=now, rule=rule,
-                transition=Transition(pk=transition_id) if transition_id else None,
-            )
-            outcome.followups += int(created)
+        outcome.followups += followups_schedule_many([
+            FollowUpRequest(customer=customers[customer_id], template=rule.followup_template, key=key, trigger_at=now,
+                            rule=rule, transition=Transition(pk=transitions[enrollment_id])
+                            if enrollment_id in transitions else None)
+            for enrollment_id, customer_id, key in rows
+        ])
     outcome.fired += len(rows)

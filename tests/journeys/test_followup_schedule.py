@@ -76,3 +76,27 @@ def test_an_inactive_template_or_an_empty_key_is_refused_and_nothing_is_schedule
     with pytest.raises(ApplicationError, match="not active"):
         followup_schedule(customer=customer, template=thank_you, key="test:1", trigger_at=TRIGGER)
     assert not FollowUp.objects.exists()
+
+
+def test_many_follow_ups_are_scheduled_like_one_by_one_in_three_statements(thank_you, django_assert_num_queries):
+    from journeys.services import FollowUpRequest, followups_schedule_many
+
+    customers = [
+        customer_upsert(source="crm", external_id=f"C-{n}", email=f"c{n}@example.com").customer for n in range(5)
+    ]
+    followup_schedule(customer=customers[0], template=thank_you, key="rule:1:interaction:0", trigger_at=TRIGGER)
+    requests = [
+        FollowUpRequest(customer=customer, template=thank_you, key=f"rule:1:interaction:{n}", trigger_at=TRIGGER)
+        for n, customer in enumerate(customers)
+    ] + [FollowUpRequest(customer=customers[1], template=thank_you, key="rule:1:interaction:1", trigger_at=TRIGGER)]
+
+    with django_assert_num_queries(5):  # savepoint, keys taken, variants, insert, release
+        scheduled = followups_schedule_many(requests)
+
+    assert scheduled == 4
+    rows = {f.customer_id: f for f in FollowUp.objects.filter(template=thank_you)}
+    assert len(rows) == 5
+    for customer in customers:
+        assert rows[customer.pk].variant == variant_for(template=thank_you, customer_id=customer.pk)
+        assert rows[customer.pk].due_at == dt.datetime(2026, 5, 6, 15, 30, tzinfo=dt.UTC)
+    assert followups_schedule_many(requests) == 0
