@@ -33,7 +33,7 @@ worker: install
 	$(VENV)/bin/celery -A config worker --loglevel=info
 
 beat: install
-	$(VENV)/bin/celery -A config beat --loglevel=info --schedule=var/celerybeat-schedule
+	$(VENV)/bin/celery -A config beat --loglevel=info --scheduler django_celery_beat.schedulers:DatabaseScheduler
 
 serve: install
 	$(PY) manage.py runserver 127.0.0.1:8000

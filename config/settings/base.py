@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "pghistory",
     "pghistory.admin",
     "axes",
+    "django_celery_beat",
     "core",
     "customers",
     "touchpoints",
@@ -59,6 +60,7 @@ INSTALLED_APPS = [
     "imports",
     "integrations",
     "webhooks",
+    "sync",
 ]
 
 MIDDLEWARE = [
@@ -192,6 +194,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=30 * 60)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=60 * 60)}
 CELERY_TIMEZONE = TIME_ZONE
+# Beat reads its schedule from the database (django-celery-beat): connector syncs are edited in the admin; the
+# entries below are copied into it when beat starts, so they are scheduled too.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Periodic tasks are declared here, in code; exactly one beat runs them (see README "Scaling out").
 CELERY_BEAT_SCHEDULE = {
     "refresh-client-metrics-nightly": {
@@ -201,6 +206,10 @@ CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys-nightly": {
         "task": "core.tasks.idempotent_requests_purge_task",
         "schedule": 24 * 60 * 60,
+    },
+    "sync-resume-stalled-runs": {
+        "task": "sync.tasks.sync_runs_resume_task",
+        "schedule": 5 * 60,
     },
     "purge-import-uploads-nightly": {
         "task": "imports.tasks.import_uploads_purge_task",
@@ -291,3 +300,11 @@ WOOCOMMERCE_WEBHOOK_SECRET = env.str("WOOCOMMERCE_WEBHOOK_SECRET", default="")
 
 # Region for phone numbers typed without a country code when no boutique tells (ISO 3166-1 alpha-2).
 DEFAULT_PHONE_REGION = env.str("DEFAULT_PHONE_REGION", default="FR")
+
+# POS and CRM syncs (sync app). Connector settings live in the admin; their secrets in environment variables the
+# settings name. A sync task works this long, then hands the rest of the run to a fresh task (a checkpoint per page).
+SYNC_TASK_SECONDS = env.int("SYNC_TASK_SECONDS", default=240)
+# A run whose task has shown no sign of life for this long is queued again (its lock tells whether it still runs).
+SYNC_STALLED_MINUTES = env.int("SYNC_STALLED_MINUTES", default=15)
+# The queue sync tasks go to (empty: Celery's default queue), e.g. for workers dedicated to syncs.
+SYNC_TASK_QUEUE = env.str("SYNC_TASK_QUEUE", default="") or None
