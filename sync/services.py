@@ -27,7 +27,7 @@ import pghistory
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import DataError, IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
@@ -231,6 +231,13 @@ def sync_run_execute(*, run_id: int, time_budget_seconds: float | None = None) -
             return _finish(run, Status.FAILED, str(error))
         try:
             outcome = _run_streams(run, connector, deadline)
+        except (OperationalError, InterfaceError):
+            raise  # the database itself failed: the task retries, and resumes at the last checkpoint
+        except Exception as error:
+            # A defect met on some input: the run ends failed with the reason (the page's writes rolled back), the
+            # worker goes on with its next task.
+            logger.exception("sync.run_crashed run_id=%s", run.pk)
+            outcome = _finish(run, Status.FAILED, f"Unexpected error: {type(error).__name__}: {error}")
         finally:
             connector.http.close()
     if outcome == "continued":

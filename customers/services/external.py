@@ -167,7 +167,7 @@ def customer_external_apply(
         customer_id, created = upsert.customer.pk, upsert.created
     else:
         customer_id = identity.customer_id
-    customer = Customer.objects.select_for_update().select_related("advisor__user").get(pk=customer_id)
+    customer = Customer.objects.select_for_update(of=("self",)).select_related("advisor__user").get(pk=customer_id)
     state, _ = CustomerExternalState.objects.select_for_update().get_or_create(customer=customer, system=system)
     base = dict(state.values)
 
