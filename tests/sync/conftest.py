@@ -59,3 +59,32 @@ def run_sync(setting: ConnectorSetting, boutique=None) -> SyncRun:
     sync_run_execute(run_id=run.pk)
     run.refresh_from_db()
     return run
+
+
+@pytest.fixture
+def sync_workers(django_db_serialized_rollback, transactional_db, settings):
+    """Start, kill and restart real workers on the real Redis broker; sync tasks go to their private queue."""
+    from config.celery import app
+    from tests.sync.workers import Workers
+
+    workers = Workers()
+    settings.SYNC_TASK_QUEUE = workers.queue
+    app.conf.task_always_eager = False
+    try:
+        yield workers
+    finally:
+        app.conf.task_always_eager = True
+        workers.stop_all()
+
+
+def wait_for_run(run: SyncRun, *, timeout: float = 120) -> SyncRun:
+    """The run once it has ended (succeeded or failed), polling the database the worker writes to."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if run.status not in SyncRun.ACTIVE:
+            return run
+        time.sleep(0.2)
+    raise AssertionError(f"The run is still {run.status} after {timeout} s: {run.pages} pages written.")
