@@ -393,6 +393,8 @@ class CustomerExternalState(models.Model):
     pulled_at = models.DateTimeField(null=True, blank=True)
     pushed_at = models.DateTimeField(null=True, blank=True)
 
+    objects = BoutiqueScopedQuerySet.as_manager()
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["customer", "system"], name="external_state_unique_per_system"),
