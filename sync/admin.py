@@ -20,6 +20,7 @@ from sync.services import connector_setting_save, connector_sync
 
 class ConnectorSettingForm(forms.ModelForm):
     kind = forms.ChoiceField(help_text="The connector class: one per kind of POS or CRM.")
+    endpoint = forms.URLField(max_length=300, assume_scheme="https", help_text="Base URL of the system's API.")
 
     class Meta:
         model = ConnectorSetting
