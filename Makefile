@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 UV_VERSION := 0.13.9
 CUSTOMERS ?= 2000
 
-.PHONY: install demo test lint worker beat serve bench-seed bench-admin bench-import clean-db
+.PHONY: install demo test lint worker beat serve bench-seed bench-admin bench-import bench-sync clean-db
 
 # The virtual environment is rebuilt whenever the lock file changes; installs use the pinned, hashed lock only.
 $(VENV)/.installed: requirements.lock
@@ -46,6 +46,9 @@ bench-admin: install
 
 bench-import: install
 	$(PY) bench/import_legacy.py customers --rows 100000
+
+bench-sync: install
+	$(PY) bench/sync_pos.py --orders 100000
 
 # Stops the embedded PostgreSQL (if running) and deletes its data.
 clean-db:
