@@ -121,3 +121,30 @@ def test_a_client_the_crm_refuses_is_logged_and_the_others_are_pushed(fake_crm, 
     assert (rejection.stream, rejection.external_id) == ("push", "K2")
     assert rejection.reason.startswith("The CRM refused the changes: PATCH /api/clients/K2 answered 409")
     assert (run.updated, run.rejected) == (2, 1)
+
+
+def test_malformed_crm_clients_are_rejected_and_a_malformed_page_stops_the_run(fake_crm, crm_setting):
+    # Given a CRM page with one good client and three bad ones, and then an unreadable page
+    crm_client(fake_crm, "K1", updated_at=OLD)
+    fake_crm.script("GET /api/clients", {"clients": [
+        fake_crm.clients["K1"],
+        {"id": "K2", "updated_at": "yesterday"},
+        {"id": "K3", "updated_at": OLD, "email": "not an address"},
+        {"id": "K4", "updated_at": OLD, "consents": [{"channel": "pigeon", "purpose": "marketing",
+                                                      "granted": True, "updated_at": OLD}]},
+    ], "next_cursor": "4"}, {"clients": "none", "next_cursor": None})
+
+    # When the CRM sync runs
+    run = run_sync(crm_setting)
+
+    # Then the good client is written, each bad one logged with its reason, and the unreadable page stops the run
+    assert run.status == SyncRun.Status.FAILED
+    assert run.error == "clients: GET /api/clients: the page has no list of clients."
+    assert (run.pages, run.created, run.rejected) == (1, 1, 4)
+    reasons = dict(SyncRejection.objects.filter(run=run, is_page=False).values_list("external_id", "reason"))
+    assert reasons == {
+        "K2": "updated_at: 'yesterday' is not an ISO 8601 date and time.",
+        "K3": "'not an address' is not a valid email address.",
+        "K4": "consents[1].channel: Unknown channel 'pigeon'.",
+    }
+    assert list(Customer.objects.values_list("identities__external_id", flat=True)) == ["K1"]
