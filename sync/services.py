@@ -266,8 +266,12 @@ def _run_streams(run: SyncRun, connector: Connector, deadline: float) -> str:
             except ConnectorError as error:
                 SyncRun.objects.filter(pk=run.pk).update(retries=F("retries") + connector.http.retries - retries_before)
                 return _finish(run, Status.FAILED, f"{stream}: {error}")
-            cursor = _write_page(run, connector, stream, cursor, page, connector.http.retries - retries_before)
-            if page.is_last:
+            if not page.is_last and page.next_cursor == cursor.value:
+                # A server that hands back the cursor it was given would keep this run asking forever.
+                _reject_page(run, stream, "The page's next cursor is the one it was asked with.", "")
+                return _finish(run, Status.FAILED, f"{stream}: the POS or CRM returned the same cursor again.")
+            cursor, written = _write_page(run, connector, stream, cursor, page, connector.http.retries - retries_before)
+            if written and page.is_last:
                 run.streams_done = [*run.streams_done, stream]
                 SyncRun.objects.filter(pk=run.pk).update(streams_done=run.streams_done)
                 break
@@ -282,8 +286,9 @@ def _journey_notifications(run: SyncRun) -> Iterator[None]:
 
 
 def _write_page(run: SyncRun, connector: Connector, stream: str, cursor: SyncCursor, page: Page,
-                retries: int) -> SyncCursor:
-    """Write one fetched page and its checkpoint in one transaction; returns the cursor as stored."""
+                retries: int) -> tuple[SyncCursor, bool]:
+    """Write one fetched page and its checkpoint in one transaction; returns the cursor as stored, and whether the
+    page was written (not when its cursor moved meanwhile)."""
     counts: Counter[str] = Counter()
     rejections: list[SyncRejection] = []
     with transaction.atomic(), _journey_notifications(run), pghistory.context(
@@ -293,7 +298,7 @@ def _write_page(run: SyncRun, connector: Connector, stream: str, cursor: SyncCur
         if stored.value != cursor.value:
             # Moved under us (only possible without the lock, e.g. an operator's edit): this page is stale.
             logger.warning("sync.page_skipped run_id=%s stream=%s reason=cursor_moved", run.pk, stream)
-            return stored
+            return stored, False
         for record in page.records:
             try:
                 with transaction.atomic():
@@ -316,7 +321,7 @@ def _write_page(run: SyncRun, connector: Connector, stream: str, cursor: SyncCur
         )
     logger.info("sync.page_written run_id=%s stream=%s records=%s rejected=%s", run.pk, stream, len(page.records),
                 len(rejections))
-    return stored
+    return stored, True
 
 
 def _rejection(run: SyncRun, connector: Connector, stream: str, record: Any, error: Exception) -> SyncRejection:

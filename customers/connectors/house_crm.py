@@ -104,14 +104,15 @@ class HouseCrmConnector(Connector):
             raise RecordRejected("The client is not an object.")
         external_id = text(record, "id", required=True, max_length=128)
         updated_at = moment(record, "updated_at")
+        # A blank or absent value says nothing: it never erases what Atelier knows (as for every entry point).
         values = {name: text(record, name, max_length=254 if name == "email" else 80)
                   for name in ("first_name", "last_name", "email", "phone", "language")
-                  if record.get(name) is not None}
-        if record.get("birth_date") is not None:
+                  if record.get(name) not in (None, "")}
+        if record.get("birth_date") not in (None, ""):
             values["birth_date"] = text(record, "birth_date")
         address = obj(record, "address", required=False)
         for name in ("city", "country"):
-            if address.get(name) is not None:
+            if address.get(name) not in (None, ""):
                 values[name] = text(address, name, max_length=80, where="address.")
         consents = []
         for number, consent in enumerate(items(record, "consents"), start=1):

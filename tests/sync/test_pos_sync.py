@@ -349,3 +349,17 @@ def test_a_4xx_on_a_page_is_not_retried(fake_pos, pos_setting, boutique):
     assert run.error.startswith("orders: POST /v2/orders/search answered 401")
     assert (run.retries, fake_pos.calls("POST /v2/orders/search")) == (0, 1)
     assert Order.objects.count() == 0
+
+
+def test_a_pos_that_hands_back_the_same_cursor_stops_the_run_instead_of_looping(fake_pos, pos_setting, boutique):
+    # Given a POS whose second page says "more after cursor 3", the cursor it was asked with
+    seed(fake_pos)
+    fake_pos.script("POST /v2/orders/search", "ok", {"orders": [], "cursor": "3"})
+
+    # When the sync runs
+    run = run_sync(pos_setting, boutique)
+
+    # Then the run stops failed after the first page, and the POS was asked twice, not forever
+    assert run.status == SyncRun.Status.FAILED
+    assert run.error == "orders: the POS or CRM returned the same cursor again."
+    assert (run.pages, run.created, fake_pos.calls("POST /v2/orders/search")) == (1, 3, 2)
