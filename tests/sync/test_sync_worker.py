@@ -81,3 +81,27 @@ def test_a_worker_killed_mid_page_is_replaced_and_nothing_is_lost_or_doubled(
     assert sorted(Order.objects.values_list("external_id", flat=True)) == [f"O{n:03d}" for n in range(1, 11)]
     # The third page was asked for twice (by the killed task, then by its redelivery); the others once.
     assert fake_pos.calls("POST /v2/orders/search") == 5
+
+
+def test_two_workers_never_work_on_one_connector_and_boutique_at_once(sync_workers, fake_pos, pos_setting, boutique):
+    # Given two workers, and a run whose first worker is held on its second page
+    from sync.tasks import sync_run_task
+
+    seed(fake_pos, 8)
+    reached, release = fake_pos.gate("POST /v2/orders/search", call=2)
+    sync_workers.start()
+    sync_workers.start()
+    run, _ = sync_start(setting=pos_setting, boutique=boutique, trigger=SyncRun.Trigger.MANUAL)
+    assert reached.wait(60)
+
+    # When a second task for the same run reaches the other worker meanwhile
+    second = sync_run_task.apply_async(args=[run.pk], queue=sync_workers.queue)
+
+    # Then it finds the lock taken and does nothing
+    assert second.get(timeout=60) == "locked"
+    release.set()
+    run = wait_for_run(run)
+    assert (run.status, run.attempts) == (SyncRun.Status.SUCCEEDED, 1)
+    assert (run.pages, run.created, run.unchanged) == (4, 9, 0)
+    assert (Order.objects.count(), OrderLine.objects.count()) == (8, 24)
+    assert fake_pos.calls("POST /v2/orders/search") == 3

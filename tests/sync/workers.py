@@ -42,7 +42,8 @@ class Workers:
             "CONN_MAX_AGE": "0",
             "SYNC_TASK_QUEUE": self.queue,
         }
-        env.pop("CELERY_RESULT_BACKEND", None)
+        if settings.CELERY_RESULT_BACKEND:
+            env["CELERY_RESULT_BACKEND"] = settings.CELERY_RESULT_BACKEND
         process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", "worker", f"--pool={pool}", "--concurrency=1",
              "--without-gossip", "--without-mingle", "--without-heartbeat", "-Q", self.queue, "--loglevel=WARNING",
