@@ -155,3 +155,20 @@ def test_a_429_waits_at_least_its_retry_after_and_backoff_is_bounded(fake_pos):
     assert all(0 <= wait <= 1 for wait in waits[2:])
     assert str(failed.value) == "GET /v2/visits answered 500. Gave up after 4 attempts."
     assert client.retries == 5
+
+
+def test_a_task_out_of_time_hands_the_rest_of_its_run_to_a_fresh_task(fake_pos, pos_setting, boutique):
+    # Given a run, and a task with no time left (tasks run in-process in tests, so the fresh task runs at once)
+    seed(fake_pos)
+    from sync.services import sync_run_execute, sync_start
+
+    run, _ = sync_start(setting=pos_setting, boutique=boutique, trigger=SyncRun.Trigger.SCHEDULE)
+
+    # When the task works on it
+    outcome = sync_run_execute(run_id=run.pk, time_budget_seconds=0)
+
+    # Then it handed over before its first page, and the fresh task did the whole run once
+    run.refresh_from_db()
+    assert outcome == "continued"
+    assert (run.status, run.attempts, run.pages, run.created) == (SyncRun.Status.SUCCEEDED, 2, 3, 4)
+    assert Order.objects.count() == 4
