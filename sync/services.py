@@ -106,9 +106,10 @@ def connector_build(setting: ConnectorSetting, boutique: Boutique | None) -> Con
         cap_seconds=float(options.get("retry_cap_seconds", 30)),
         retry_after_cap_seconds=float(options.get("retry_after_cap_seconds", 120)),
     )
-    http = HttpClient(base_url=setting.endpoint, headers=cls.auth_headers(connector_secret(setting)),
+    secret = connector_secret(setting)
+    http = HttpClient(base_url=setting.endpoint, headers=cls.auth_headers(secret),
                       timeout_seconds=float(options.get("timeout_seconds", 30)), policy=policy)
-    return cls(endpoint=setting.endpoint, secret="", options=options, boutique=boutique, http=http)
+    return cls(endpoint=setting.endpoint, secret=secret, options=options, boutique=boutique, http=http)
 
 
 # --- starting runs ---------------------------------------------------------------------------------------------------
