@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 UV_VERSION := 0.13.9
 CUSTOMERS ?= 2000
 
-.PHONY: install demo test lint worker beat serve bench-seed bench-admin bench-import bench-followups clean-db
+.PHONY: install demo test lint worker beat serve bench-seed bench-admin bench-import bench-followups bench-sync clean-db
 
 # The virtual environment is rebuilt whenever the lock file changes; installs use the pinned, hashed lock only.
 $(VENV)/.installed: requirements.lock
@@ -33,7 +33,7 @@ worker: install
 	$(VENV)/bin/celery -A config worker --loglevel=info
 
 beat: install
-	$(VENV)/bin/celery -A config beat --loglevel=info --schedule=var/celerybeat-schedule
+	$(VENV)/bin/celery -A config beat --loglevel=info --scheduler django_celery_beat.schedulers:DatabaseScheduler
 
 serve: install
 	$(PY) manage.py runserver 127.0.0.1:8000
@@ -49,6 +49,9 @@ bench-import: install
 
 bench-followups: install
 	$(PY) bench/followup_dispatch.py --followups 1000
+
+bench-sync: install
+	$(PY) bench/sync_pos.py --orders 100000
 
 # Stops the embedded PostgreSQL (if running) and deletes its data.
 clean-db:

@@ -23,6 +23,7 @@ from customers.models import (
     ClientHandover,
     ConsentEvent,
     Customer,
+    CustomerExternalState,
     CustomerIdentity,
     CustomerMerge,
     Persona,
@@ -286,6 +287,19 @@ class CustomerIdentityAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, ViewOnl
     show_full_result_count = False
     autocomplete_fields = ["customer"]
     readonly_fields = ["created_at"]
+
+
+@admin.register(CustomerExternalState)
+class CustomerExternalStateAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
+    """What the CRM last held of each client (the base of the sync's three-way merge): written by the sync only."""
+
+    list_display = ["customer", "system", "remote_updated_at", "pulled_at", "pushed_at"]
+    list_filter = ["system"]
+    list_select_related = ["customer"]
+    search_fields = ["customer__email"]
+    ordering = ["-pk"]
+    show_full_result_count = False
+    autocomplete_fields = ["customer"]
 
 
 @admin.register(ConsentEvent)

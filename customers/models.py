@@ -373,3 +373,32 @@ class ClientHandover(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client_count} clients of {self.from_advisor} ({self.created_at:%Y-%m-%d})"
+
+
+class CustomerExternalState(models.Model):
+    """What an outside system (the house CRM) last held of a client, field by field, as last received from it or
+    sent to it: the common base of a three-way merge.
+
+    A field whose Atelier value differs from the base was changed in Atelier since the two last agreed, so it is
+    pushed; a field the system sends with a value other than the base was changed there. A value pulled from the
+    system is written to the base as it is applied, so it is never pushed back to the system it came from.
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="external_states")
+    system = models.CharField(max_length=16, choices=SourceSystem.choices)
+    values = models.JSONField(default=dict, blank=True, help_text="Field → value the system last held (JSON).")
+    remote_updated_at = models.DateTimeField(
+        null=True, blank=True, help_text="The system's own timestamp of the latest version applied."
+    )
+    pulled_at = models.DateTimeField(null=True, blank=True)
+    pushed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = BoutiqueScopedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "system"], name="external_state_unique_per_system"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.system} state of client {self.customer_id}"

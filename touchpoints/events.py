@@ -9,7 +9,9 @@ every interaction the transaction recorded in one call, so a bulk write of 1,000
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.db import transaction
 
@@ -17,6 +19,18 @@ logger = logging.getLogger(__name__)
 
 Listener = Callable[[list[int]], None]
 _listeners: list[Listener] = []
+_paused: ContextVar[bool] = ContextVar("touchpoints_listeners_paused", default=False)
+
+
+@contextmanager
+def listeners_paused() -> Iterator[None]:
+    """Record history without telling the listeners: the interactions recorded inside the block (a historical
+    backfill by a sync, say) reach no journey rule and schedule no follow-up. Per thread and task, not global."""
+    token = _paused.set(True)
+    try:
+        yield
+    finally:
+        _paused.reset(token)
 
 
 def register_interactions_listener(listener: Listener) -> None:
@@ -30,7 +44,7 @@ def register_interactions_listener(listener: Listener) -> None:
 def interactions_recorded(interaction_ids: Iterable[int]) -> None:
     """Tell the listeners, once the current transaction commits, that these interactions were created."""
     ids = list(interaction_ids)
-    if not ids or not _listeners:
+    if not ids or not _listeners or _paused.get():
         return
     connection = transaction.get_connection()
     pending: _Pending | None = getattr(connection, "_atelier_recorded_interactions", None)

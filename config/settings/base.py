@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "pghistory",
     "pghistory.admin",
     "axes",
+    "django_celery_beat",
     "core",
     "customers",
     "touchpoints",
@@ -60,6 +61,7 @@ INSTALLED_APPS = [
     "imports",
     "integrations",
     "webhooks",
+    "sync",
 ]
 
 MIDDLEWARE = [
@@ -199,6 +201,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=30 * 60)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=60 * 60)}
 CELERY_TIMEZONE = TIME_ZONE
+# Beat reads its schedule from the database (django-celery-beat): connector syncs are edited in the admin; the
+# entries below are copied into it when beat starts, so they are scheduled too.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Periodic tasks are declared here, in code; exactly one beat runs them (see README "Scaling out").
 CELERY_BEAT_SCHEDULE = {
     "refresh-client-metrics-nightly": {
@@ -208,6 +213,10 @@ CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys-nightly": {
         "task": "core.tasks.idempotent_requests_purge_task",
         "schedule": 24 * 60 * 60,
+    },
+    "sync-resume-stalled-runs": {
+        "task": "sync.tasks.sync_runs_resume_task",
+        "schedule": 5 * 60,
     },
     "purge-import-uploads-nightly": {
         "task": "imports.tasks.import_uploads_purge_task",
@@ -359,3 +368,11 @@ FOLLOWUP_HOLDOUT_PERCENT = env.int("FOLLOWUP_HOLDOUT_PERCENT", default=10)
 FOLLOWUP_ATTRIBUTION_DAYS = env.int("FOLLOWUP_ATTRIBUTION_DAYS", default=14)
 # Products offered to templates as `recommended_products`.
 FOLLOWUP_RECOMMENDED_PRODUCTS = env.int("FOLLOWUP_RECOMMENDED_PRODUCTS", default=3)
+
+# POS and CRM syncs (sync app). Connector settings live in the admin; their secrets in environment variables the
+# settings name. A sync task works this long, then hands the rest of the run to a fresh task (a checkpoint per page).
+SYNC_TASK_SECONDS = env.int("SYNC_TASK_SECONDS", default=240)
+# A run whose task has shown no sign of life for this long is queued again (its lock tells whether it still runs).
+SYNC_STALLED_MINUTES = env.int("SYNC_STALLED_MINUTES", default=15)
+# The queue sync tasks go to (empty: Celery's default queue), e.g. for workers dedicated to syncs.
+SYNC_TASK_QUEUE = env.str("SYNC_TASK_QUEUE", default="") or None

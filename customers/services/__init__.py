@@ -1,6 +1,13 @@
 """Writes to clients. Every entry point (admin, API, imports, webhooks, syncs, tasks) calls these."""
 
 from customers.services.consent import consent_record
+from customers.services.external import (
+    ConsentChange,
+    ExternalApplyResult,
+    customer_external_apply,
+    customer_external_pushed,
+    customer_push_changes,
+)
 from customers.services.identity import UpsertResult, customer_upsert
 from customers.services.merge import customer_merge, register_merge_handler
 from customers.services.profile import customer_update
@@ -12,11 +19,16 @@ from customers.services.staff import (
 )
 
 __all__ = [
+    "ConsentChange",
+    "ExternalApplyResult",
     "UpsertResult",
     "advisor_save",
     "client_book_hand_over",
     "consent_record",
+    "customer_external_apply",
+    "customer_external_pushed",
     "customer_merge",
+    "customer_push_changes",
     "customer_update",
     "customer_upsert",
     "customers_assign_advisor",

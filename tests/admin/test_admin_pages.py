@@ -20,12 +20,19 @@ from customers.models import (
     ConsentEvent,
     ConsentPurpose,
     Customer,
+    CustomerExternalState,
     CustomerIdentity,
     CustomerMerge,
     Segment,
     SourceSystem,
 )
-from customers.services import client_book_hand_over, consent_record, customer_merge, customer_upsert
+from customers.services import (
+    client_book_hand_over,
+    consent_record,
+    customer_external_pushed,
+    customer_merge,
+    customer_upsert,
+)
 from feedback.models import Invitation, Response, Survey
 from journeys.models import (
     Enrollment,
@@ -54,7 +61,7 @@ MODELS = [
 # Written only by services (or, for clients, by the systems that send them): no add page in the admin.
 NOT_ADDABLE = {
     Customer, CustomerIdentity, ConsentEvent, CustomerMerge, Order, OrderLine, Interaction, Enrollment, Transition,
-    FollowUp, Invitation, Response, ClientHandover,
+    FollowUp, Invitation, Response, ClientHandover, CustomerExternalState,
 }
 VIEW_ONLY = NOT_ADDABLE - {Customer, FollowUp}
 
@@ -153,7 +160,9 @@ def world(admin_user, paris):
     handover = client_book_hand_over(from_advisor=leaver, to_advisors=[advisor], actor=admin_user)
     segment = Segment.objects.create(name="VIC", slug="vic", definition={"value_tier": "vic"}, created_by=admin_user)
     hands_off = hands_off_set(customer=client, actor=admin_user, reason="Bereavement: no messages for now")
-    rows = [hands_off, 
+    customer_external_pushed(customer_id=client.pk, system=SourceSystem.CRM, values={"advisor_notes": ""})
+    rows = [
+        hands_off, CustomerExternalState.objects.get(customer=client),
         paris, advisor, client.persona, client, client.identities.first(), consent, merge, segment, order,
         order.lines.get(), visit, visit.touchpoint_type, OrderLine.objects.get().product, journey, stages[1],
         enrollment, transition, template, variant, rule, followup, survey, invitation, response, handover,

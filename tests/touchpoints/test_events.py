@@ -88,3 +88,16 @@ def test_a_failing_listener_does_not_fail_the_recording(monkeypatch, client_reco
                                       source="pos", external_id="V-1").record
 
     assert calls == [[recorded.pk]]
+
+
+def test_interactions_recorded_with_the_listeners_paused_tell_nobody(
+    heard, client_record, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        with transaction.atomic(), events.listeners_paused():
+            interaction_record(customer=client_record, touchpoint_type="appointment", occurred_at=AT, source="pos",
+                               external_id="V-1")
+        after = interaction_record(customer=client_record, touchpoint_type="appointment", occurred_at=AT,
+                                   source="pos", external_id="V-2").record
+
+    assert heard == [[after.pk]]

@@ -1,0 +1,59 @@
+"""Reads of clients that several entry points share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import connection
+
+from customers.models import Advisor, Customer, CustomerExternalState, CustomerIdentity
+
+
+@dataclass
+class PendingPush:
+    """A client whose pushed fields differ from what the outside system last held, with their id there."""
+
+    customer: Customer
+    external_id: str
+    state_values: dict[str, Any]
+
+
+def customers_pending_push(*, system: str, after_pk: int = 0, limit: int = 200) -> list[PendingPush]:
+    """Clients known to `system` (they have an identity there) whose preferences, notes, tier, advisor or consent
+    differ from what the system last held, by id after `after_pk`; the same test as
+    customers.services.external.customer_push_changes, in SQL so that unchanged clients are never loaded."""
+    customers, identities = Customer._meta.db_table, CustomerIdentity._meta.db_table
+    states, advisors = CustomerExternalState._meta.db_table, Advisor._meta.db_table
+    users = get_user_model()._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT c.id, (SELECT MIN(i.external_id) FROM {identities} i WHERE i.customer_id = c.id AND i.system = %s)
+            FROM {customers} c
+            LEFT JOIN {states} s ON s.customer_id = c.id AND s.system = %s
+            LEFT JOIN {advisors} a ON a.id = c.advisor_id
+            LEFT JOIN {users} u ON u.id = a.user_id
+            WHERE c.id > %s AND NOT c.is_anonymized
+              AND EXISTS (SELECT 1 FROM {identities} i WHERE i.customer_id = c.id AND i.system = %s)
+              AND (c.preferences IS DISTINCT FROM COALESCE(s."values" -> 'preferences', '{{}}'::jsonb)
+                   OR c.advisor_notes IS DISTINCT FROM COALESCE(s."values" ->> 'advisor_notes', '')
+                   OR c.value_tier IS DISTINCT FROM COALESCE(s."values" ->> 'value_tier', 'prospect')
+                   OR COALESCE(u.email, '') IS DISTINCT FROM COALESCE(s."values" ->> 'advisor', '')
+                   OR NOT (COALESCE(s."values" -> 'consent', '{{}}'::jsonb) @> c.consent))
+            ORDER BY c.id
+            LIMIT %s
+            """,  # noqa: S608 (table names from the models)
+            [system, system, after_pk, system, limit],
+        )
+        rows = cursor.fetchall()
+    by_pk = Customer.objects.select_related("advisor__user").in_bulk([pk for pk, _ in rows])
+    base = dict(
+        CustomerExternalState.objects.filter(customer_id__in=by_pk, system=system).values_list("customer_id", "values")
+    )
+    return [
+        PendingPush(customer=by_pk[pk], external_id=external_id, state_values=base.get(pk, {}))
+        for pk, external_id in rows
+        if pk in by_pk
+    ]
