@@ -45,7 +45,8 @@ class Command(BaseCommand):
         else:
             for name, arguments in (
                 ("worker", ["worker", "--loglevel=INFO", "--concurrency=2"]),
-                ("beat", ["beat", "--loglevel=INFO", f"--schedule={root / 'var' / 'celerybeat-schedule'}"]),
+                # The schedule lives in the database (django-celery-beat, CELERY_BEAT_SCHEDULER), editable in the admin.
+                ("beat", ["beat", "--loglevel=INFO"]),
             ):
                 log = (logs / f"{name}.log").open("ab")
                 children.append(subprocess.Popen([*celery, *arguments], cwd=root, stdout=log, stderr=log))
