@@ -14,7 +14,7 @@ from typing import Any
 from django.db.models import Model, Prefetch, QuerySet
 from django.utils import timezone
 
-from customers.models import ConsentEvent, Customer, CustomerMerge
+from customers.models import ConsentEvent, Customer, CustomerExternalState, CustomerMerge
 from customers.services.privacy import customer_history_model
 from feedback.models import Invitation, Response
 from journeys.models import Enrollment, FollowUp, HandsOff, Transition
@@ -29,6 +29,7 @@ LEFT_OUT = {"customer_id", "surviving_customer_id", "pgh_obj_id", "token"}
 # The rows that point at a client, by the accessor on Customer, and the key each has in the export.
 SECTIONS = {
     "identities": "identities",
+    "external_states": "external_systems",
     "consent_events": "consent_ledger",
     "merges": "merges",
     "interactions": "interactions",
@@ -85,6 +86,7 @@ def client_data_queryset(*, customers: QuerySet[Customer]) -> QuerySet[Customer]
             "followups",
             queryset=FollowUp.objects.select_related("template", "advisor__user").order_by("due_at", "pk"),
         ),
+        Prefetch("external_states", queryset=CustomerExternalState.objects.order_by("system")),
         Prefetch("hands_offs", queryset=HandsOff.objects.select_related("set_by", "lifted_by").order_by("pk")),
         Prefetch(
             "survey_invitations", queryset=Invitation.objects.select_related("survey").order_by("created_at", "pk")
@@ -148,6 +150,7 @@ def _client(customer: Customer) -> dict[str, Any]:
             _fields(followup, template=followup.template.name, advisor=_name(followup.advisor))
             for followup in customer.followups.all()
         ],
+        "external_systems": [_fields(state) for state in customer.external_states.all()],
         "hands_off": [
             _fields(pause, set_by=_name(pause.set_by), lifted_by=_name(pause.lifted_by))
             for pause in customer.hands_offs.all()

@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 # this with the model: a new kind of row makes it fail until someone decides what erasure does with it.
 ERASURE_OF_CLIENT_ROWS = {
     "identities": "removed (customers)",
+    "external_states": "removed: what the CRM last held of the client, name and address included (customers)",
     "consent_events": "kept as anonymous facts; a withdrawal appended for each consent still granted (customers)",
     "merges": "kept as audit entries, without the merged duplicate's snapshot or the reason (customers)",
     "events": "the client's history rows and their merged duplicates' deleted (customers)",

@@ -1,6 +1,7 @@
 """Customers' part of erasing a client's personal data (desk.services.client_erase runs every app's part).
 
 What goes: the profile's personal fields, the identities (the ids that let other systems find the person again),
+what outside systems last held of the client (CustomerExternalState: the CRM's copy of their name and address),
 the snapshots merges kept of duplicates (the same person's old data), and the history rows of the client and of
 those duplicates. What stays: the record itself, anonymous (its public id, home boutique, persona, country,
 language, value tier and metrics), the merge audit entries without their snapshot, and the consent ledger.
@@ -27,6 +28,7 @@ from customers.models import (
     ConsentEvent,
     ConsentPurpose,
     Customer,
+    CustomerExternalState,
     CustomerIdentity,
     CustomerMerge,
     SourceSystem,
@@ -80,6 +82,7 @@ def customer_personal_data_erase(
     # First, so that the history row the anonymizing save below writes is the only one left.
     history_rows, _ = customer_history_model().objects.filter(pgh_obj_id__in=[customer.pk, *duplicate_ids]).delete()
     identities, _ = CustomerIdentity.objects.filter(customer=customer).delete()
+    external_states, _ = CustomerExternalState.objects.filter(customer=customer).delete()
     merge_snapshots = CustomerMerge.objects.filter(pk__in=[merge.pk for merge in merges]).update(
         merged_snapshot={}, reason=""
     )
@@ -114,6 +117,7 @@ def customer_personal_data_erase(
     logger.info("customers.personal_data_erased customer_id=%s", customer.pk)
     return {
         "identities": identities,
+        "external_states": external_states,
         "history_rows": history_rows,
         "merge_snapshots": merge_snapshots,
         "consent_withdrawals": len(withdrawals),
