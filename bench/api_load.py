@@ -51,9 +51,9 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _start_gunicorn(port: int, workers: int, database_url: str) -> subprocess.Popen:
+def _start_gunicorn(port: int, workers: int, database_url: str, task_queue: str) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "bench.api_settings",
-           "LOG_LEVEL": "WARNING", "PYTHONPATH": str(PROJECT_ROOT)}
+           "LOG_LEVEL": "WARNING", "PYTHONPATH": str(PROJECT_ROOT), "BENCH_TASK_QUEUE": task_queue}
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi:application", "--workers", str(workers),
          "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--timeout", "120"],
@@ -173,7 +173,8 @@ def main() -> None:
                                              "external_id": f"plain-{run}-{n}"}), 1),
     ]
     levels = [int(level) for level in str(arguments.concurrency).split(",")]
-    server = _start_gunicorn(port, arguments.workers, database_url)
+    task_queue = f"bench-api-{run}"
+    server = _start_gunicorn(port, arguments.workers, database_url, task_queue)
     try:
         print(f"\n{total:,} clients; gunicorn {arguments.workers} workers; {arguments.seconds:.0f} s a scenario; "
               f"{os.cpu_count()} CPUs shared by the load generator, gunicorn and PostgreSQL")
@@ -188,6 +189,16 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+        _drop_queue(task_queue)
+
+
+def _drop_queue(name: str) -> None:
+    """Throw away the tasks the run's writes queued (rules, attribution): they name rows of the bench database."""
+    from config.celery import app
+
+    with app.connection_for_write() as connection:
+        dropped = connection.default_channel.queue_purge(name)
+    print(f"\nDropped the {dropped or 0} tasks the run queued on {name}.")
 
 
 if __name__ == "__main__":
