@@ -70,6 +70,9 @@ def celery_worker(django_db_serialized_rollback, transactional_db):
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "CELERY_RESULT_BACKEND": settings.CELERY_RESULT_BACKEND,
         "CONN_MAX_AGE": "0",
+        # As in the test settings: no holdout unless a test asks for one, so which client is held out of a
+        # follow-up does not depend on the database ids of the run.
+        "FOLLOWUP_HOLDOUT_PERCENT": "0",
     }
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--concurrency=1",

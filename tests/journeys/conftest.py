@@ -118,6 +118,9 @@ def clocked_workers(django_db_serialized_rollback, transactional_db, tmp_path, s
         "CELERY_BROKER_URL": django_settings.CELERY_BROKER_URL,
         "CELERY_RESULT_BACKEND": django_settings.CELERY_RESULT_BACKEND,
         "CONN_MAX_AGE": "0",
+        # As in the test settings: no holdout unless a test asks for one, so which client is held out of a
+        # follow-up does not depend on the database ids of the run.
+        "FOLLOWUP_HOLDOUT_PERCENT": "0",
         "EMAIL_URL": f"filemail:///{mail_dir}",
         "SMS_BACKEND": "twilio",
         "SMS_API_URL": sms_provider.url,

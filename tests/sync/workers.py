@@ -40,6 +40,9 @@ class Workers:
             "DATABASE_URL": database_url(),
             "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
             "CONN_MAX_AGE": "0",
+            # As in the test settings: no holdout unless a test asks for one, so which client is held out of a
+            # follow-up does not depend on the database ids of the run.
+            "FOLLOWUP_HOLDOUT_PERCENT": "0",
             "SYNC_TASK_QUEUE": self.queue,
         }
         if settings.CELERY_RESULT_BACKEND:
