@@ -155,7 +155,9 @@ class FollowUpTemplateAdmin(admin.ModelAdmin):
         customer, error, previews = None, "", []
         if wanted:
             clients = Customer.objects.visible_to(request.user).filter(is_anonymized=False)
-            lookup = {"pk": int(wanted)} if wanted.isdigit() else {"email": wanted.lower()}
+            # An id as staff type it (ASCII digits, within a bigint), else an email: never a 500 on odd input.
+            is_id = wanted.isascii() and wanted.isdigit() and len(wanted) <= 18
+            lookup = {"pk": int(wanted)} if is_id else {"email": wanted.lower()}
             customer = clients.filter(**lookup).select_related("advisor__user", "home_boutique").first()
             if customer is None:
                 error = f"No client {wanted!r} among the clients you may see."

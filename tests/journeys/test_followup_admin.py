@@ -173,3 +173,14 @@ def test_the_default_lifecycle_templates_pass_the_checks_staff_templates_pass():
         for variant in template.variants.all():
             template_check(variant.subject, channel=template.channel, field="subject")
             template_check(variant.body, channel=template.channel)
+
+
+@pytest.mark.parametrize("wanted", ["99999999999999999999", "²", "1٣"])
+def test_the_preview_answers_odd_client_input_with_not_found_not_an_error(head_office, wanted):
+    template = make_template("Thank you", "email")
+
+    response = head_office.get(reverse("admin:journeys_followuptemplate_preview", args=[template.pk]),
+                               {"client": wanted})
+
+    assert response.status_code == 200
+    assert "among the clients you may see." in response.content.decode()
