@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import time
+from collections.abc import Callable
 
 from customers.models import SourceSystem
 from customers.services import customer_upsert
@@ -40,3 +42,12 @@ def make_client(boutique, *, consent: tuple[str, ...] = ("email", "sms"), **fiel
                        occurred_at=GRANTED_AT, source=SourceSystem.CRM)
     customer.refresh_from_db()
     return customer
+
+
+def wait_for(check: Callable[[], bool], *, what: str = "the expected state", timeout: float = 60) -> None:
+    """Poll the database a worker writes to until `check()` holds; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"The worker did not get there within {timeout:.0f} s: {what}.")
+        time.sleep(0.1)

@@ -5,14 +5,13 @@ Paris but at 09:00; a second order ten days later is attributed to it and moves 
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import pytest
 
 from customers.models import SourceSystem
 from journeys.models import Enrollment, FollowUp, FollowUpTemplate, Transition
 from journeys.tasks import followups_dispatch_task
-from tests.journeys.helpers import make_client
+from tests.journeys.helpers import make_client, wait_for
 from touchpoints.services import OrderLineData, order_record
 
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -21,14 +20,6 @@ pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True, serial
 PURCHASE = dt.datetime(2026, 5, 4, 19, 30, tzinfo=dt.UTC)
 NINE_IN_PARIS = dt.datetime(2026, 5, 7, 7, 0, tzinfo=dt.UTC)
 SECOND_PURCHASE = NINE_IN_PARIS + dt.timedelta(days=10)
-
-
-def wait_for(check, *, what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"The worker did not get there within {timeout:.0f} s: {what}.")
-        time.sleep(0.2)
 
 
 def dispatch_at(workers, moment: dt.datetime) -> dict[str, int]:

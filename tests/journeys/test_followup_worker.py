@@ -5,7 +5,6 @@ SMS does not make the client receive it twice."""
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import pytest
 
@@ -14,7 +13,7 @@ from customers.services.consent import consent_record
 from journeys.models import FollowUp
 from journeys.services import followup_schedule
 from journeys.tasks import followups_dispatch_task
-from tests.journeys.helpers import make_client, make_template
+from tests.journeys.helpers import make_client, make_template, wait_for
 from touchpoints.services import OrderLineData, order_record
 
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -29,14 +28,6 @@ def dispatch_at(workers, moment: dt.datetime) -> dict[str, int]:
     """One beat of the dispatcher, run by a worker whose clock reads `moment`."""
     workers.set_clock(moment)
     return followups_dispatch_task.apply_async(queue=workers.queue).get(timeout=60)
-
-
-def wait_for(check, *, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("The worker did not get there within 60 s.")
-        time.sleep(0.2)
 
 
 def mails(workers) -> list[str]:

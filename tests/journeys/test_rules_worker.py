@@ -4,7 +4,6 @@ after its commit, whatever recorded it, and the worker moves the client and sche
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import pytest
 from django.utils import timezone
@@ -15,6 +14,7 @@ from journeys.models import Enrollment, FollowUp, Journey, Rule, Transition
 from journeys.services import enrollment_place, hands_off_set
 from journeys.tasks import rules_apply_to_interactions_task
 from tests.factories import UserFactory
+from tests.journeys.helpers import wait_for
 from touchpoints.models import Interaction
 from touchpoints.services import OrderLineData, order_record
 
@@ -31,14 +31,6 @@ def buy(customer: Customer, number: int, placed_at: dt.datetime) -> Interaction:
         total="950.00", lines=[OrderLineData(sku="SCARF-9", quantity=1, unit_price="950.00")],
     ).record
     return order.interactions.get()
-
-
-def wait_for(condition, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("The worker did not get there within the timeout.")
-        time.sleep(0.1)
 
 
 def stage_of(customer: Customer) -> str | None:
