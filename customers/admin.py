@@ -22,6 +22,7 @@ from customers.models import (
     Boutique,
     ClientHandover,
     ConsentEvent,
+    ContactConflict,
     Customer,
     CustomerExternalState,
     CustomerIdentity,
@@ -31,6 +32,7 @@ from customers.models import (
     SourceSystem,
 )
 from customers.services import advisor_save, client_book_hand_over
+from customers.services.conflicts import contact_conflicts_settle
 from customers.services.staff import advisor_validate
 
 SOURCE_SEARCH_HELP = "A client's email address or public id, or the id the source system gave (exact)."
@@ -300,6 +302,45 @@ class CustomerExternalStateAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, Vi
     ordering = ["-pk"]
     show_full_result_count = False
     autocomplete_fields = ["customer"]
+
+
+@admin.register(ContactConflict)
+class ContactConflictAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
+    """What other systems proposed for a client and was not applied (an unverified email match such as a guest
+    checkout, or an order naming its client): staff apply or dismiss each, through contact_conflicts_settle."""
+
+    list_display = ["created_at", "customer", "system", "field", "current_value", "proposed_value", "status"]
+    list_filter = ["status", "system", "field"]
+    list_select_related = ["customer"]
+    search_fields = ["customer__email"]
+    # Open conflicts first: the list is a review queue.
+    ordering = ["-status", "-created_at", "-pk"]
+    show_full_result_count = False
+    autocomplete_fields = ["customer"]
+    actions = ["apply_proposed", "dismiss"]
+
+    def has_settle_permission(self, request) -> bool:
+        return request.user.has_perm("customers.change_customer")
+
+    def _settle(self, request, queryset, *, apply: bool) -> None:
+        try:
+            counts = contact_conflicts_settle(conflicts=queryset, apply=apply, actor=request.user)
+        except ApplicationError as error:
+            self.message_user(request, error.message, messages.ERROR)
+            return
+        done = counts["applied"] if apply else counts["dismissed"]
+        self.message_user(request, f"{'Applied' if apply else 'Dismissed'} {done} proposal{'s' * (done != 1)}.")
+        if counts["refused"]:
+            self.message_user(request, f"{counts['refused']} could not be applied (the client's profile refuses the "
+                                       "value); they stay open.", messages.WARNING)
+
+    @admin.action(description="Apply the proposed values to the clients", permissions=["settle"])
+    def apply_proposed(self, request, queryset):
+        self._settle(request, queryset, apply=True)
+
+    @admin.action(description="Dismiss the proposals", permissions=["settle"])
+    def dismiss(self, request, queryset):
+        self._settle(request, queryset, apply=False)
 
 
 @admin.register(ConsentEvent)

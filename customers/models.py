@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower, Upper
 
 from core.models import TimeStampedModel
-from customers.scoping import BoutiqueScopedQuerySet
+from customers.scoping import BoutiqueQuerySet, BoutiqueScopedQuerySet
 
 
 class Channel(models.TextChoices):
@@ -68,6 +68,8 @@ class Boutique(TimeStampedModel):
     country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2 code, e.g. FR.")
     timezone = models.CharField(max_length=64, default="Europe/Paris", validators=[validate_timezone])
     currency = models.CharField(max_length=3, default="EUR", help_text="ISO 4217 code, e.g. EUR.")
+
+    objects = BoutiqueQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -269,6 +271,12 @@ class CustomerIdentity(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="identities")
     system = models.CharField(max_length=16, choices=SourceSystem.choices)
     external_id = models.CharField(max_length=128)
+    is_verified = models.BooleanField(
+        default=True,
+        help_text="The client was created from this record, or it was linked by a verified match (an account with a "
+        "verified email, the client at the till, the house CRM). Only a verified record updates the client's name, "
+        "email and phone; the others' differences wait for staff as contact conflicts.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = BoutiqueScopedQuerySet.as_manager()
@@ -283,6 +291,45 @@ class CustomerIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.system}:{self.external_id}"
+
+
+class ContactConflict(models.Model):
+    """A value a source system gave for a client's profile that Atelier did not apply, because that source does not
+    own the record (an unverified email match, such as a guest checkout), or because it only names the client (an
+    interaction or an order). Kept for staff to apply or dismiss; never applied silently."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "To review"
+        APPLIED = "applied", "Applied"
+        DISMISSED = "dismissed", "Dismissed"
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contact_conflicts")
+    system = models.CharField(max_length=16, choices=SourceSystem.choices)
+    external_id = models.CharField(max_length=128, blank=True, help_text="The record's id in that system, if any.")
+    field = models.CharField(max_length=32)
+    current_value = models.CharField(max_length=254, blank=True)
+    proposed_value = models.CharField(max_length=254)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+
+    objects = BoutiqueScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            # The same proposal repeated (every later order of a guest checkout) is one conflict to review.
+            models.UniqueConstraint(
+                fields=["customer", "system", "field", "proposed_value"], condition=Q(status="open"),
+                name="contact_conflict_unique_open",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "customer"], name="contact_conflict_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_system_display()} proposes {self.field} {self.proposed_value!r}"
 
 
 class ConsentEvent(models.Model):

@@ -8,9 +8,12 @@ every boutique); this module reads those two attributes only, so it needs nothin
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import models
+
+from core.errors import ApplicationError
 
 _CACHE_ATTRIBUTE = "_atelier_boutique_scope"
 
@@ -61,3 +64,41 @@ class BoutiqueScopedQuerySet(models.QuerySet):
             return self.none()
         return self.filter(**{f"{self.boutique_path}__in": boutique_ids})
 
+
+
+def may_read_clients(user: Any) -> bool:
+    """Whether `user` may learn who a record belongs to: a key with customers:read, or staff who see clients."""
+    if getattr(user, "is_api_key", False):
+        return "customers:read" in user.scopes
+    return bool(user is not None and user.is_authenticated and user.has_perm("customers.view_customer"))
+
+
+def may_write_clients(user: Any) -> bool:
+    """Whether `user` may find or create clients by their identity: a key with customers:write, or staff who edit
+    clients."""
+    if getattr(user, "is_api_key", False):
+        return "customers:write" in user.scopes
+    return bool(user is not None and user.is_authenticated and user.has_perm("customers.change_customer"))
+
+
+class BoutiqueQuerySet(BoutiqueScopedQuerySet):
+    """Boutiques themselves: a staff member reaches their own boutique; head office reaches every boutique."""
+
+    boutique_path = "pk"
+
+
+OUT_OF_REACH = "This client is out of your reach."
+
+
+def require_reach(user: Any, boutique_ids: Iterable[int | None], *, field: str = "non_field_errors",
+                  message: str = OUT_OF_REACH) -> None:
+    """Refuse a staff write that touches a boutique `user` may not reach (None stands for no boutique at all,
+    which only head office reaches). Write services call it themselves, whatever form or view called them: a form's
+    choices are a convenience, not the guard. `user` None is the system itself (a sync, a task): no check."""
+    if user is None:
+        return
+    scope = visible_boutique_ids(user)
+    if scope is None:
+        return
+    if any(boutique_id is None or boutique_id not in scope for boutique_id in boutique_ids):
+        raise ApplicationError.for_field(field, message)

@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import connection
 
-from customers.models import Advisor, Customer, CustomerExternalState, CustomerIdentity
+from customers.models import Advisor, ContactConflict, Customer, CustomerExternalState, CustomerIdentity
 
 
 @dataclass
@@ -57,3 +57,8 @@ def customers_pending_push(*, system: str, after_pk: int = 0, limit: int = 200) 
         for pk, external_id in rows
         if pk in by_pk
     ]
+
+
+def client_open_contact_conflicts(*, customer: Customer) -> int:
+    """How many values other systems proposed for the client wait for staff (ContactConflict, open)."""
+    return ContactConflict.objects.filter(customer=customer, status=ContactConflict.Status.OPEN).count()

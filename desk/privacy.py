@@ -14,7 +14,7 @@ from typing import Any
 from django.db.models import Model, Prefetch, QuerySet
 from django.utils import timezone
 
-from customers.models import ConsentEvent, Customer, CustomerExternalState, CustomerMerge
+from customers.models import ConsentEvent, ContactConflict, Customer, CustomerExternalState, CustomerMerge
 from customers.services.privacy import customer_history_model
 from feedback.models import Invitation, Response
 from journeys.models import Enrollment, FollowUp, HandsOff, Transition
@@ -30,6 +30,7 @@ LEFT_OUT = {"customer_id", "surviving_customer_id", "pgh_obj_id", "token"}
 SECTIONS = {
     "identities": "identities",
     "external_states": "external_systems",
+    "contact_conflicts": "contact_conflicts",
     "consent_events": "consent_ledger",
     "merges": "merges",
     "interactions": "interactions",
@@ -87,6 +88,7 @@ def client_data_queryset(*, customers: QuerySet[Customer]) -> QuerySet[Customer]
             queryset=FollowUp.objects.select_related("template", "advisor__user").order_by("due_at", "pk"),
         ),
         Prefetch("external_states", queryset=CustomerExternalState.objects.order_by("system")),
+        Prefetch("contact_conflicts", queryset=ContactConflict.objects.order_by("created_at", "pk")),
         Prefetch("hands_offs", queryset=HandsOff.objects.select_related("set_by", "lifted_by").order_by("pk")),
         Prefetch(
             "survey_invitations", queryset=Invitation.objects.select_related("survey").order_by("created_at", "pk")
@@ -151,6 +153,7 @@ def _client(customer: Customer) -> dict[str, Any]:
             for followup in customer.followups.all()
         ],
         "external_systems": [_fields(state) for state in customer.external_states.all()],
+        "contact_conflicts": [_fields(conflict) for conflict in customer.contact_conflicts.all()],
         "hands_off": [
             _fields(pause, set_by=_name(pause.set_by), lifted_by=_name(pause.lifted_by))
             for pause in customer.hands_offs.all()

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from customers.models import Customer
+from customers.scoping import require_reach
 from customers.services.privacy import ERASED_NAME, customer_personal_data_erase
 from feedback.privacy import feedback_personal_data_erase
 from journeys.privacy import journeys_personal_data_erase
@@ -25,6 +26,7 @@ logger = logging.getLogger(__name__)
 ERASURE_OF_CLIENT_ROWS = {
     "identities": "removed (customers)",
     "external_states": "removed: what the CRM last held of the client, name and address included (customers)",
+    "contact_conflicts": "removed: names and addresses other systems proposed for the client (customers)",
     "consent_events": "kept as anonymous facts; a withdrawal appended for each consent still granted (customers)",
     "merges": "kept as audit entries, without the merged duplicate's snapshot or the reason (customers)",
     "events": "the client's history rows and their merged duplicates' deleted (customers)",
@@ -57,6 +59,7 @@ def client_erase(*, customer: Customer, actor: AbstractBaseUser) -> ErasureResul
     What is kept, and why, is written in each app's step; in short, the anonymous record with its orders,
     interactions, stages, scores and consent ledger stays for the figures and the proof of consent.
     """
+    require_reach(actor, [customer.home_boutique_id])
     erased_at = timezone.now()
     counts = customer_personal_data_erase(customer=customer, actor=actor, erased_at=erased_at)
     counts.update(touchpoints_personal_data_erase(customer=customer))

@@ -59,6 +59,9 @@ class ClientData:
     city: str = ""
     country: str = ""
     consents: list[ConsentData] = field(default_factory=list)
+    # The platform vouches that the email is the person's own (an account whose email was verified), so the record
+    # may update the client's name, email and phone (customers.services.identity). A guest checkout does not.
+    is_verified: bool = False
     # The platform's updated_at of this version of the client: an older version arriving late is not applied.
     version: dt.datetime | None = None
 
@@ -206,6 +209,10 @@ def shopify_client(customer: dict[str, Any], *, envelope: dict[str, Any] | None 
     billing = _dict(envelope.get("billing_address")) or _dict(envelope.get("shipping_address"))
     address = _dict(customer.get("default_address")) or billing
     return ClientData(
+        # An account the person activated ("enabled"), with the email they confirmed: not a guest checkout, whose
+        # customer record holds whatever email was typed at the checkout.
+        is_verified=customer.get("state") == "enabled" and customer.get("verified_email") is True
+        and bool(text(customer.get("email"))),
         external_id=text(customer.get("id")),
         email=text(customer.get("email")) or text(envelope.get("email")),
         phone=text(customer.get("phone")) or text(envelope.get("phone")) or text(address.get("phone"))

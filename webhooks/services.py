@@ -288,9 +288,11 @@ def _usable_phone(phone: str, country: str) -> str:
 
 
 def client_upsert(*, client: mapping.ClientData) -> Customer:
-    """Find or create the client a body is about: by their ecommerce id, else their email, else their phone."""
+    """Find or create the client a body is about: by their ecommerce id, else their email, else their phone. Only a
+    verified account updates the name, email and phone of a client it does not own (customer_upsert's rule)."""
     result = customer_upsert(
         source=SourceSystem.ECOMMERCE,
+        is_verified=client.is_verified,
         external_id=client.external_id or None,
         email=client.email or None,
         phone=_usable_phone(client.phone, client.country) or None,

@@ -11,7 +11,15 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from core.errors import ApplicationError
-from customers.models import Advisor, Boutique, Customer, CustomerIdentity, Persona, SourceSystem
+from customers.models import (
+    Advisor,
+    Boutique,
+    ContactConflict,
+    Customer,
+    CustomerIdentity,
+    Persona,
+    SourceSystem,
+)
 from customers.normalizers import (
     normalize_country,
     normalize_email,
@@ -30,13 +38,27 @@ class UpsertResult:
     changed_fields: list[str] = field(default_factory=list)
 
 
-def _find_by_identities(identities: dict[tuple[str, str], None]) -> Customer | None:
+# The fields that say who the client is and how to reach them: written only by a source that owns the record.
+CONTACT_FIELDS = ("first_name", "last_name", "email", "phone")
+
+
+@dataclass
+class _Match:
+    customer: Customer
+    # Found through a verified identity of the record's own (see CustomerIdentity.is_verified).
+    by_verified_identity: bool
+
+
+def _find_by_identities(identities: dict[tuple[str, str], None]) -> _Match | None:
     if not identities:
         return None
     customer_ids = set()
+    is_verified = False
     for system, external_id in identities:
         matches = CustomerIdentity.objects.filter(system=system, external_id=external_id)
-        customer_ids.update(matches.values_list("customer_id", flat=True))
+        for customer_id, verified in matches.values_list("customer_id", "is_verified"):
+            customer_ids.add(customer_id)
+            is_verified = is_verified or verified
     if len(customer_ids) > 1:
         raise ApplicationError(
             "These identities belong to different clients; merge the clients first.",
@@ -44,7 +66,7 @@ def _find_by_identities(identities: dict[tuple[str, str], None]) -> Customer | N
         )
     if not customer_ids:
         return None
-    return Customer.objects.select_for_update().get(pk=customer_ids.pop())
+    return _Match(Customer.objects.select_for_update().get(pk=customer_ids.pop()), by_verified_identity=is_verified)
 
 
 def _find_by_phone(phone: str, email: str) -> Customer | None:
@@ -59,13 +81,14 @@ def _find_by_phone(phone: str, email: str) -> Customer | None:
     return Customer.objects.select_for_update().get(pk=pk)
 
 
-def _match(identities: dict[tuple[str, str], None], email: str, phone: str) -> Customer | None:
-    customer = _find_by_identities(identities)
-    if customer is None and email:
-        customer = Customer.objects.select_for_update().filter(email=email).first()
+def _match(identities: dict[tuple[str, str], None], email: str, phone: str) -> _Match | None:
+    match = _find_by_identities(identities)
+    if match is not None:
+        return match
+    customer = Customer.objects.select_for_update().filter(email=email).first() if email else None
     if customer is None and phone:
         customer = _find_by_phone(phone, email)
-    return customer
+    return _Match(customer, by_verified_identity=False) if customer is not None else None
 
 
 @transaction.atomic
@@ -87,12 +110,24 @@ def customer_upsert(
     persona: Persona | None = None,
     preferences: Mapping[str, Any] | None = None,
     advisor_notes: str | None = None,
+    is_verified: bool = True,
+    may_update: bool = True,
 ) -> UpsertResult:
     """Find the client a record is about (identity, then normalized email, then phone) and create or update them.
 
     `source`/`external_id` is the record's own identity; `identities` adds ids the record knows in other systems
     ({"pos": "123"}). Blank or missing values never erase what Atelier already knows. Never creates a second
     client for an identity: the unique constraint on identities settles races between concurrent callers.
+
+    Who may change an existing client is the golden record's rule, here and nowhere else:
+    - `is_verified` says the source vouches that the email and phone are the person's own (the client at the till,
+      the house CRM, an ecommerce account with a verified email). A guest checkout does not.
+    - A record owns the client when it created them, was linked by a verified match, or is verified now. Only an
+      owner changes the client's name, email and phone; a record that does not own them is linked (its identity
+      unverified), fills blanks of the other fields, and every other difference waits for staff as a
+      ContactConflict.
+    - `may_update` False (an interaction or an order naming its client) finds or creates the client and never
+      changes one found; the differences are kept as conflicts too.
     """
     if source not in SourceSystem.values:
         raise ApplicationError.for_field("source", f"Unknown source system {source!r}.")
@@ -136,7 +171,9 @@ def customer_upsert(
             # The history's "who" comes from the entry point's pghistory.context (an import batch, a sync run, the
             # API key): pghistory keeps a context until the transaction ends, so a service must not set one itself.
             with transaction.atomic():
-                result = _upsert_once(wanted, email, phone, given, preferences)
+                result = _upsert_once(wanted, email, phone, given, preferences, source=source,
+                                      external_id=str(external_id or "").strip(), is_verified=is_verified,
+                                      may_update=may_update)
             break
         except IntegrityError as error:
             if attempt == 2:
@@ -156,31 +193,44 @@ def _upsert_once(
     phone: str,
     given: dict[str, Any],
     preferences: dict[str, list[str]] | None,
+    *,
+    source: str,
+    external_id: str,
+    is_verified: bool,
+    may_update: bool,
 ) -> UpsertResult:
-    customer = _match(wanted, email, phone)
-    if customer is None:
+    match = _match(wanted, email, phone)
+    if match is None:
         customer = Customer.objects.create(**given, preferences=preferences or {})
+        # The record the client was created from owns them.
         CustomerIdentity.objects.bulk_create(
-            [CustomerIdentity(customer=customer, system=system, external_id=value) for system, value in wanted]
+            [CustomerIdentity(customer=customer, system=system, external_id=value, is_verified=True)
+             for system, value in wanted]
         )
         return UpsertResult(customer=customer, created=True, changed_fields=sorted(given))
 
+    customer = match.customer
+    owns = may_update and (is_verified or match.by_verified_identity)
     changed: list[str] = []
+    proposals: dict[str, str] = {}
     for name, value in given.items():
         current = getattr(customer, name)
+        if current == value:
+            continue
+        if not owns and (name in CONTACT_FIELDS or current not in (None, "") or not may_update):
+            proposals[name] = value.pk if hasattr(value, "pk") else value
+            continue
         if (
             name == "email"
-            and current != value
             and Customer.objects.filter(email=value).exclude(pk=customer.pk).exists()
         ):
-                raise ApplicationError(
-                    "Another client already uses this email address; merge the two clients first.",
-                    extra={"fields": {"email": [f"{value} belongs to another client."]}},
-                )
-        if current != value:
-            setattr(customer, name, value)
-            changed.append(name)
-    if preferences:
+            raise ApplicationError(
+                "Another client already uses this email address; merge the two clients first.",
+                extra={"fields": {"email": [f"{value} belongs to another client."]}},
+            )
+        setattr(customer, name, value)
+        changed.append(name)
+    if preferences and may_update:
         merged = {key: list(values) for key, values in customer.preferences.items()}
         for key, items in preferences.items():
             merged[key] = list(dict.fromkeys([*merged.get(key, []), *items]))
@@ -189,11 +239,32 @@ def _upsert_once(
             changed.append("preferences")
     if changed:
         customer.save(update_fields=[*changed, "updated_at"])
+    if proposals:
+        _conflicts_keep(customer, proposals, system=source, external_id=external_id)
     known = set(customer.identities.values_list("system", "external_id"))
     missing = [key for key in wanted if key not in known]
     if missing:
         CustomerIdentity.objects.bulk_create(
-            [CustomerIdentity(customer=customer, system=system, external_id=value) for system, value in missing]
+            [CustomerIdentity(customer=customer, system=system, external_id=value, is_verified=owns)
+             for system, value in missing]
         )
         changed.append("identities")
     return UpsertResult(customer=customer, created=False, changed_fields=changed)
+
+
+def _conflicts_keep(customer: Customer, proposals: dict[str, Any], *, system: str, external_id: str) -> None:
+    """Keep what a record proposed and was not applied, once per proposal (a repeat finds the open one)."""
+    rows = [
+        ContactConflict(
+            customer=customer, system=system, external_id=external_id[:128], field=name,
+            current_value=str(getattr(customer, f"{name}_id" if name in _RELATIONS else name) or "")[:254],
+            proposed_value=str(value)[:254],
+        )
+        for name, value in proposals.items()
+    ]
+    ContactConflict.objects.bulk_create(rows, ignore_conflicts=True)
+    logger.info("customers.contact_conflicts_kept customer_id=%s fields=%s system=%s", customer.pk,
+                ",".join(sorted(proposals)), system)
+
+
+_RELATIONS = ("home_boutique", "advisor", "persona")

@@ -17,6 +17,7 @@ from django.forms.models import model_to_dict
 from core.errors import ApplicationError
 from customers.models import ConsentEvent, Customer, CustomerIdentity, CustomerMerge
 from customers.normalizers import PREFERENCE_KEYS
+from customers.scoping import require_reach
 from customers.services.consent import current_consent
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ def customer_merge(
     keep an audit entry with its snapshot. One transaction: it all happens or nothing does."""
     if surviving.pk == merged.pk:
         raise ApplicationError("A client cannot be merged into themselves.")
+    require_reach(actor, [surviving.home_boutique_id, merged.home_boutique_id])
     first, second = sorted([surviving.pk, merged.pk])  # lock in a fixed order so two merges cannot deadlock
     locked = {c.pk: c for c in Customer.objects.select_for_update().filter(pk__in=[first, second]).order_by("pk")}
     if len(locked) != 2:

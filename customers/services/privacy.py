@@ -27,6 +27,7 @@ from customers.models import (
     ConsentChannel,
     ConsentEvent,
     ConsentPurpose,
+    ContactConflict,
     Customer,
     CustomerExternalState,
     CustomerIdentity,
@@ -83,6 +84,7 @@ def customer_personal_data_erase(
     history_rows, _ = customer_history_model().objects.filter(pgh_obj_id__in=[customer.pk, *duplicate_ids]).delete()
     identities, _ = CustomerIdentity.objects.filter(customer=customer).delete()
     external_states, _ = CustomerExternalState.objects.filter(customer=customer).delete()
+    contact_conflicts, _ = ContactConflict.objects.filter(customer=customer).delete()
     merge_snapshots = CustomerMerge.objects.filter(pk__in=[merge.pk for merge in merges]).update(
         merged_snapshot={}, reason=""
     )
@@ -118,6 +120,7 @@ def customer_personal_data_erase(
     return {
         "identities": identities,
         "external_states": external_states,
+        "contact_conflicts": contact_conflicts,
         "history_rows": history_rows,
         "merge_snapshots": merge_snapshots,
         "consent_withdrawals": len(withdrawals),

@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 
 from core.errors import ApplicationError
 from customers.models import Advisor, ClientHandover, Customer
-from customers.scoping import forget_scope
+from customers.scoping import forget_scope, require_reach
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,8 @@ def advisor_save(*, advisor: Advisor) -> Advisor:
     return advisor
 
 
-def _check_advisor_for(advisor: Advisor, boutique_ids: set[int | None]) -> None:
+def advisor_check_for(advisor: Advisor, boutique_ids: set[int | None]) -> None:
+    """Refuse `advisor` for clients of these boutiques: a client's advisor is an active advisor of their boutique."""
     if not advisor.is_active:
         raise ApplicationError.for_field("advisor", f"{advisor} is no longer active.")
     if advisor.role == Advisor.Role.HEAD_OFFICE:
@@ -103,9 +104,12 @@ def _check_advisor_for(advisor: Advisor, boutique_ids: set[int | None]) -> None:
 def customers_assign_advisor(
     *, customers: QuerySet[Customer], advisor: Advisor, actor: AbstractBaseUser | None = None
 ) -> int:
-    """Make `advisor` the advisor of these clients (all of the advisor's boutique). Returns how many changed."""
+    """Make `advisor` the advisor of these clients (all of the advisor's boutique). Returns how many changed.
+
+    `actor`, the staff member asking, must reach every one of the clients and the advisor's boutique."""
     boutique_ids = set(customers.values_list("home_boutique_id", flat=True).distinct())
-    _check_advisor_for(advisor, boutique_ids)
+    require_reach(actor, boutique_ids | {advisor.boutique_id})
+    advisor_check_for(advisor, boutique_ids)
     with pghistory.context(action="assign_advisor", advisor_id=advisor.pk):
         changed = customers.exclude(advisor=advisor).update(advisor=advisor)
     logger.info("customers.advisor_assigned advisor_id=%s count=%s", advisor.pk, changed)
@@ -117,16 +121,21 @@ def client_book_hand_over(
     *, from_advisor: Advisor, to_advisors: list[Advisor], actor: AbstractBaseUser | None = None, note: str = ""
 ) -> ClientHandover:
     """Share out an advisor's whole client book among other advisors of the same boutique, evenly and in a stable
-    order (best clients first, dealt round the table), and record the hand-over."""
+    order (best clients first, dealt round the table), and record the hand-over.
+
+    Only the clients of the advisor's own boutique are handed over, and only by staff who reach that boutique: a
+    hand-over never writes to clients its author cannot see."""
+    require_reach(actor, [from_advisor.boutique_id], field="from_advisor",
+                  message="This advisor works at a boutique out of your reach.")
     if not to_advisors:
         raise ApplicationError.for_field("to_advisors", "Choose at least one advisor to take over the clients.")
     if any(advisor.pk == from_advisor.pk for advisor in to_advisors):
         raise ApplicationError.for_field("to_advisors", "An advisor cannot hand their clients over to themselves.")
     for advisor in to_advisors:
-        _check_advisor_for(advisor, {from_advisor.boutique_id})
+        advisor_check_for(advisor, {from_advisor.boutique_id})
     book = list(
         Customer.objects.select_for_update()
-        .filter(advisor=from_advisor)
+        .filter(advisor=from_advisor, home_boutique_id=from_advisor.boutique_id)
         .order_by("-lifetime_value", "pk")
         .values_list("pk", flat=True)
     )

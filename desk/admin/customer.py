@@ -14,7 +14,7 @@ from core.errors import ApplicationError
 from customers.admin import BoutiqueScopedAdminMixin
 from customers.models import Customer, CustomerIdentity
 from customers.normalizers import normalize_country, normalize_email, normalize_phone, normalize_preferences
-from customers.services.profile import customer_update
+from customers.services.profile import customer_update, customer_update_check
 from desk.admin.list import ClientListMixin
 from desk.admin.page import ClientPageMixin
 from desk.admin.privacy import PrivacyActionsMixin
@@ -30,6 +30,9 @@ class CustomerAdminForm(forms.ModelForm):
     phone = forms.CharField(
         required=False, max_length=40, help_text="Local numbers are read in the home boutique's country."
     )
+
+    # The staff member editing (CustomerAdmin.get_form): the service's scope checks are theirs.
+    actor = None
 
     # Cleaned first, so that clean_phone knows the region local numbers are read in. The admin lays the page
     # out from its fieldsets, so this order changes nothing on screen.
@@ -74,6 +77,19 @@ class CustomerAdminForm(forms.ModelForm):
             return normalize_phone(self.cleaned_data.get("phone"), region=region or None)
         except ApplicationError as error:
             raise forms.ValidationError(error.message) from error
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        changes = {name: cleaned[name] for name in self.changed_data if name in cleaned}
+        if self.instance.pk and changes:
+            # Before the form copies its values onto the client: the check compares with the client as stored.
+            try:
+                customer_update_check(customer=self.instance, changes=changes, actor=self.actor)
+            except ApplicationError as error:
+                for name, messages in (error.fields or {None: [error.message]}).items():
+                    for message in messages:
+                        self.add_error(name if name in self.fields else None, message)
+        return cleaned
 
     def clean_preferences(self) -> dict[str, list[str]]:
         try:
@@ -147,10 +163,16 @@ class CustomerAdmin(ClientPageMixin, ClientListMixin, PrivacyActionsMixin, Bouti
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        form.actor = request.user  # a class of this request's own: get_form builds a new one on each call
+        return form
+
     def save_model(self, request, obj, form, change):
         if not change:
             super().save_model(request, obj, form, change)
         elif form.changed_data:
             # Only what the form changed, through the service (a full save would write back metrics and consent
             # this request read, undoing a refresh that committed in between).
-            customer_update(customer=obj, changes={name: form.cleaned_data[name] for name in form.changed_data})
+            customer_update(customer=obj, changes={name: form.cleaned_data[name] for name in form.changed_data},
+                            actor=request.user)

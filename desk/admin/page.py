@@ -27,6 +27,7 @@ from django.views.decorators.http import require_POST
 
 from core.errors import ApplicationError
 from customers.models import Advisor, Customer, SourceSystem
+from customers.selectors import client_open_contact_conflicts
 from customers.services import customers_assign_advisor
 from desk.selectors import (
     ConsentState,
@@ -227,6 +228,9 @@ class ClientPage:
     journeys: list[JourneyStatus]
     # The advisor's pause on journey rules for this client, when one holds.
     hands_off: HandsOff | None
+    # Values other systems proposed and Atelier did not apply (the golden record's rule), and where to settle them.
+    open_conflicts: int
+    conflicts_url: str
     preferences: list[tuple[str, list[str]]]
     history: list[HistoryEntry]
     actions: QuickActions
@@ -358,6 +362,9 @@ class ClientPageMixin:
             newest_url=f"{page_url}#timeline" if cursor else "",
             journeys=client_journeys(customer=customer, now=timezone.now(), stages=stages),
             hands_off=hands_off_in_force(customer=customer, at=timezone.now()),
+            open_conflicts=client_open_contact_conflicts(customer=customer),
+            conflicts_url=f"{reverse('admin:customers_contactconflict_changelist')}?customer={customer.pk}"
+            "&status__exact=open",
             preferences=[(label, list(preferences.get(key) or [])) for key, label in PREFERENCE_LABELS],
             history=customer_history(customer=customer),
             actions=actions,

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from core.errors import ApplicationError
 from customers.models import Customer
+from customers.scoping import require_reach
 from journeys.models import Enrollment, FollowUp, HandsOff, Journey, Rule, Stage, Transition
 from touchpoints.models import Interaction
 
@@ -39,6 +40,7 @@ def enrollment_enroll(
 
     A client already in the journey stays where they are: returns (enrollment, False).
     """
+    require_reach(actor, [customer.home_boutique_id])
     if not journey.is_active:
         raise ApplicationError.for_field("journey", f"The journey {journey.name!r} is not active.")
     if cause not in Transition.Cause.values:
@@ -86,7 +88,8 @@ def enrollment_move(
     `actor_label` names a caller that is no staff user (an integration's API key)."""
     if cause not in Transition.Cause.values or cause == Transition.Cause.ENROLLMENT:
         raise ApplicationError.for_field("cause", f"{cause!r} is not a cause of a stage move.")
-    enrollment = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
+    enrollment = Enrollment.objects.select_for_update().select_related("customer").get(pk=enrollment.pk)
+    require_reach(actor, [enrollment.customer.home_boutique_id])
     if to_stage.journey_id != enrollment.journey_id:
         raise ApplicationError.for_field("to_stage", "The stage belongs to another journey.", stage=to_stage.pk)
     if enrollment.exited_at is not None:
@@ -173,6 +176,7 @@ def customers_enroll(
 
     Clients already in the journey stay where they are. Returns {"enrolled": n, "already_enrolled": n}.
     """
+    require_reach(actor, set(customers.values_list("home_boutique_id", flat=True)))
     counts = {"enrolled": 0, "already_enrolled": 0}
     for customer in Customer.objects.filter(pk__in=customers.values("pk")).order_by("pk"):
         _, created = enrollment_enroll(
@@ -196,6 +200,7 @@ def customers_place_in_stage(
     """
     counts = dict.fromkeys(["moved", "enrolled", "already_there", "skipped_not_enrolled", "skipped_left"], 0)
     selected = Customer.objects.filter(pk__in=customers.values("pk")).order_by("pk")
+    require_reach(actor, set(selected.values_list("home_boutique_id", flat=True)))
     enrollments = {
         enrollment.customer_id: enrollment
         for enrollment in Enrollment.objects.filter(journey_id=to_stage.journey_id, customer__in=selected)

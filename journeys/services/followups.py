@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from core.errors import ApplicationError
 from customers.models import Customer
+from customers.scoping import require_reach
 from journeys.models import FollowUp, FollowUpTemplate, FollowUpVariant, Rule, Transition
 from journeys.services.dispatch import NEEDS_REVIEW, email_message_id
 from journeys.services.rendering import followup_context, render_message
@@ -241,9 +242,10 @@ def followup_update_by_staff(*, followup: FollowUp, changes: dict[str, str]) -> 
     return changed
 
 
-def _open_task(followup: FollowUp) -> FollowUp:
-    """The task, locked, if it is still the advisor's to do."""
-    stored = FollowUp.objects.select_for_update().get(pk=followup.pk)
+def _open_task(followup: FollowUp, actor: AbstractBaseUser | None) -> FollowUp:
+    """The task, locked, if it is still the advisor's to do and its client within the staff member's reach."""
+    stored = FollowUp.objects.select_for_update(of=("self",)).select_related("customer").get(pk=followup.pk)
+    require_reach(actor, [stored.customer.home_boutique_id])
     if stored.channel != FollowUpTemplate.Channel.ADVISOR_TASK:
         raise ApplicationError("Only an advisor task has an outcome to record or can be snoozed.")
     if stored.status != FollowUp.Status.SCHEDULED:
@@ -260,7 +262,7 @@ def followup_record_outcome(*, followup: FollowUp, outcome: str, actor: Abstract
         raise ApplicationError.for_field(
             "outcome", f"Unknown outcome {outcome!r}; use {', '.join(FollowUp.Outcome.values)}."
         )
-    stored = _open_task(followup)
+    stored = _open_task(followup, actor)
     stored.status, stored.outcome, stored.sent_at = FollowUp.Status.DONE, outcome, at or timezone.now()
     stored.status_reason = ""
     stored.save(update_fields=["status", "outcome", "sent_at", "status_reason", "updated_at"])
@@ -276,7 +278,7 @@ def followup_snooze(*, followup: FollowUp, until: dt.datetime, actor: AbstractBa
         raise ApplicationError.for_field("until", "The snooze time needs a time zone.")
     if until <= timezone.now():
         raise ApplicationError.for_field("until", "Snooze the task to a moment in the future.")
-    stored = _open_task(followup)
+    stored = _open_task(followup, actor)
     stored.due_at = until
     stored.status_reason = f"Snoozed until {until.isoformat(timespec='minutes')}."
     stored.save(update_fields=["due_at", "status_reason", "updated_at"])

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from core.errors import ApplicationError
 from customers.models import Customer
+from customers.scoping import require_reach
 from journeys.models import HandsOff
 
 logger = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ def hands_off_set(
 ) -> HandsOff:
     """Pause journey rules for a client from now until `until` (None: until lifted). A pause already open is
     lifted by this one, so the client has one open pause and the record shows who changed it."""
+    require_reach(actor, [customer.home_boutique_id])
     now = timezone.now()
     reason = (reason or "").strip()
     if len(reason) > REASON_MAX_LENGTH:
@@ -44,6 +46,7 @@ def hands_off_set(
 @transaction.atomic
 def hands_off_lift(*, customer: Customer, actor: AbstractBaseUser | None) -> bool:
     """Lift a client's pause: rules act on them again. Returns False when there was none open."""
+    require_reach(actor, [customer.home_boutique_id])
     lifted = HandsOff.objects.filter(customer=customer, lifted_at__isnull=True).update(
         lifted_at=timezone.now(), lifted_by=actor
     )

@@ -19,6 +19,7 @@ from customers.models import (
     ConsentChannel,
     ConsentEvent,
     ConsentPurpose,
+    ContactConflict,
     Customer,
     CustomerExternalState,
     CustomerIdentity,
@@ -61,7 +62,7 @@ MODELS = [
 # Written only by services (or, for clients, by the systems that send them): no add page in the admin.
 NOT_ADDABLE = {
     Customer, CustomerIdentity, ConsentEvent, CustomerMerge, Order, OrderLine, Interaction, Enrollment, Transition,
-    FollowUp, Invitation, Response, ClientHandover, CustomerExternalState,
+    FollowUp, Invitation, Response, ClientHandover, CustomerExternalState, ContactConflict,
 }
 VIEW_ONLY = NOT_ADDABLE - {Customer, FollowUp}
 
@@ -161,8 +162,10 @@ def world(admin_user, paris):
     segment = Segment.objects.create(name="VIC", slug="vic", definition={"value_tier": "vic"}, created_by=admin_user)
     hands_off = hands_off_set(customer=client, actor=admin_user, reason="Bereavement: no messages for now")
     customer_external_pushed(customer_id=client.pk, system=SourceSystem.CRM, values={"advisor_notes": ""})
+    customer_upsert(source=SourceSystem.ECOMMERCE, external_id="G-1", email="camille@example.com",
+                    first_name="Cami", is_verified=False)
     rows = [
-        hands_off, CustomerExternalState.objects.get(customer=client),
+        ContactConflict.objects.get(customer=client), hands_off, CustomerExternalState.objects.get(customer=client),
         paris, advisor, client.persona, client, client.identities.first(), consent, merge, segment, order,
         order.lines.get(), visit, visit.touchpoint_type, OrderLine.objects.get().product, journey, stages[1],
         enrollment, transition, template, variant, rule, followup, survey, invitation, response, handover,

@@ -26,7 +26,7 @@ def visit(customer: Customer, external_id: str = "V-1", **extra) -> dict:
 
 
 def test_a_key_records_an_interaction_on_the_clients_timeline(client_a):
-    api, _ = key_client(scopes=WRITE)
+    api, _ = key_client(scopes=[*WRITE, "customers:read"])
 
     response = api.post(URL, visit(client_a, amount="12.50", currency="eur", metadata={"sku": "BAG-1"}),
                         format="json")

@@ -26,7 +26,7 @@ def sale(customer: Customer, external_id: str = "O-1", **extra) -> dict:
 
 
 def test_a_key_records_an_order_with_its_lines_and_the_clients_metrics(client_a):
-    api, _ = key_client(scopes=WRITE)
+    api, _ = key_client(scopes=[*WRITE, "customers:read"])
 
     response = api.post(URL, sale(client_a), format="json")
 

@@ -147,6 +147,9 @@ def full_client(*, boutique, advisor_user, number: int) -> dict:
     hands_off_set(customer=client, actor=advisor_user, reason="Camille is in hospital; no messages for now.")
     customer_external_pushed(customer_id=client.pk, system="crm",
                              values={"first_name": "Camille", "last_name": "Durand", "city": "Paris"})
+    # A guest checkout under Camille's email: linked, and its other name kept for staff as a contact conflict.
+    customer_upsert(source=SourceSystem.ECOMMERCE, external_id=f"G-{number}",
+                    email=f"camille.durand{number}@example.com", first_name="Cami", is_verified=False)
     task_template = FollowUpTemplate.objects.create(
         name=f"Call {number}", channel=FollowUpTemplate.Channel.ADVISOR_TASK
     )
@@ -268,8 +271,11 @@ def test_a_manager_exports_everything_held_about_a_client_as_json_after_confirmi
     assert (profile["advisor_notes"], profile["preferences"], profile["home_boutique"]) == (
         "Prefers fittings on Saturday mornings.", {"sizes": ["38"], "categories": ["Handbags"]}, "Paris Faubourg"
     )
-    assert sorted((row["system"], row["external_id"]) for row in exported["identities"]) == [
-        ("crm", "D-1"), ("pos", "C-1")
+    assert sorted((row["system"], row["external_id"], row["is_verified"]) for row in exported["identities"]) == [
+        ("crm", "D-1", True), ("ecommerce", "G-1", False), ("pos", "C-1", True)
+    ]
+    assert [(row["field"], row["proposed_value"], row["status"]) for row in exported["contact_conflicts"]] == [
+        ("first_name", "Cami", "open")
     ]
     ledger = exported["consent_ledger"]
     assert [(row["channel"], row["purpose"], row["is_granted"], row["wording_version"]) for row in ledger] == [
@@ -338,7 +344,7 @@ def test_the_export_costs_the_same_queries_for_one_client_as_for_three(paris, ad
 
     # When one, then all three are exported
     # Then both cost the clients' query and one per kind of row (orders' lines and stage moves included)
-    assert queries_for(clients[:1]) == queries_for(clients) == 15
+    assert queries_for(clients[:1]) == queries_for(clients) == 16
 
 
 def test_a_manager_s_selection_reaching_another_boutique_exports_only_their_own_clients(

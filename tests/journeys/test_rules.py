@@ -9,7 +9,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from customers.models import Customer, SourceSystem
+from customers.models import Advisor, Customer, SourceSystem
 from customers.services import customer_upsert
 from journeys.models import Enrollment, FollowUp, FollowUpTemplate, Journey, Rule, Stage, Transition
 from journeys.services import (
@@ -19,7 +19,7 @@ from journeys.services import (
     hands_off_set,
     rules_apply_to_interactions,
 )
-from tests.factories import BoutiqueFactory, PersonaFactory, UserFactory
+from tests.factories import BoutiqueFactory, PersonaFactory, make_staff
 from touchpoints.models import Interaction, TouchpointType
 from touchpoints.services import OrderLineData, interaction_record, order_record
 
@@ -127,7 +127,7 @@ def test_running_the_rules_again_for_the_same_interactions_changes_nothing(lifec
 
 
 def test_a_client_on_hands_off_is_left_alone_until_it_is_lifted(lifecycle, camille):
-    advisor = UserFactory()
+    advisor = make_staff(Advisor.Role.HEAD_OFFICE)
     hands_off_set(customer=camille, actor=advisor, reason="Bereavement")
     first = buy(camille, 1, timezone.now())
 
@@ -154,8 +154,8 @@ def test_a_manual_move_is_not_undone_by_a_rule_within_the_grace_period(lifecycle
     settings.JOURNEY_MANUAL_GRACE_DAYS = 14
     first = buy(camille, 1, days_ago(30))
     rules_apply_to_interactions(interaction_ids=[first.pk], now=days_ago(30))
-    enrollment_place(customer=camille, to_stage=lifecycle.stages.get(key="consideration"), actor=UserFactory(),
-                     note="Wants to think about a second bag")
+    enrollment_place(customer=camille, to_stage=lifecycle.stages.get(key="consideration"),
+                     actor=make_staff(Advisor.Role.HEAD_OFFICE), note="Wants to think about a second bag")
     second = buy(camille, 2, timezone.now())
 
     held = rules_apply_to_interactions(interaction_ids=[second.pk], now=timezone.now())
@@ -283,8 +283,8 @@ def test_an_interaction_already_acted_on_by_a_rule_is_not_acted_on_again_after_t
     settings.JOURNEY_MANUAL_GRACE_DAYS = 0
     first = buy(camille, 1, timezone.now())
     rules_apply_to_interactions(interaction_ids=[first.pk])
-    enrollment_place(customer=camille, to_stage=lifecycle.stages.get(key="consideration"), actor=UserFactory(),
-                     note="Returned the bag")
+    enrollment_place(customer=camille, to_stage=lifecycle.stages.get(key="consideration"),
+                     actor=make_staff(Advisor.Role.HEAD_OFFICE), note="Returned the bag")
 
     again = rules_apply_to_interactions(interaction_ids=[first.pk])
 

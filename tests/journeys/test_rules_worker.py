@@ -8,12 +8,12 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from customers.models import Customer, SourceSystem
+from customers.models import Advisor, Customer, SourceSystem
 from customers.services import customer_upsert
 from journeys.models import Enrollment, FollowUp, Journey, Rule, Transition
 from journeys.services import enrollment_place, hands_off_set
 from journeys.tasks import rules_apply_to_interactions_task
-from tests.factories import UserFactory
+from tests.factories import make_staff
 from tests.journeys.helpers import wait_for
 from touchpoints.models import Interaction
 from touchpoints.services import OrderLineData, order_record
@@ -71,10 +71,10 @@ def test_orders_move_the_client_through_purchase_to_loyalty_on_the_worker_and_a_
 
 def test_the_worker_leaves_clients_on_hands_off_and_clients_moved_by_hand_in_the_grace_period(celery_worker):
     paused, placed, sentinel = client(1), client(2), client(3)
-    hands_off_set(customer=paused, actor=UserFactory(), reason="Bereavement")
+    hands_off_set(customer=paused, actor=make_staff(Advisor.Role.HEAD_OFFICE), reason="Bereavement")
     lifecycle = Journey.objects.get(slug="client-lifecycle")
-    enrollment_place(customer=placed, to_stage=lifecycle.stages.get(key="post_purchase"), actor=UserFactory(),
-                     note="Bought at the atelier last year")
+    enrollment_place(customer=placed, to_stage=lifecycle.stages.get(key="post_purchase"),
+                     actor=make_staff(Advisor.Role.HEAD_OFFICE), note="Bought at the atelier last year")
     placed_at = timezone.now()
 
     buy(paused, 1, placed_at)

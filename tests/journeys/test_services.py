@@ -8,10 +8,11 @@ import pytest
 import time_machine
 
 from core.errors import ApplicationError
+from customers.models import Advisor
 from customers.services import customer_upsert
 from journeys.models import Enrollment, FollowUp, FollowUpTemplate, Journey, Stage, Transition
 from journeys.services import enrollment_enroll, enrollment_move, followup_update_by_staff
-from tests.factories import UserFactory
+from tests.factories import make_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +42,7 @@ def test_the_default_lifecycle_has_six_ordered_stages(lifecycle):
 
 
 def test_enrolling_puts_the_client_in_the_first_stage_with_a_transition(lifecycle, client_record):
-    staff = UserFactory()
+    staff = make_staff(Advisor.Role.HEAD_OFFICE)
 
     enrollment, created = enrollment_enroll(customer=client_record, journey=lifecycle, actor=staff, occurred_at=at(1))
 
@@ -64,7 +65,7 @@ def test_enrolling_twice_keeps_the_client_where_they_are(lifecycle, client_recor
 
 
 def test_a_move_records_from_to_cause_and_staff_member(lifecycle, client_record):
-    staff = UserFactory()
+    staff = make_staff(Advisor.Role.HEAD_OFFICE)
     enrollment, _ = enrollment_enroll(customer=client_record, journey=lifecycle, occurred_at=at(1))
     purchase = lifecycle.stages.get(key="purchase")
 

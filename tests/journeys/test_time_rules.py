@@ -7,12 +7,12 @@ import datetime as dt
 import pytest
 import time_machine
 
-from customers.models import Customer, SourceSystem
+from customers.models import Advisor, Customer, SourceSystem
 from customers.services import customer_upsert
 from journeys.models import Enrollment, FollowUp, FollowUpTemplate, Journey, Rule, Transition
 from journeys.services import enrollment_enroll, enrollment_place, hands_off_set, rules_apply_time_based
 from journeys.tasks import rules_apply_time_based_task
-from tests.factories import UserFactory
+from tests.factories import make_staff
 from touchpoints.services import interaction_record
 
 pytestmark = pytest.mark.django_db
@@ -95,13 +95,13 @@ def test_time_rules_leave_clients_on_hands_off_and_clients_moved_by_hand_in_the_
     hands_off_set(customer=paused, actor=None)
     # Staff put the client in purchase by hand, ten days ago; so was the free client, fifteen days ago.
     with time_machine.travel(days_ago(10), tick=False):
-        enrollment_place(customer=placed, to_stage=lifecycle.stages.get(key="consideration"), actor=UserFactory(),
-                         note="Asked for time")
+        enrollment_place(customer=placed, to_stage=lifecycle.stages.get(key="consideration"),
+                         actor=make_staff(Advisor.Role.HEAD_OFFICE), note="Asked for time")
     with time_machine.travel(days_ago(15), tick=False):
         free_enrollment = Enrollment.objects.get(customer=free)
         Enrollment.objects.filter(pk=free_enrollment.pk).update(stage_entered_at=days_ago(20))
-        enrollment_place(customer=free, to_stage=lifecycle.stages.get(key="consideration"), actor=UserFactory(),
-                         note="Asked for time")
+        enrollment_place(customer=free, to_stage=lifecycle.stages.get(key="consideration"),
+                         actor=make_staff(Advisor.Role.HEAD_OFFICE), note="Asked for time")
     Enrollment.objects.filter(customer__in=[placed, free]).update(stage=lifecycle.stages.get(key="purchase"))
 
     outcomes = rules_apply_time_based(now=NOW)

@@ -13,8 +13,19 @@ from touchpoints.models import Interaction, Order, OrderLine
 from touchpoints.services.bulk import MAX_ITEMS, ItemStatus
 
 
-class InteractionSerializer(serializers.ModelSerializer):
-    customer = serializers.UUIDField(source="customer.public_id", read_only=True)
+class HidesClientMixin:
+    """The client's public id only for callers who may read clients (context `shows_clients`): a key that may
+    write interactions or orders, but not read clients, learns nothing about who they belong to."""
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not self.context.get("shows_clients", True):
+            data["customer"] = None
+        return data
+
+
+class InteractionSerializer(HidesClientMixin, serializers.ModelSerializer):
+    customer = serializers.UUIDField(source="customer.public_id", read_only=True, allow_null=True)
     touchpoint_type = serializers.SlugRelatedField(slug_field="code", read_only=True)
     boutique = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     advisor = serializers.IntegerField(source="advisor_id", read_only=True, allow_null=True)
@@ -36,8 +47,8 @@ class OrderLineSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class OrderSerializer(serializers.ModelSerializer):
-    customer = serializers.UUIDField(source="customer.public_id", read_only=True)
+class OrderSerializer(HidesClientMixin, serializers.ModelSerializer):
+    customer = serializers.UUIDField(source="customer.public_id", read_only=True, allow_null=True)
     boutique = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     advisor = serializers.IntegerField(source="advisor_id", read_only=True, allow_null=True)
     lines = OrderLineSerializer(many=True, read_only=True)
@@ -57,7 +68,7 @@ class ClientIdentityInputSerializer(serializers.Serializer):
 
 class InteractionInputSerializer(serializers.Serializer):
     """One interaction to record. Name the client by `customer` (public id) or by `client` (identity or email;
-    found, or created, as client imports do)."""
+    found, or created, as client imports do; needs the customers:write scope, and never changes a client found)."""
 
     customer = serializers.UUIDField(required=False)
     client = ClientIdentityInputSerializer(required=False)

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from core.idempotency import idempotent
 from core.pagination import CursorPagination
-from customers.scoping import visible_boutique_ids
+from customers.scoping import may_read_clients, may_write_clients, visible_boutique_ids
 from touchpoints.api.serializers import (
     BulkInteractionsRequestSerializer,
     BulkOrdersRequestSerializer,
@@ -53,6 +53,16 @@ def bulk_response(results: list[ItemResult]) -> Response:
     return Response(body, status=status.HTTP_207_MULTI_STATUS if counts[ItemStatus.INVALID] else status.HTTP_200_OK)
 
 
+def writer_reach(request: Request) -> dict[str, Any]:
+    """What the caller's writes may reach: the clients of their boutiques, and finding clients by identity only
+    with customers:write."""
+    return {"boutique_ids": visible_boutique_ids(request.user), "may_write_clients": may_write_clients(request.user)}
+
+
+def shown(request: Request) -> dict[str, bool]:
+    return {"shows_clients": may_read_clients(request.user)}
+
+
 def bulk_items(request: Request) -> list[Any]:
     serializer = BulkRequestSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
@@ -83,13 +93,13 @@ class InteractionViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet)
     @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Record one interaction. The same (source, external_id) again changes nothing and answers 200."""
-        [result] = interactions_record_many(items=[request.data], boutique_ids=visible_boutique_ids(request.user))
+        [result] = interactions_record_many(items=[request.data], **writer_reach(request))
         code = single_result(result)
         interaction = self.get_queryset().filter(pk=result.record_id).first()
         if interaction is None:
             # A replay of an interaction recorded for a client out of the caller's reach: never shown.
             raise exceptions.NotFound("No such interaction.")
-        return Response(InteractionSerializer(interaction).data, status=code)
+        return Response(InteractionSerializer(interaction, context=shown(request)).data, status=code)
 
     @extend_schema(request=BulkInteractionsRequestSerializer,
                    responses={200: BulkResponseSerializer,
@@ -99,7 +109,7 @@ class InteractionViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet)
     def bulk(self, request: Request) -> Response:
         """Record up to 1,000 interactions: one result per item (created, unchanged, or invalid with its errors);
         the valid items are written whatever the others."""
-        results = interactions_record_many(items=bulk_items(request), boutique_ids=visible_boutique_ids(request.user))
+        results = interactions_record_many(items=bulk_items(request), **writer_reach(request))
         return bulk_response(results)
 
 
@@ -126,10 +136,10 @@ class OrderViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Record one order, or update it (same source and external_id with another status or other lines: 200)."""
-        [result] = orders_record_many(items=[request.data], boutique_ids=visible_boutique_ids(request.user))
+        [result] = orders_record_many(items=[request.data], **writer_reach(request))
         code = single_result(result)
         order = self.get_queryset().get(pk=result.record_id)
-        return Response(OrderSerializer(order).data, status=code)
+        return Response(OrderSerializer(order, context=shown(request)).data, status=code)
 
     @extend_schema(request=BulkOrdersRequestSerializer,
                    responses={200: BulkResponseSerializer,
@@ -139,5 +149,5 @@ class OrderViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     def bulk(self, request: Request) -> Response:
         """Record up to 1,000 orders: one result per item (created, updated, unchanged, or invalid with its
         errors); the valid orders are written whatever the others."""
-        results = orders_record_many(items=bulk_items(request), boutique_ids=visible_boutique_ids(request.user))
+        results = orders_record_many(items=bulk_items(request), **writer_reach(request))
         return bulk_response(results)

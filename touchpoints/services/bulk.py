@@ -147,11 +147,14 @@ class ClientLookup:
     """Finds the client each item names, loading the clients named by public id in one query.
 
     An item names its client by `customer` (the public id) or by `client` ({"system", "external_id", "email"}),
-    found or created by customers' customer_upsert. `boutique_ids` (None: all) is the caller's reach: a client of
-    another boutique is reported as unknown, never revealed.
+    found or created by customers' customer_upsert, only for a caller that may write clients
+    (`may_write_clients`: the customers:write scope). An interaction or an order names its client and never
+    changes them: what `client` says differently waits for staff as a contact conflict. `boutique_ids` (None: all)
+    is the caller's reach: a client of another boutique is reported as unknown, never revealed.
     """
 
     boutique_ids: list[int] | None
+    may_write_clients: bool = True
     by_public_id: dict[str, Customer] = field(default_factory=dict)
 
     def load(self, items: Sequence[Any]) -> None:
@@ -169,6 +172,25 @@ class ClientLookup:
     def _in_reach(self, customer: Customer) -> bool:
         return self.boutique_ids is None or customer.home_boutique_id in self.boutique_ids
 
+    def references(self, item: dict[str, Any], *, boutiques: dict[str, Boutique],
+                   advisors: dict[int, Advisor]) -> tuple[Boutique | None, Advisor | None]:
+        """The boutique (by code) and advisor (by id) an item names. Beyond the caller's reach they are unknown,
+        answered exactly as codes and ids that do not exist."""
+        boutique_code = _text(item, "boutique")
+        boutique = boutiques.get(boutique_code) if boutique_code else None
+        if boutique is not None and self.boutique_ids is not None and boutique.pk not in self.boutique_ids:
+            boutique = None
+        if boutique_code and boutique is None:
+            raise ItemError("boutique", f"No boutique has the code {boutique_code!r}.")
+        advisor_id = item.get("advisor")
+        advisor = (advisors.get(advisor_id) if isinstance(advisor_id, int) and not isinstance(advisor_id, bool)
+                   else None)
+        if advisor is not None and self.boutique_ids is not None and advisor.boutique_id not in self.boutique_ids:
+            advisor = None
+        if advisor_id is not None and advisor is None:
+            raise ItemError("advisor", f"No advisor has the id {advisor_id!r}.")
+        return boutique, advisor
+
     def resolve(self, item: dict[str, Any]) -> Customer:
         """The item's client; may create one (call inside the item's savepoint). Raises ItemError."""
         reference, identity = item.get("customer"), item.get("client")
@@ -182,6 +204,9 @@ class ClientLookup:
             return customer
         if not isinstance(identity, dict) or not identity:
             raise ItemError("customer", "Name the client: their id (customer) or their identity (client).")
+        if not self.may_write_clients:
+            raise ItemError("client", "Finding or creating a client by their identity needs the customers:write "
+                                      "scope; name the client by their id (customer).")
         try:
             system = _text(identity, "system")
             external_id = _text(identity, "external_id", max_length=128)
@@ -194,7 +219,7 @@ class ClientLookup:
             raise ItemError("client.system", "Say which system the client's id comes from.")
         try:
             customer = customer_upsert(source=system or SourceSystem.ATELIER, external_id=external_id or None,
-                                       email=email or None).customer
+                                       email=email or None, is_verified=False, may_update=False).customer
         except ApplicationError as error:
             raise ItemError("client", error.message) from None
         if not self._in_reach(customer):
@@ -246,14 +271,7 @@ def _clean_interaction(
         channel=_text(item, "channel") or None, amount=_amount(item, "amount"),
         currency=_text(item, "currency"), metadata=metadata,
     )
-    boutique_code = _text(item, "boutique")
-    boutique = boutiques.get(boutique_code) if boutique_code else None
-    if boutique_code and boutique is None:
-        raise ItemError("boutique", f"No boutique has the code {boutique_code!r}.")
-    advisor_id = item.get("advisor")
-    advisor = advisors.get(advisor_id) if isinstance(advisor_id, int) and not isinstance(advisor_id, bool) else None
-    if advisor_id is not None and advisor is None:
-        raise ItemError("advisor", f"No advisor has the id {advisor_id!r}.")
+    boutique, advisor = clients.references(item, boutiques=boutiques, advisors=advisors)
     customer = clients.resolve(item)
     return _CleanInteraction(index=index, values={
         "customer_id": customer.pk, "touchpoint_type_id": touchpoint_type.pk, "occurred_at": occurred_at,
@@ -291,17 +309,18 @@ _COLUMNS = ("id", "customer_id", "touchpoint_type_id", "occurred_at", "channel",
 
 @transaction.atomic
 def interactions_record_many(
-    *, items: Sequence[Any], boutique_ids: list[int] | None = None,
+    *, items: Sequence[Any], boutique_ids: list[int] | None = None, may_write_clients: bool = True,
 ) -> list[ItemResult]:
     """Put many touchpoints on their clients' timelines, with interaction_record's rules, in one transaction.
 
     Returns one result per item, in order: created, unchanged (its (source, external id) is already recorded, or
     came earlier in the same batch) or invalid with the item's errors; the valid items are written whatever the
-    others. `boutique_ids` limits the clients the caller may write for (None: every client).
+    others. `boutique_ids` limits the clients, boutiques and advisors the caller may write for (None: all);
+    `may_write_clients` lets items find or create their client by identity (ClientLookup).
     """
     check_batch_size(items)
     types, boutiques, advisors = _reference_data(items)
-    clients = ClientLookup(boutique_ids=boutique_ids)
+    clients = ClientLookup(boutique_ids=boutique_ids, may_write_clients=may_write_clients)
     clients.load(items)
 
     results: dict[int, ItemResult] = {}
@@ -463,14 +482,7 @@ def order_record_item(
     ApplicationError; call inside a savepoint (it may create the client)."""
     if not isinstance(item, dict):
         raise ItemError("non_field_errors", "Each item must be an object.")
-    boutique_code = _text(item, "boutique")
-    boutique = boutiques.get(boutique_code) if boutique_code else None
-    if boutique_code and boutique is None:
-        raise ItemError("boutique", f"No boutique has the code {boutique_code!r}.")
-    advisor_id = item.get("advisor")
-    advisor = advisors.get(advisor_id) if isinstance(advisor_id, int) and not isinstance(advisor_id, bool) else None
-    if advisor_id is not None and advisor is None:
-        raise ItemError("advisor", f"No advisor has the id {advisor_id!r}.")
+    boutique, advisor = clients.references(item, boutiques=boutiques, advisors=advisors)
     optional = {name: _text(item, name) for name in ("status", "channel") if item.get(name)}
     values = {
         "source": _text(item, "source", required=True),
@@ -488,7 +500,8 @@ def order_record_item(
         owner = Order.objects.filter(source=values["source"], external_id=values["external_id"]).values_list(
             "customer__home_boutique_id").first()
         if owner is not None and owner[0] not in clients.boutique_ids:
-            raise ItemError("external_id", "This order belongs to a client out of reach.", is_client_unknown=True)
+            # Said as neutrally as a unique order id allows: nothing about whose order it is, or where.
+            raise ItemError("external_id", "This order cannot be recorded with this key.", is_client_unknown=True)
     result = order_record(customer=customer, boutique=boutique, advisor=advisor, **values, **optional)
     return result.record, result.created, result.changed
 
@@ -499,13 +512,14 @@ def orders_reference_data(items: Sequence[Any]) -> tuple[dict[str, Boutique], di
 
 
 @transaction.atomic
-def orders_record_many(*, items: Sequence[Any], boutique_ids: list[int] | None = None) -> list[ItemResult]:
+def orders_record_many(*, items: Sequence[Any], boutique_ids: list[int] | None = None,
+                       may_write_clients: bool = True) -> list[ItemResult]:
     """Record many orders, each through order_record in its own savepoint: one result per item, in order
-    (created, updated, unchanged or invalid with its errors). `boutique_ids` limits the clients, as for
+    (created, updated, unchanged or invalid with its errors). `boutique_ids` and `may_write_clients` as for
     interactions_record_many."""
     check_batch_size(items)
     boutiques, advisors = orders_reference_data(items)
-    clients = ClientLookup(boutique_ids=boutique_ids)
+    clients = ClientLookup(boutique_ids=boutique_ids, may_write_clients=may_write_clients)
     clients.load(items)
     results = []
     for index, item in enumerate(items):

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from core.errors import ApplicationError
 from customers.models import Advisor, Customer, SourceSystem
+from customers.scoping import require_reach
 from touchpoints.models import Interaction
 from touchpoints.services.interactions import interaction_record
 
@@ -32,6 +33,7 @@ def interaction_log(
 ) -> Interaction:
     """Put a visit, a call or a note a staff member logs on the client's timeline: source Atelier, at the client's
     home boutique, in the name of the staff member's advisor role (if they have one), the note in metadata."""
+    require_reach(actor, [customer.home_boutique_id])
     if touchpoint_type not in STAFF_LOGGED_TYPES:
         raise ApplicationError.for_field(
             "touchpoint_type", f"Staff log visits, calls and notes, not {touchpoint_type!r}."
