@@ -12,7 +12,8 @@ hand within JOURNEY_MANUAL_GRACE_DAYS (such a rule does not fire at all, its fol
 goes with the move it belongs to). An interaction older than JOURNEY_FOLLOWUP_MAX_AGE_DAYS when the rules see it
 (a late sync, an import that opts in) still moves the client but schedules no follow-up. Follow-ups of interaction
 rules are due `delay_hours` after the interaction; those of time rules after the run that found the client.
-Dates (birthdays, anniversaries, "today") are UTC dates.
+Dates (birthdays, first-purchase anniversaries, "today") are read on the calendar of the client's home boutique,
+else of the house (TIME_ZONE); the days of time in stage and inactivity are counted in elapsed time.
 
 Idempotent: a Transition names its rule and interaction, and one (rule, interaction) pair is acted on once;
 follow-ups are keyed `rule:<rule>:interaction:<interaction>` or, on time,
@@ -33,7 +34,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from customers.models import Customer
+from customers.models import Boutique, Customer
 from journeys import selectors
 from journeys.models import TIER_ORDER, Enrollment, FollowUp, HandsOff, Rule, Transition
 from journeys.services.enrollments import enrollment_enroll
@@ -320,22 +321,26 @@ def _time_condition(rule: Rule, loaded: _LoadedRule) -> tuple[str, str, dict]:
         )
         anchor = f"(GREATEST(e.stage_entered_at, {last_seen}) AT TIME ZONE 'UTC')::date"
         return condition, anchor, {"types": sorted(loaded.type_ids)}
-    # A date in the profile: its next occurrence (today or later) within `days`. A 29 February falls on the 28th in
-    # other years (PostgreSQL's date + interval does that).
+    # A date in the profile: its next occurrence (today or later) within `days`, on the calendar of the client's
+    # home boutique (else the house's TIME_ZONE): a birthday is the client's day where they live, not in UTC. A
+    # 29 February falls on the 28th in other years (PostgreSQL's date + interval does that).
+    zone = "COALESCE(b.timezone, %(house_zone)s)"
+    today = f"(%(now)s AT TIME ZONE {zone})::date"
     source = (
         "c.birth_date" if rule.profile_date == Rule.ProfileDate.BIRTHDAY
-        else "(c.first_order_at AT TIME ZONE 'UTC')::date"
+        else f"(c.first_order_at AT TIME ZONE {zone})::date"
     )
-    this_year = f"({source} + make_interval(years => (%(year)s - extract(year FROM {source}))::int))::date"
-    next_year = f"({source} + make_interval(years => (%(year)s + 1 - extract(year FROM {source}))::int))::date"
-    occurrence = f"(CASE WHEN {this_year} >= %(today)s THEN {this_year} ELSE {next_year} END)"
-    condition = f"{source} IS NOT NULL AND {occurrence} <= %(horizon)s AND {occurrence} > {source}"
-    return condition, occurrence, {}
+    year = f"extract(year FROM {today})::int"
+    this_year = f"({source} + make_interval(years => ({year} - extract(year FROM {source}))::int))::date"
+    next_year = f"({source} + make_interval(years => ({year} + 1 - extract(year FROM {source}))::int))::date"
+    occurrence = f"(CASE WHEN {this_year} >= {today} THEN {this_year} ELSE {next_year} END)"
+    condition = f"{source} IS NOT NULL AND {occurrence} <= {today} + %(days)s AND {occurrence} > {source}"
+    return condition, occurrence, {"house_zone": settings.TIME_ZONE, "days": rule.days or 0}
 
 
 def _time_candidates_sql(rule: Rule, loaded: _LoadedRule) -> tuple[str, dict]:
     condition, anchor, params = _time_condition(rule, loaded)
-    enrollment, customer = Enrollment._meta.db_table, Customer._meta.db_table
+    enrollment, customer, boutique = Enrollment._meta.db_table, Customer._meta.db_table, Boutique._meta.db_table
     hands_off, transition, followup = HandsOff._meta.db_table, Transition._meta.db_table, FollowUp._meta.db_table
     key = f"'rule:' || %(rule)s || ':customer:' || e.customer_id || ':' || to_char({anchor}, 'YYYY-MM-DD')"
     clauses = [
@@ -357,6 +362,7 @@ def _time_candidates_sql(rule: Rule, loaded: _LoadedRule) -> tuple[str, dict]:
         clauses.append(f"NOT EXISTS (SELECT 1 FROM {followup} f WHERE f.idempotency_key = {key})")
     sql = (
         f"SELECT e.id, e.customer_id, {key} FROM {enrollment} e JOIN {customer} c ON c.id = e.customer_id "  # noqa: S608
+        f"LEFT JOIN {boutique} b ON b.id = c.home_boutique_id "
         f"WHERE {' AND '.join(clauses)} ORDER BY e.id LIMIT %(limit)s FOR UPDATE OF e SKIP LOCKED"
     )
     return sql, params
@@ -413,12 +419,10 @@ def rules_apply_time_based(
             logger.warning("journeys.rule_template_inactive rule_id=%s", rule.pk)
             continue
         sql, extra = _time_candidates_sql(rule, loaded)
-        today = now.astimezone(dt.UTC).date()
         params = {
             "journey": rule.journey_id, "rule": str(rule.pk), "now": now, "grace": grace_start(now),
             "cutoff": now - dt.timedelta(days=rule.days), "from_stages": sorted(loaded.from_stage_ids),
-            "tiers": sorted(loaded.tiers), "to_stage": rule.to_stage_id, "today": today, "year": today.year,
-            "horizon": today + dt.timedelta(days=rule.days), "limit": chunk_size, "after": 0, **extra,
+            "tiers": sorted(loaded.tiers), "to_stage": rule.to_stage_id, "limit": chunk_size, "after": 0, **extra,
         }
         while True:
             with transaction.atomic():
