@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.db.models import QuerySet
 
-from customers.models import Advisor, Customer, CustomerExternalState, CustomerIdentity
+from customers.filters import CustomerFilterSet
+from customers.models import Advisor, Customer, CustomerExternalState, CustomerIdentity, Segment
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -57,3 +63,25 @@ def customers_pending_push(*, system: str, after_pk: int = 0, limit: int = 200) 
         for pk, external_id in rows
         if pk in by_pk
     ]
+
+
+# Whom a segment is evaluated for: the house, across every boutique (an API-key-like principal with no boutique
+# limit, so CustomerFilterSet's boutique and advisor choices are all there, and no staff member's "my clients").
+_HOUSE_REQUEST = SimpleNamespace(user=SimpleNamespace(
+    is_authenticated=True, is_active=True, is_superuser=False, is_api_key=True, boutique_ids=None, pk=None,
+))
+
+
+def segment_customers(*, segment: Segment) -> QuerySet[Customer]:
+    """The clients a segment holds now: its definition run through CustomerFilterSet, the one home of client
+    filters, across every boutique. A definition that does not filter cleanly (an unknown filter, a value the
+    filter refuses) holds nobody, so that a broken segment never widens to every client; it is logged."""
+    definition = segment.definition if isinstance(segment.definition, dict) else None
+    filterset = CustomerFilterSet(
+        data=definition or {}, queryset=Customer.objects.all(), request=_HOUSE_REQUEST,
+    )
+    unknown = set(definition or {}) - set(filterset.filters) if definition is not None else {"definition"}
+    if unknown or not filterset.is_valid():
+        logger.warning("customers.segment_invalid segment_id=%s", segment.pk)
+        return Customer.objects.none()
+    return filterset.qs

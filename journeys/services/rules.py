@@ -4,9 +4,11 @@ time-based rules over every client in a journey.
 What a rule acts on:
 - on an interaction: clients in the journey, in one of the rule's `from_stages` (empty: any stage); a client not
   yet in the journey only when the rule `enrolls_new_clients` (straight into its stage), and, for a journey meant
-  for one persona, only a client of that persona (a journey's segment is not applied: segments are filters
-  evaluated elsewhere). A client who has left the journey is not brought back by a rule;
-- on time: clients in the journey (not left), in one of `from_stages` (empty: any stage).
+  for one persona, only a client of that persona. A client who has left the journey is not brought back by a rule;
+- on time: clients in the journey (not left), in one of `from_stages` (empty: any stage);
+- both: for a journey meant for a segment, only the clients the segment holds when the rule runs (its filters are
+  CustomerFilterSet's, evaluated in the batch's queries: customers.selectors.segment_customers). A client who
+  drops out of the segment stays enrolled, and is not moved by its rules until they are back in it.
 Never: clients on hands-off, anonymized clients; and a rule does not *move* a client whom staff moved or placed by
 hand within JOURNEY_MANUAL_GRACE_DAYS (such a rule does not fire at all, its follow-up included: the follow-up
 goes with the move it belongs to). An interaction older than JOURNEY_FOLLOWUP_MAX_AGE_DAYS when the rules see it
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -35,6 +38,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from customers.models import Boutique, Customer
+from customers.selectors import segment_customers
 from journeys import selectors
 from journeys.models import TIER_ORDER, Enrollment, FollowUp, HandsOff, Rule, Transition
 from journeys.services.enrollments import enrollment_enroll
@@ -210,6 +214,12 @@ def rules_apply_to_interactions(*, interaction_ids: Iterable[int], now: dt.datet
     by_journey: dict[int, list[_LoadedRule]] = defaultdict(list)
     for item in loaded:
         by_journey[item.rule.journey_id].append(item)
+    # A journey for a segment: who of the batch's clients it holds now, one query per such journey.
+    members = {
+        journey.pk: set(segment_customers(segment=journey.segment).filter(pk__in=customer_ids)
+                        .values_list("pk", flat=True))
+        for journey in {item.rule.journey for item in loaded if item.rule.journey.segment_id is not None}
+    }
 
     plan = _Plan(enrollments=enrollments, in_grace=in_grace, now=now, outcome=outcome)
     for interaction in interactions:
@@ -219,6 +229,8 @@ def rules_apply_to_interactions(*, interaction_ids: Iterable[int], now: dt.datet
             outcome.skipped_hands_off += 1
             continue
         for journey_id, journey_rules in by_journey.items():
+            if journey_id in members and interaction.customer_id not in members[journey_id]:
+                continue
             for item in journey_rules:
                 key = (interaction.customer_id, journey_id)
                 if not _matches(item, interaction, enrollments.get(key), counts):
@@ -352,6 +364,12 @@ def _time_candidates_sql(rule: Rule, loaded: _LoadedRule) -> tuple[str, dict]:
         clauses.append("e.stage_id = ANY(%(from_stages)s)")
     if loaded.tiers:
         clauses.append("c.value_tier = ANY(%(tiers)s)")
+    if rule.journey.segment_id is not None:
+        members, members_params = _as_named_parameters(
+            segment_customers(segment=rule.journey.segment).values("pk").query.sql_with_params(), prefix="segment"
+        )
+        clauses.append(f"c.id IN ({members})")
+        params = {**params, **members_params}
     if rule.to_stage_id is not None:
         clauses.append("e.stage_id <> %(to_stage)s")
         clauses.append(
@@ -366,6 +384,17 @@ def _time_candidates_sql(rule: Rule, loaded: _LoadedRule) -> tuple[str, dict]:
         f"WHERE {' AND '.join(clauses)} ORDER BY e.id LIMIT %(limit)s FOR UPDATE OF e SKIP LOCKED"
     )
     return sql, params
+
+
+def _as_named_parameters(compiled: tuple[str, tuple], *, prefix: str) -> tuple[str, dict]:
+    """A Django query's SQL (positional %s parameters) made fit to join a statement with named ones, so that a
+    segment's filters run inside the time rule's own query (one home for the filters: CustomerFilterSet)."""
+    sql, values = compiled
+    names = iter(range(len(values)))
+    # A literal % is doubled in Django's SQL and stays so; every lone %s is one parameter, in order.
+    named = re.sub(r"%%|%s", lambda match: match.group(0) if match.group(0) == "%%" else f"%({prefix}_{next(names)})s",
+                   sql)
+    return named, {f"{prefix}_{index}": value for index, value in enumerate(values)}
 
 
 def _move_all(rule: Rule, enrollment_ids: list[int], now: dt.datetime) -> dict[int, int]:

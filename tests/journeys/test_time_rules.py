@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 import time_machine
 
-from customers.models import Customer, SourceSystem
+from customers.models import Customer, Segment, SourceSystem
 from customers.services import customer_upsert
-from journeys.models import Enrollment, FollowUp, FollowUpTemplate, Journey, Rule, Transition
+from journeys.models import Enrollment, FollowUp, FollowUpTemplate, Journey, Rule, Stage, Transition
 from journeys.services import enrollment_enroll, enrollment_place, hands_off_set, rules_apply_time_based
 from journeys.tasks import rules_apply_time_based_task
 from tests.factories import BoutiqueFactory, UserFactory
@@ -220,3 +220,24 @@ def test_a_rule_whose_template_was_switched_off_does_nothing_and_the_other_rules
     assert (stage_of(lapsed), stage_of(week)) == ("loyalty", "post_purchase")
     assert outcomes[Rule.objects.get(name__startswith="No purchase for a year").pk].fired == 0
     assert FollowUp.objects.count() == 0
+
+
+def test_a_time_rule_of_a_journey_for_a_segment_acts_only_on_clients_in_the_segment():
+    tokyo = BoutiqueFactory(code="TYO", timezone="Asia/Tokyo")
+    segment = Segment.objects.create(name="Tokyo clients", slug="tokyo", definition={"boutique_id": tokyo.pk})
+    journey = Journey.objects.create(name="Tokyo", slug="tokyo-journey", segment=segment)
+    first = Stage.objects.create(journey=journey, key="first", name="First", position=1)
+    second = Stage.objects.create(journey=journey, key="second", name="Second", position=2)
+    rule = Rule.objects.create(journey=journey, name="A week in first", trigger="time_in_stage", days=7,
+                               to_stage=second)
+    rule.from_stages.set([first])
+    inside, outside = client(1, home_boutique=tokyo), client(2)
+    for customer in (inside, outside):
+        enrollment_enroll(customer=customer, journey=journey, stage=first, occurred_at=days_ago(10))
+
+    outcomes = rules_apply_time_based(now=NOW, rule_ids=[rule.pk])
+
+    assert (outcomes[rule.pk].evaluated, outcomes[rule.pk].moved) == (1, 1)
+    assert sorted(Enrollment.objects.filter(journey=journey).values_list("customer", "stage__key")) == [
+        (inside.pk, "second"), (outside.pk, "first"),
+    ]
