@@ -24,6 +24,8 @@ class PendingPush:
     customer: Customer
     external_id: str
     state_values: dict[str, Any]
+    # The changes the system refused last time (customer_external_refused), if any.
+    refused_values: dict[str, Any] | None = None
 
 
 def customers_pending_push(*, system: str, after_pk: int = 0, limit: int = 200) -> list[PendingPush]:
@@ -55,11 +57,14 @@ def customers_pending_push(*, system: str, after_pk: int = 0, limit: int = 200) 
         )
         rows = cursor.fetchall()
     by_pk = Customer.objects.select_related("advisor__user").in_bulk([pk for pk, _ in rows])
-    base = dict(
-        CustomerExternalState.objects.filter(customer_id__in=by_pk, system=system).values_list("customer_id", "values")
-    )
+    states = {
+        customer_id: (values, refused)
+        for customer_id, values, refused in CustomerExternalState.objects.filter(
+            customer_id__in=by_pk, system=system).values_list("customer_id", "values", "refused_values")
+    }
     return [
-        PendingPush(customer=by_pk[pk], external_id=external_id, state_values=base.get(pk, {}))
+        PendingPush(customer=by_pk[pk], external_id=external_id, state_values=states.get(pk, ({}, None))[0],
+                    refused_values=states.get(pk, ({}, None))[1])
         for pk, external_id in rows
         if pk in by_pk
     ]

@@ -332,6 +332,7 @@ def _write_page(run: SyncRun, connector: Connector, stream: str, cursor: SyncCur
                     outcome = connector.record(stream, record, page)
             except RECORD_ERRORS as error:
                 rejections.append(_rejection(run, connector, stream, record, error))
+                _remember_rejection(run, connector, stream, record, error)
                 continue
             counts[Outcome(outcome)] += 1
         SyncRejection.objects.bulk_create(rejections)
@@ -349,6 +350,15 @@ def _write_page(run: SyncRun, connector: Connector, stream: str, cursor: SyncCur
     logger.info("sync.page_written run_id=%s stream=%s records=%s rejected=%s", run.pk, stream, len(page.records),
                 len(rejections))
     return stored, True
+
+
+def _remember_rejection(run: SyncRun, connector: Connector, stream: str, record: Any, error: Exception) -> None:
+    """The connector's own note of a refusal, in a savepoint: a failure there costs the note, not the page."""
+    try:
+        with transaction.atomic():
+            connector.rejected(stream, record, error)
+    except RECORD_ERRORS:
+        logger.warning("sync.rejection_not_remembered run_id=%s stream=%s", run.pk, stream)
 
 
 def _rejection(run: SyncRun, connector: Connector, stream: str, record: Any, error: Exception) -> SyncRejection:

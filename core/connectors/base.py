@@ -138,6 +138,10 @@ class Connector:
         """Write one record through the services; raise RecordRejected (or ApplicationError) to refuse it."""
         raise NotImplementedError
 
+    def rejected(self, stream: str, record: Any, error: Exception) -> None:
+        """Called in the page's transaction after a record was refused (its savepoint rolled back): where a
+        connector remembers a refusal (a client the CRM refused is not sent again unchanged). Nothing by default."""
+
 
 def connector_classes() -> dict[str, type[Connector]]:
     """Every registered connector class by key."""
