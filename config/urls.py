@@ -7,6 +7,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),
     path("webhooks/", include("webhooks.urls")),
+    path("", include("journeys.public_urls")),
 ]
 
 handler400 = "core.api.bad_request"

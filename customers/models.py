@@ -439,6 +439,9 @@ class CustomerExternalState(models.Model):
     )
     pulled_at = models.DateTimeField(null=True, blank=True)
     pushed_at = models.DateTimeField(null=True, blank=True)
+    # The changes the system last refused (a 4xx): not sent again while the client's pending changes are the same.
+    refused_values = models.JSONField(null=True, blank=True, help_text="Changes the system refused (JSON).")
+    refused_at = models.DateTimeField(null=True, blank=True)
 
     objects = BoutiqueScopedQuerySet.as_manager()
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.db.models import QuerySet
 
-from customers.models import Advisor, ContactConflict, Customer, CustomerExternalState, CustomerIdentity
+from customers.filters import CustomerFilterSet
+from customers.models import Advisor, ContactConflict, Customer, CustomerExternalState, CustomerIdentity, Segment
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -18,6 +24,8 @@ class PendingPush:
     customer: Customer
     external_id: str
     state_values: dict[str, Any]
+    # The changes the system refused last time (customer_external_refused), if any.
+    refused_values: dict[str, Any] | None = None
 
 
 def customers_pending_push(*, system: str, after_pk: int = 0, limit: int = 200) -> list[PendingPush]:
@@ -49,11 +57,14 @@ def customers_pending_push(*, system: str, after_pk: int = 0, limit: int = 200) 
         )
         rows = cursor.fetchall()
     by_pk = Customer.objects.select_related("advisor__user").in_bulk([pk for pk, _ in rows])
-    base = dict(
-        CustomerExternalState.objects.filter(customer_id__in=by_pk, system=system).values_list("customer_id", "values")
-    )
+    states = {
+        customer_id: (values, refused)
+        for customer_id, values, refused in CustomerExternalState.objects.filter(
+            customer_id__in=by_pk, system=system).values_list("customer_id", "values", "refused_values")
+    }
     return [
-        PendingPush(customer=by_pk[pk], external_id=external_id, state_values=base.get(pk, {}))
+        PendingPush(customer=by_pk[pk], external_id=external_id, state_values=states.get(pk, ({}, None))[0],
+                    refused_values=states.get(pk, ({}, None))[1])
         for pk, external_id in rows
         if pk in by_pk
     ]
@@ -62,3 +73,25 @@ def customers_pending_push(*, system: str, after_pk: int = 0, limit: int = 200) 
 def client_open_contact_conflicts(*, customer: Customer) -> int:
     """How many values other systems proposed for the client wait for staff (ContactConflict, open)."""
     return ContactConflict.objects.filter(customer=customer, status=ContactConflict.Status.OPEN).count()
+
+
+# Whom a segment is evaluated for: the house, across every boutique (an API-key-like principal with no boutique
+# limit, so CustomerFilterSet's boutique and advisor choices are all there, and no staff member's "my clients").
+_HOUSE_REQUEST = SimpleNamespace(user=SimpleNamespace(
+    is_authenticated=True, is_active=True, is_superuser=False, is_api_key=True, boutique_ids=None, pk=None,
+))
+
+
+def segment_customers(*, segment: Segment) -> QuerySet[Customer]:
+    """The clients a segment holds now: its definition run through CustomerFilterSet, the one home of client
+    filters, across every boutique. A definition that does not filter cleanly (an unknown filter, a value the
+    filter refuses) holds nobody, so that a broken segment never widens to every client; it is logged."""
+    definition = segment.definition if isinstance(segment.definition, dict) else None
+    filterset = CustomerFilterSet(
+        data=definition or {}, queryset=Customer.objects.all(), request=_HOUSE_REQUEST,
+    )
+    unknown = set(definition or {}) - set(filterset.filters) if definition is not None else {"definition"}
+    if unknown or not filterset.is_valid():
+        logger.warning("customers.segment_invalid segment_id=%s", segment.pk)
+        return Customer.objects.none()
+    return filterset.qs

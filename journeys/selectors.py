@@ -207,7 +207,7 @@ def rules_active(*, triggers: Iterable[str]) -> QuerySet[Rule]:
     what the engine needs loaded: the stage, the template and the many-to-many choices."""
     return (
         Rule.objects.filter(is_active=True, journey__is_active=True, trigger__in=list(triggers))
-        .select_related("journey", "to_stage", "followup_template")
+        .select_related("journey__segment", "to_stage", "followup_template")
         .prefetch_related("touchpoint_types", "from_stages", "boutiques")
         .order_by("journey_id", "priority", "pk")
     )

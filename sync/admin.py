@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from core.connectors import connector_classes
 from core.errors import ApplicationError
 from sync.models import ConnectorSetting, SyncRejection, SyncRun
-from sync.services import connector_setting_save, connector_sync
+from sync.services import connector_setting_delete, connector_setting_save, connector_sync
 
 
 class ConnectorSettingForm(forms.ModelForm):
@@ -67,6 +67,13 @@ class ConnectorSettingAdmin(admin.ModelAdmin):
             connector_setting_save(setting=obj)
         except ApplicationError as error:
             self.message_user(request, error.message, messages.ERROR)
+
+    def delete_model(self, request: HttpRequest, obj: ConnectorSetting) -> None:
+        connector_setting_delete(setting=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[ConnectorSetting]) -> None:
+        for setting in queryset:
+            connector_setting_delete(setting=setting)
 
     def has_sync_now_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("sync.sync_now")

@@ -74,7 +74,7 @@ def connector_setting_save(*, setting: ConnectorSetting) -> ConnectorSetting:
                                                          period=IntervalSchedule.MINUTES)
     task = setting.periodic_task or PeriodicTask(name=f"sync: {setting.name} (#{setting.pk})")
     task.name = f"sync: {setting.name} (#{setting.pk})"
-    task.task = "sync.tasks.connector_sync_task"
+    task.task = SYNC_TASK_NAME
     task.args = f"[{setting.pk}]"
     task.interval, task.crontab = interval, None
     task.enabled = setting.is_enabled
@@ -84,6 +84,27 @@ def connector_setting_save(*, setting: ConnectorSetting) -> ConnectorSetting:
         setting.periodic_task = task
         setting.save(update_fields=["periodic_task", "updated_at"])
     return setting
+
+
+SYNC_TASK_NAME = "sync.tasks.connector_sync_task"
+
+
+@transaction.atomic
+def connector_setting_delete(*, setting: ConnectorSetting) -> None:
+    """Delete a connector with its periodic task, so that beat stops scheduling it (its runs, cursors and
+    rejections go with it, by cascade)."""
+    connector_id = setting.pk
+    setting.delete()
+    connector_schedule_remove(connector_id=connector_id)
+    logger.info("sync.connector_deleted connector_id=%s", connector_id)
+
+
+def connector_schedule_remove(*, connector_id: int) -> int:
+    """Remove the periodic tasks that sync the connector `connector_id` (after it was deleted; beat's own tick of
+    a connector deleted some other way calls it too). Returns how many were removed."""
+    # Deleted row by row (QuerySet.delete sends django-celery-beat's signals), so beat reloads its schedule.
+    removed, _ = PeriodicTask.objects.filter(task=SYNC_TASK_NAME, args=f"[{connector_id}]").delete()
+    return removed
 
 
 def connector_secret(setting: ConnectorSetting) -> str:
@@ -311,6 +332,7 @@ def _write_page(run: SyncRun, connector: Connector, stream: str, cursor: SyncCur
                     outcome = connector.record(stream, record, page)
             except RECORD_ERRORS as error:
                 rejections.append(_rejection(run, connector, stream, record, error))
+                _remember_rejection(run, connector, stream, record, error)
                 continue
             counts[Outcome(outcome)] += 1
         SyncRejection.objects.bulk_create(rejections)
@@ -328,6 +350,15 @@ def _write_page(run: SyncRun, connector: Connector, stream: str, cursor: SyncCur
     logger.info("sync.page_written run_id=%s stream=%s records=%s rejected=%s", run.pk, stream, len(page.records),
                 len(rejections))
     return stored, True
+
+
+def _remember_rejection(run: SyncRun, connector: Connector, stream: str, record: Any, error: Exception) -> None:
+    """The connector's own note of a refusal, in a savepoint: a failure there costs the note, not the page."""
+    try:
+        with transaction.atomic():
+            connector.rejected(stream, record, error)
+    except RECORD_ERRORS:
+        logger.warning("sync.rejection_not_remembered run_id=%s stream=%s", run.pk, stream)
 
 
 def _rejection(run: SyncRun, connector: Connector, stream: str, record: Any, error: Exception) -> SyncRejection:

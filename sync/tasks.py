@@ -8,7 +8,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from sync.models import ConnectorSetting, SyncRun
-from sync.services import connector_sync, sync_run_execute, sync_runs_resume
+from sync.services import connector_schedule_remove, connector_sync, sync_run_execute, sync_runs_resume
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,9 @@ def connector_sync_task(connector_id: int) -> list[int]:
     """Beat's periodic sync of one connector (django-celery-beat, scheduled from its settings): a run per boutique."""
     setting = ConnectorSetting.objects.filter(pk=connector_id).first()
     if setting is None:
+        # Deleted without its schedule (outside connector_setting_delete): beat is told to stop asking.
         logger.info("sync.connector_sync_skipped connector_id=%s reason=missing", connector_id)
+        connector_schedule_remove(connector_id=connector_id)
         return []
     return [run.pk for run in connector_sync(setting=setting, trigger=SyncRun.Trigger.SCHEDULE)]
 

@@ -344,6 +344,8 @@ if SMS_BACKEND == "twilio":
     _missing = [name for name, value in _sms.items() if not value]
     if _missing:
         raise ImproperlyConfigured(f"SMS_BACKEND is twilio but these are not set: {', '.join(_missing)}.")
+# The site's public address, for links in client messages (unsubscribe) and to check the SMS provider's signature.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://localhost:8000")
 # No email or SMS reaches a client between these local times of their home boutique (HH:MM, the end excluded).
 FOLLOWUP_QUIET_HOURS_START = env.str("FOLLOWUP_QUIET_HOURS_START", default="21:00")
 FOLLOWUP_QUIET_HOURS_END = env.str("FOLLOWUP_QUIET_HOURS_END", default="09:00")

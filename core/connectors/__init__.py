@@ -18,6 +18,7 @@ from core.connectors.base import (
     connector_class,
     connector_classes,
     discover_connectors,
+    fetch_isolating_refusals,
 )
 from core.connectors.http import HttpClient, RetryPolicy
 
@@ -35,4 +36,5 @@ __all__ = [
     "connector_class",
     "connector_classes",
     "discover_connectors",
+    "fetch_isolating_refusals",
 ]

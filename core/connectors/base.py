@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import logging
 import pkgutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -138,6 +139,10 @@ class Connector:
         """Write one record through the services; raise RecordRejected (or ApplicationError) to refuse it."""
         raise NotImplementedError
 
+    def rejected(self, stream: str, record: Any, error: Exception) -> None:
+        """Called in the page's transaction after a record was refused (its savepoint rolled back): where a
+        connector remembers a refusal (a client the CRM refused is not sent again unchanged). Nothing by default."""
+
 
 def connector_classes() -> dict[str, type[Connector]]:
     """Every registered connector class by key."""
@@ -162,3 +167,39 @@ def discover_connectors(app_names: list[str]) -> None:
             continue
         for module in pkgutil.iter_modules(getattr(package, "__path__", [])):
             importlib.import_module(f"{package.__name__}.{module.name}")
+
+
+# Answers that say the request itself is refused (the credentials), never one record of it: the run stops there.
+NOT_ABOUT_A_RECORD = frozenset({401, 403, 407})
+
+
+def fetch_isolating_refusals(
+    fetch: Callable[[list[str]], dict[str, Any]], ids: list[str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Fetch what a page's records need by id in one call (`fetch(ids)` → results by id). When the system refuses
+    the batch (a 4xx), the batch is split in halves until the ids it refuses are found, so that a refusal costs the
+    records it is about, not the page: returns (results, {refused id: the answer}).
+
+    Still raises PermanentError when the answer is about the request (401, 403, 407) or when every id is refused
+    alone too (a refusal of the endpoint, not of records): then the run stops, and nothing of the page is lost."""
+    refused: dict[str, str] = {}
+    results = _fetch_halving(fetch, ids, refused)
+    if len(ids) > 1 and len(refused) == len(ids):
+        raise PermanentError(next(iter(refused.values())))
+    return results, refused
+
+
+def _fetch_halving(fetch: Callable[[list[str]], dict[str, Any]], ids: list[str],
+                   refused: dict[str, str]) -> dict[str, Any]:
+    if not ids:
+        return {}
+    try:
+        return fetch(ids)
+    except PermanentError as error:
+        if error.status is None or error.status in NOT_ABOUT_A_RECORD:
+            raise
+        if len(ids) == 1:
+            refused[ids[0]] = str(error)
+            return {}
+    middle = len(ids) // 2
+    return {**_fetch_halving(fetch, ids[:middle], refused), **_fetch_halving(fetch, ids[middle:], refused)}

@@ -21,6 +21,7 @@ from customers.services import (
     customer_external_pushed,
     customer_push_changes,
 )
+from customers.services.external import customer_external_refused
 
 # Atelier's pushed fields under the CRM's names.
 PUSHED_NAMES = {
@@ -79,6 +80,8 @@ class HouseCrmConnector(Connector):
         records = []
         for item in pending:
             values = customer_push_changes(item.customer, item.state_values)
+            if item.refused_values is not None and _same(values, item.refused_values):
+                continue  # refused last time, and nothing changed since: asking again would be refused again
             body = {"fields": _crm_fields(values)}
             key = hashlib.sha256(json.dumps([item.external_id, body], sort_keys=True, default=str).encode())
             try:
@@ -135,11 +138,22 @@ class HouseCrmConnector(Connector):
             return Outcome.CREATED
         return Outcome.UPDATED if result.changed else Outcome.UNCHANGED
 
+    def rejected(self, stream: str, record: Any, error: Exception) -> None:
+        """A client the CRM refused: remember the refused changes (customer_external_refused), so that they are
+        not sent on every run; the client's next change is."""
+        if stream == "push" and isinstance(record, dict) and record.get("refused"):
+            customer_external_refused(customer_id=record["customer_id"], system=self.system, values=record["values"])
+
     def _record_pushed(self, record: dict[str, Any]) -> Outcome:
         if record.get("refused"):
             raise RecordRejected(f"The CRM refused the changes: {record['refused']}")
         customer_external_pushed(customer_id=record["customer_id"], system=self.system, values=record["values"])
         return Outcome.UPDATED
+
+
+def _same(values: dict[str, Any], refused: dict[str, Any]) -> bool:
+    """The changes as JSON (what was stored when they were refused) are the same as these."""
+    return json.loads(json.dumps(values, default=str)) == refused
 
 
 def _crm_fields(values: dict[str, Any]) -> dict[str, Any]:

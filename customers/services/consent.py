@@ -110,3 +110,22 @@ def consent_refresh_many(*, customer_ids: list[int]) -> int:
             [timezone.now(), list(customer_ids), list(customer_ids)],
         )
         return cursor.rowcount
+
+
+@transaction.atomic
+def consent_withdraw(
+    *,
+    customer: Customer,
+    channel: str,
+    purpose: str,
+    occurred_at: dt.datetime,
+    source: str,
+    wording_version: str = "",
+) -> ConsentEvent | None:
+    """Record that a client withdrew consent, unless their current consent is already withdrawn (an unsubscribe
+    link clicked twice, a STOP the provider reports again): None then, and the ledger is unchanged."""
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    if current_consent(customer).get(consent_key(channel, purpose)) is False:
+        return None
+    return consent_record(customer=customer, channel=channel, purpose=purpose, is_granted=False,
+                          occurred_at=occurred_at, source=source, wording_version=wording_version)

@@ -257,5 +257,18 @@ def customer_external_pushed(*, customer_id: int, system: str, values: dict[str,
         merged[name] = {**(merged.get(name) or {}), **value} if name == "consent" else value
     state.values = merged
     state.pushed_at = timezone.now()
-    state.save(update_fields=["values", "pushed_at"])
+    state.refused_values, state.refused_at = None, None
+    state.save(update_fields=["values", "pushed_at", "refused_values", "refused_at"])
+    return True
+
+
+@transaction.atomic
+def customer_external_refused(*, customer_id: int, system: str, values: dict[str, Any]) -> bool:
+    """Remember that the system refused these changes for the client, so that they are not sent again on every run;
+    a later change of the client (other pending changes) is sent. Returns False when the client is gone."""
+    if not Customer.objects.filter(pk=customer_id).exists():
+        return False
+    state, _ = CustomerExternalState.objects.select_for_update().get_or_create(customer_id=customer_id, system=system)
+    state.refused_values, state.refused_at = values, timezone.now()
+    state.save(update_fields=["refused_values", "refused_at"])
     return True

@@ -12,7 +12,8 @@ How a follow-up is never sent twice, even when the task is retried or the worker
 A worker that dies between 1 and 3 leaves the row `sending`. Once FOLLOWUP_SENDING_LEASE_SECONDS have passed
 (far longer than an SMTP or HTTP call may take), the next run recovers it:
 - SMS: sent again with the same idempotency key, which the provider deduplicates: the client gets one message,
-  and the row gets the provider's message id.
+  and the row gets the provider's message id. It goes through the send-time checks again first (consent, erasure,
+  quiet hours, cap, lateness): consent withdrawn since the dead worker's attempt cancels it.
 - Email: SMTP has no idempotency key, so the dispatcher cannot know whether the server took the message. Email is
   at most once: the follow-up ends `failed` with a reason saying the delivery is unknown and giving the
   Message-ID to look up in the mail server's log. A client missing one thank-you is better than a client
@@ -60,7 +61,8 @@ from customers.services.consent import consent_key, current_consent
 from journeys.channels import PermanentSendError, SendError, TransientSendError
 from journeys.channels.sms import sms_backend
 from journeys.models import FollowUp, FollowUpTemplate
-from journeys.services.rendering import followup_context, render_message
+from journeys.services.rendering import RenderedMessage, followup_context, render_message, with_unsubscribe_link
+from journeys.services.unsubscribe import unsubscribe_url
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +146,8 @@ class Claim:
     text: str
     provider_key: str
     message_id: str
+    # A marketing email's unsubscribe page (its link is in `body` and `text`); empty for everything else.
+    unsubscribe_url: str = ""
 
 
 def provider_key(followup: FollowUp) -> str:
@@ -167,7 +171,11 @@ def _close(followup: FollowUp, status: str, reason: str) -> str:
 
 def _postpone(followup: FollowUp, until: dt.datetime, reason: str) -> str:
     followup.due_at, followup.status_reason = until, _reason(reason)
-    followup.save(update_fields=["due_at", "status_reason", "updated_at"])
+    fields = ["due_at", "status_reason", "updated_at"]
+    if followup.status == FollowUp.Status.SENDING:  # a recovered SMS: back in the queue, sent again when due
+        followup.status = FollowUp.Status.SCHEDULED
+        fields.append("status")
+    followup.save(update_fields=fields)
     logger.info("journeys.followup_postponed followup_id=%s until=%s", followup.pk, until.isoformat())
     return "postponed"
 
@@ -217,12 +225,14 @@ def _decide(*, now: dt.datetime, recovering: bool, busy: set[int] | None = None)
         busy.add(followup.pk)
         return "busy", None
     followup.customer = customer
-    if not recovering:
-        if followup.variant is None:
-            return _close(followup, FollowUp.Status.FAILED, "The template has no variant to send."), None
-        verdict = _why_not_now(followup, customer, now)
-        if verdict is not None:
-            return _apply(followup, verdict), None
+    if not recovering and followup.variant is None:
+        return _close(followup, FollowUp.Status.FAILED, "The template has no variant to send."), None
+    # A recovered SMS is weighed again too: consent may have been withdrawn (a STOP, an unsubscribe), the client
+    # erased, or the quiet hours begun since the dead worker's attempt. A resend the provider did not deduplicate
+    # would be a new message, so it must be one the client may receive now.
+    verdict = _why_not_now(followup, customer, now)
+    if verdict is not None:
+        return _apply(followup, verdict), None
     if recovering:
         # Resent with the very same content and key: the provider deduplicates on the key.
         subject, body, text = followup.subject, followup.body, followup.body
@@ -239,10 +249,17 @@ def _decide(*, now: dt.datetime, recovering: bool, busy: set[int] | None = None)
     followup.status, followup.attempts, followup.last_attempt_at = FollowUp.Status.SENDING, followup.attempts + 1, now
     followup.subject, followup.body = subject[:200], body
     followup.save(update_fields=["status", "attempts", "last_attempt_at", "subject", "body", "updated_at"])
+    # The stored body is the message as rendered; the link (a key to the client's consent) is added on the way out.
+    unsubscribe = ""
+    is_marketing = followup.template.purpose == FollowUpTemplate.Purpose.MARKETING
+    if followup.channel == FollowUpTemplate.Channel.EMAIL and is_marketing:
+        unsubscribe = unsubscribe_url(customer=customer, channel=followup.channel, purpose=followup.template.purpose)
+        outgoing = with_unsubscribe_link(RenderedMessage(subject=subject, body=body, text=text), url=unsubscribe)
+        body, text = outgoing.body, outgoing.text
     claim = Claim(
         followup_id=followup.pk, attempt=followup.attempts, channel=followup.channel,
         recipient=_recipient(followup), subject=subject, body=body, text=text,
-        provider_key=provider_key(followup), message_id=email_message_id(followup),
+        provider_key=provider_key(followup), message_id=email_message_id(followup), unsubscribe_url=unsubscribe,
     )
     return "claimed", claim
 
@@ -347,9 +364,14 @@ class UnknownOutcomeError(SendError):
 
 
 def _send_email(claim: Claim) -> str:
+    headers = {"Message-ID": claim.message_id}
+    if claim.unsubscribe_url:
+        # RFC 2369 and RFC 8058: the mail client's unsubscribe button POSTs "List-Unsubscribe=One-Click" there.
+        headers["List-Unsubscribe"] = f"<{claim.unsubscribe_url}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message = EmailMultiAlternatives(
         subject=claim.subject, body=claim.text, from_email=settings.DEFAULT_FROM_EMAIL, to=[claim.recipient],
-        headers={"Message-ID": claim.message_id},
+        headers=headers,
     )
     message.attach_alternative(claim.body, "text/html")
     try:
@@ -464,6 +486,8 @@ def followups_dispatch_due(*, now: dt.datetime | None = None, limit: int = 500) 
             outcome, claim = decided
             if claim is None:
                 counts[outcome] += 1
+                if recovering and outcome != "busy":
+                    counts["recovered"] += 1
                 continue
             try:
                 message_id = _send(claim)

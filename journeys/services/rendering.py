@@ -237,3 +237,15 @@ def render_message(*, subject: str, body: str, channel: str, context: dict[str, 
     rendered_subject = " ".join(rendered_subject.split())
     text = html.unescape(strip_tags(rendered_body)) if escaped else rendered_body
     return RenderedMessage(subject=rendered_subject, body=rendered_body, text=text)
+
+
+def with_unsubscribe_link(message: RenderedMessage, *, url: str) -> RenderedMessage:
+    """A marketing email with its unsubscribe link at the foot of both the HTML and the text body (the mail
+    client's own button comes from the List-Unsubscribe header the dispatcher adds)."""
+    link = html.escape(url, quote=True)
+    return RenderedMessage(
+        subject=message.subject,
+        body=f'{message.body}\n<p style="font-size:small">To stop receiving these emails, '
+             f'<a href="{link}">unsubscribe</a>.</p>',
+        text=f"{message.text}\n\n--\nTo stop receiving these emails, unsubscribe: {url}",
+    )

@@ -4,15 +4,18 @@ time-based rules over every client in a journey.
 What a rule acts on:
 - on an interaction: clients in the journey, in one of the rule's `from_stages` (empty: any stage); a client not
   yet in the journey only when the rule `enrolls_new_clients` (straight into its stage), and, for a journey meant
-  for one persona, only a client of that persona (a journey's segment is not applied: segments are filters
-  evaluated elsewhere). A client who has left the journey is not brought back by a rule;
-- on time: clients in the journey (not left), in one of `from_stages` (empty: any stage).
+  for one persona, only a client of that persona. A client who has left the journey is not brought back by a rule;
+- on time: clients in the journey (not left), in one of `from_stages` (empty: any stage);
+- both: for a journey meant for a segment, only the clients the segment holds when the rule runs (its filters are
+  CustomerFilterSet's, evaluated in the batch's queries: customers.selectors.segment_customers). A client who
+  drops out of the segment stays enrolled, and is not moved by its rules until they are back in it.
 Never: clients on hands-off, anonymized clients; and a rule does not *move* a client whom staff moved or placed by
 hand within JOURNEY_MANUAL_GRACE_DAYS (such a rule does not fire at all, its follow-up included: the follow-up
 goes with the move it belongs to). An interaction older than JOURNEY_FOLLOWUP_MAX_AGE_DAYS when the rules see it
 (a late sync, an import that opts in) still moves the client but schedules no follow-up. Follow-ups of interaction
 rules are due `delay_hours` after the interaction; those of time rules after the run that found the client.
-Dates (birthdays, anniversaries, "today") are UTC dates.
+Dates (birthdays, first-purchase anniversaries, "today") are read on the calendar of the client's home boutique,
+else of the house (TIME_ZONE); the days of time in stage and inactivity are counted in elapsed time.
 
 Idempotent: a Transition names its rule and interaction, and one (rule, interaction) pair is acted on once;
 follow-ups are keyed `rule:<rule>:interaction:<interaction>` or, on time,
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -33,7 +37,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from customers.models import Customer
+from customers.models import Boutique, Customer
+from customers.selectors import segment_customers
 from journeys import selectors
 from journeys.models import TIER_ORDER, Enrollment, FollowUp, HandsOff, Rule, Transition
 from journeys.services.enrollments import enrollment_enroll
@@ -209,6 +214,12 @@ def rules_apply_to_interactions(*, interaction_ids: Iterable[int], now: dt.datet
     by_journey: dict[int, list[_LoadedRule]] = defaultdict(list)
     for item in loaded:
         by_journey[item.rule.journey_id].append(item)
+    # A journey for a segment: who of the batch's clients it holds now, one query per such journey.
+    members = {
+        journey.pk: set(segment_customers(segment=journey.segment).filter(pk__in=customer_ids)
+                        .values_list("pk", flat=True))
+        for journey in {item.rule.journey for item in loaded if item.rule.journey.segment_id is not None}
+    }
 
     plan = _Plan(enrollments=enrollments, in_grace=in_grace, now=now, outcome=outcome)
     for interaction in interactions:
@@ -218,6 +229,8 @@ def rules_apply_to_interactions(*, interaction_ids: Iterable[int], now: dt.datet
             outcome.skipped_hands_off += 1
             continue
         for journey_id, journey_rules in by_journey.items():
+            if journey_id in members and interaction.customer_id not in members[journey_id]:
+                continue
             for item in journey_rules:
                 key = (interaction.customer_id, journey_id)
                 if not _matches(item, interaction, enrollments.get(key), counts):
@@ -320,22 +333,26 @@ def _time_condition(rule: Rule, loaded: _LoadedRule) -> tuple[str, str, dict]:
         )
         anchor = f"(GREATEST(e.stage_entered_at, {last_seen}) AT TIME ZONE 'UTC')::date"
         return condition, anchor, {"types": sorted(loaded.type_ids)}
-    # A date in the profile: its next occurrence (today or later) within `days`. A 29 February falls on the 28th in
-    # other years (PostgreSQL's date + interval does that).
+    # A date in the profile: its next occurrence (today or later) within `days`, on the calendar of the client's
+    # home boutique (else the house's TIME_ZONE): a birthday is the client's day where they live, not in UTC. A
+    # 29 February falls on the 28th in other years (PostgreSQL's date + interval does that).
+    zone = "COALESCE(b.timezone, %(house_zone)s)"
+    today = f"(%(now)s AT TIME ZONE {zone})::date"
     source = (
         "c.birth_date" if rule.profile_date == Rule.ProfileDate.BIRTHDAY
-        else "(c.first_order_at AT TIME ZONE 'UTC')::date"
+        else f"(c.first_order_at AT TIME ZONE {zone})::date"
     )
-    this_year = f"({source} + make_interval(years => (%(year)s - extract(year FROM {source}))::int))::date"
-    next_year = f"({source} + make_interval(years => (%(year)s + 1 - extract(year FROM {source}))::int))::date"
-    occurrence = f"(CASE WHEN {this_year} >= %(today)s THEN {this_year} ELSE {next_year} END)"
-    condition = f"{source} IS NOT NULL AND {occurrence} <= %(horizon)s AND {occurrence} > {source}"
-    return condition, occurrence, {}
+    year = f"extract(year FROM {today})::int"
+    this_year = f"({source} + make_interval(years => ({year} - extract(year FROM {source}))::int))::date"
+    next_year = f"({source} + make_interval(years => ({year} + 1 - extract(year FROM {source}))::int))::date"
+    occurrence = f"(CASE WHEN {this_year} >= {today} THEN {this_year} ELSE {next_year} END)"
+    condition = f"{source} IS NOT NULL AND {occurrence} <= {today} + %(days)s AND {occurrence} > {source}"
+    return condition, occurrence, {"house_zone": settings.TIME_ZONE, "days": rule.days or 0}
 
 
 def _time_candidates_sql(rule: Rule, loaded: _LoadedRule) -> tuple[str, dict]:
     condition, anchor, params = _time_condition(rule, loaded)
-    enrollment, customer = Enrollment._meta.db_table, Customer._meta.db_table
+    enrollment, customer, boutique = Enrollment._meta.db_table, Customer._meta.db_table, Boutique._meta.db_table
     hands_off, transition, followup = HandsOff._meta.db_table, Transition._meta.db_table, FollowUp._meta.db_table
     key = f"'rule:' || %(rule)s || ':customer:' || e.customer_id || ':' || to_char({anchor}, 'YYYY-MM-DD')"
     clauses = [
@@ -347,6 +364,12 @@ def _time_candidates_sql(rule: Rule, loaded: _LoadedRule) -> tuple[str, dict]:
         clauses.append("e.stage_id = ANY(%(from_stages)s)")
     if loaded.tiers:
         clauses.append("c.value_tier = ANY(%(tiers)s)")
+    if rule.journey.segment_id is not None:
+        members, members_params = _as_named_parameters(
+            segment_customers(segment=rule.journey.segment).values("pk").query.sql_with_params(), prefix="segment"
+        )
+        clauses.append(f"c.id IN ({members})")
+        params = {**params, **members_params}
     if rule.to_stage_id is not None:
         clauses.append("e.stage_id <> %(to_stage)s")
         clauses.append(
@@ -357,9 +380,21 @@ def _time_candidates_sql(rule: Rule, loaded: _LoadedRule) -> tuple[str, dict]:
         clauses.append(f"NOT EXISTS (SELECT 1 FROM {followup} f WHERE f.idempotency_key = {key})")
     sql = (
         f"SELECT e.id, e.customer_id, {key} FROM {enrollment} e JOIN {customer} c ON c.id = e.customer_id "  # noqa: S608
+        f"LEFT JOIN {boutique} b ON b.id = c.home_boutique_id "
         f"WHERE {' AND '.join(clauses)} ORDER BY e.id LIMIT %(limit)s FOR UPDATE OF e SKIP LOCKED"
     )
     return sql, params
+
+
+def _as_named_parameters(compiled: tuple[str, tuple], *, prefix: str) -> tuple[str, dict]:
+    """A Django query's SQL (positional %s parameters) made fit to join a statement with named ones, so that a
+    segment's filters run inside the time rule's own query (one home for the filters: CustomerFilterSet)."""
+    sql, values = compiled
+    names = iter(range(len(values)))
+    # A literal % is doubled in Django's SQL and stays so; every lone %s is one parameter, in order.
+    named = re.sub(r"%%|%s", lambda match: match.group(0) if match.group(0) == "%%" else f"%({prefix}_{next(names)})s",
+                   sql)
+    return named, {f"{prefix}_{index}": value for index, value in enumerate(values)}
 
 
 def _move_all(rule: Rule, enrollment_ids: list[int], now: dt.datetime) -> dict[int, int]:
@@ -413,12 +448,10 @@ def rules_apply_time_based(
             logger.warning("journeys.rule_template_inactive rule_id=%s", rule.pk)
             continue
         sql, extra = _time_candidates_sql(rule, loaded)
-        today = now.astimezone(dt.UTC).date()
         params = {
             "journey": rule.journey_id, "rule": str(rule.pk), "now": now, "grace": grace_start(now),
             "cutoff": now - dt.timedelta(days=rule.days), "from_stages": sorted(loaded.from_stage_ids),
-            "tiers": sorted(loaded.tiers), "to_stage": rule.to_stage_id, "today": today, "year": today.year,
-            "horizon": today + dt.timedelta(days=rule.days), "limit": chunk_size, "after": 0, **extra,
+            "tiers": sorted(loaded.tiers), "to_stage": rule.to_stage_id, "limit": chunk_size, "after": 0, **extra,
         }
         while True:
             with transaction.atomic():

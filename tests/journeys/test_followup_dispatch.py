@@ -27,6 +27,7 @@ from journeys.services.dispatch import (
     provider_key,
     quiet_hours_end,
 )
+from journeys.services.unsubscribe import unsubscribe_url
 from tests.factories import BoutiqueFactory
 from tests.journeys.helpers import make_client, make_template
 
@@ -72,8 +73,13 @@ def test_a_due_email_is_sent_once_rendered_for_the_client_with_its_message_id_re
     followup.refresh_from_db()
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
-    assert (message.to, message.subject, message.body) == ([client.email], "Merci Élise", "Dear Élise, thank you.")
-    assert message.alternatives[0][0] == "Dear Élise, thank you."
+    # A marketing email: its unsubscribe link follows (tests/journeys/test_unsubscribe.py).
+    link = unsubscribe_url(customer=client, channel="email", purpose="marketing")
+    assert (message.to, message.subject, message.body) == (
+        [client.email], "Merci Élise",
+        f"Dear Élise, thank you.\n\n--\nTo stop receiving these emails, unsubscribe: {link}",
+    )
+    assert message.alternatives[0][0].startswith("Dear Élise, thank you.\n<p")
     assert message.extra_headers["Message-ID"] == followup.provider_message_id
     assert followup.provider_message_id == f"<{provider_key(followup)}@atelier.example>"
     assert (followup.status, followup.sent_at, followup.attempts, followup.status_reason) == ("sent", DUE, 1, "")
@@ -305,6 +311,45 @@ def test_an_sms_left_sending_by_a_dead_worker_is_resent_with_the_same_key_and_re
     assert (followup.status, followup.provider_message_id, followup.attempts) == ("sent", first_sid, 2)
     assert len(sms_provider.requests) == 2  # asked twice, with one key ...
     assert len(sms_provider.messages) == 1  # ... one message to the client
+
+
+def test_an_sms_left_sending_is_not_resent_to_a_client_who_withdrew_consent_meanwhile(
+    settings, sms_provider, paris_boutique, thank_you_sms
+):
+    settings.FOLLOWUP_SENDING_LEASE_SECONDS = 300
+    client = make_client(paris_boutique)
+    followup = schedule(client, thank_you_sms)
+    # A worker claimed it and died before the provider took it; the client then replied STOP.
+    _decide(now=DUE, recovering=False)
+    consent_record(customer=client, channel="sms", purpose="marketing", is_granted=False,
+                   occurred_at=DUE + dt.timedelta(seconds=60), source=SourceSystem.ATELIER)
+
+    assert followups_dispatch_due(now=DUE + dt.timedelta(seconds=301)) == {"cancelled": 1, "recovered": 1}
+
+    followup.refresh_from_db()
+    assert (followup.status, followup.attempts, followup.provider_message_id) == ("cancelled", 1, "")
+    assert followup.status_reason == "Cancelled: the client withdrew consent to SMS marketing messages."
+    assert sms_provider.requests == []
+
+
+def test_an_sms_left_sending_that_comes_back_in_quiet_hours_waits_for_the_morning(
+    settings, sms_provider, paris_boutique, thank_you_sms
+):
+    settings.FOLLOWUP_SENDING_LEASE_SECONDS = 300
+    # Due at 20:58 in Paris; the worker dies; the lease ends after 21:00, in the quiet hours.
+    followup = schedule(make_client(paris_boutique), thank_you_sms,
+                        trigger_at=dt.datetime(2026, 5, 4, 18, 58, tzinfo=dt.UTC))
+    _decide(now=dt.datetime(2026, 5, 6, 18, 58, tzinfo=dt.UTC), recovering=False)
+
+    assert followups_dispatch_due(now=dt.datetime(2026, 5, 6, 19, 4, tzinfo=dt.UTC)) == {
+        "postponed": 1, "recovered": 1}
+
+    followup.refresh_from_db()
+    assert (followup.status, followup.due_at) == ("scheduled", dt.datetime(2026, 5, 7, 9, tzinfo=PARIS))
+    assert sms_provider.requests == []
+    assert followups_dispatch_due(now=dt.datetime(2026, 5, 7, 7, tzinfo=dt.UTC)) == {"sent": 1}
+    followup.refresh_from_db()
+    assert (followup.status, followup.attempts, len(sms_provider.messages)) == ("sent", 2, 1)
 
 
 def test_a_client_without_a_mobile_number_fails_with_the_reason(paris_boutique, thank_you_sms, sms_provider):

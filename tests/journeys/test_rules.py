@@ -9,7 +9,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from customers.models import Advisor, Customer, SourceSystem
+from customers.models import Advisor, Customer, Segment, SourceSystem
 from customers.services import customer_upsert
 from journeys.models import Enrollment, FollowUp, FollowUpTemplate, Journey, Rule, Stage, Transition
 from journeys.services import (
@@ -307,3 +307,47 @@ def test_a_journey_for_one_persona_enrolls_only_clients_of_that_persona(camille)
 
     assert list(Enrollment.objects.filter(journey=journey).values_list("customer", flat=True)) == [collector.pk]
     assert stage_of(camille, Journey.objects.get(slug="client-lifecycle")) == "purchase"
+
+
+def _tokyo_journey(definition: dict | None = None):
+    """A journey for the Tokyo boutique's clients (a segment), whose rule moves a buyer to `buyer`."""
+    tokyo = BoutiqueFactory(code="TYO", timezone="Asia/Tokyo")
+    segment = Segment.objects.create(name="Tokyo clients", slug="tokyo",
+                                     definition={"boutique_id": tokyo.pk} if definition is None else definition)
+    journey = Journey.objects.create(name="Tokyo", slug="tokyo-journey", segment=segment)
+    first = Stage.objects.create(journey=journey, key="first", name="First", position=1)
+    buyer = Stage.objects.create(journey=journey, key="buyer", name="Buyer", position=2)
+    rule = Rule.objects.create(journey=journey, name="Buyers", trigger="interaction", to_stage=buyer,
+                               enrolls_new_clients=True)
+    rule.touchpoint_types.set(TouchpointType.objects.filter(code="purchase"))
+    return tokyo, journey, first
+
+
+def test_a_journey_for_a_segment_acts_only_on_clients_in_the_segment(camille):
+    tokyo, journey, first = _tokyo_journey()
+    paris = BoutiqueFactory(code="PAR")
+    new_in, enrolled_in, enrolled_out = (
+        customer_upsert(source="crm", external_id=key, email=f"{key}@example.com", home_boutique=boutique).customer
+        for key, boutique in (("T-1", tokyo), ("T-2", tokyo), ("P-1", paris))
+    )
+    for customer in (enrolled_in, enrolled_out):
+        enrollment_enroll(customer=customer, journey=journey, stage=first, occurred_at=days_ago(30))
+    purchases = [buy(customer, number, days_ago(0))
+                 for number, customer in enumerate((camille, new_in, enrolled_in, enrolled_out), start=1)]
+
+    rules_apply_to_interactions(interaction_ids=[purchase.pk for purchase in purchases], now=NOW)
+
+    assert sorted(Enrollment.objects.filter(journey=journey).values_list("customer", "stage__key")) == sorted([
+        (new_in.pk, "buyer"), (enrolled_in.pk, "buyer"), (enrolled_out.pk, "first"),
+    ])
+    assert stage_of(camille, Journey.objects.get(slug="client-lifecycle")) == "purchase"  # other journeys as before
+
+
+@pytest.mark.parametrize("definition", [{"boutique_id": 999999}, {"value_tier": "emperor"}, {"colour": "red"}])
+def test_a_segment_that_does_not_filter_cleanly_holds_no_client_rather_than_every_client(camille, definition):
+    tokyo, journey, _first = _tokyo_journey(definition)
+    purchase = buy(camille, 1, days_ago(0))
+
+    rules_apply_to_interactions(interaction_ids=[purchase.pk], now=NOW)
+
+    assert Enrollment.objects.filter(journey=journey).count() == 0

@@ -7,12 +7,12 @@ import datetime as dt
 import pytest
 import time_machine
 
-from customers.models import Advisor, Customer, SourceSystem
+from customers.models import Advisor, Customer, Segment, SourceSystem
 from customers.services import customer_upsert
-from journeys.models import Enrollment, FollowUp, FollowUpTemplate, Journey, Rule, Transition
+from journeys.models import Enrollment, FollowUp, FollowUpTemplate, Journey, Rule, Stage, Transition
 from journeys.services import enrollment_enroll, enrollment_place, hands_off_set, rules_apply_time_based
 from journeys.tasks import rules_apply_time_based_task
-from tests.factories import make_staff
+from tests.factories import BoutiqueFactory, make_staff
 from touchpoints.services import interaction_record
 
 pytestmark = pytest.mark.django_db
@@ -151,6 +151,51 @@ def test_a_first_purchase_anniversary_counts_from_the_first_order(lifecycle):
     ]
 
 
+# 20:00 UTC on 28 February is already 1 March in Tokyo (05:00) and in Auckland (09:00), still 28 February in Paris.
+EVENING_UTC = dt.datetime(2027, 2, 28, 20, tzinfo=dt.UTC)
+
+
+def test_birthdays_come_on_the_clients_boutique_calendar_not_utcs(lifecycle, settings):
+    settings.TIME_ZONE = "Pacific/Auckland"  # the house's clock, for a client without a boutique
+    Rule.objects.filter(journey=lifecycle).update(is_active=False)
+    template = FollowUpTemplate.objects.create(name="Birthday", channel="advisor_task")
+    rule = Rule.objects.create(journey=lifecycle, name="Birthday tomorrow", trigger="date", profile_date="birthday",
+                               days=1, followup_template=template)
+    tokyo = BoutiqueFactory(code="TYO", timezone="Asia/Tokyo")
+    paris = BoutiqueFactory(code="PAR", timezone="Europe/Paris")
+    tokyo_2_march = client(1, birth_date=dt.date(1980, 3, 2), home_boutique=tokyo)  # tomorrow in Tokyo
+    tokyo_28_february = client(2, birth_date=dt.date(1980, 2, 28), home_boutique=tokyo)  # yesterday in Tokyo
+    paris_2_march = client(3, birth_date=dt.date(1980, 3, 2), home_boutique=paris)  # in two days in Paris
+    house_2_march = client(4, birth_date=dt.date(1980, 3, 2))  # tomorrow in Auckland
+    for customer in (tokyo_2_march, tokyo_28_february, paris_2_march, house_2_march):
+        place(customer, lifecycle, "loyalty", days_ago(30))
+
+    rules_apply_time_based(now=EVENING_UTC)
+
+    assert sorted(FollowUp.objects.values_list("customer", "idempotency_key")) == [
+        (tokyo_2_march.pk, f"rule:{rule.pk}:customer:{tokyo_2_march.pk}:2027-03-02"),
+        (house_2_march.pk, f"rule:{rule.pk}:customer:{house_2_march.pk}:2027-03-02"),
+    ]
+
+
+def test_a_first_purchase_anniversary_is_the_day_of_the_order_on_the_boutiques_calendar(lifecycle):
+    Rule.objects.filter(journey=lifecycle).update(is_active=False)
+    template = FollowUpTemplate.objects.create(name="Anniversary", channel="advisor_task")
+    rule = Rule.objects.create(journey=lifecycle, name="Anniversary", trigger="date",
+                               profile_date="first_purchase_anniversary", days=1, followup_template=template)
+    tokyo = BoutiqueFactory(code="TYO", timezone="Asia/Tokyo")
+    customer = client(1, home_boutique=tokyo)
+    # Bought at 01:00 on 2 March in Tokyo, which was still 1 March in UTC.
+    Customer.objects.filter(pk=customer.pk).update(first_order_at=dt.datetime(2025, 3, 1, 16, tzinfo=dt.UTC))
+    place(customer, lifecycle, "loyalty", days_ago(30))
+
+    rules_apply_time_based(now=EVENING_UTC)
+
+    assert list(FollowUp.objects.values_list("customer", "idempotency_key")) == [
+        (customer.pk, f"rule:{rule.pk}:customer:{customer.pk}:2027-03-02")
+    ]
+
+
 def test_the_beat_task_runs_the_time_rules_and_reports_per_rule(lifecycle):
     place(client(1), lifecycle, "purchase", dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
 
@@ -175,3 +220,24 @@ def test_a_rule_whose_template_was_switched_off_does_nothing_and_the_other_rules
     assert (stage_of(lapsed), stage_of(week)) == ("loyalty", "post_purchase")
     assert outcomes[Rule.objects.get(name__startswith="No purchase for a year").pk].fired == 0
     assert FollowUp.objects.count() == 0
+
+
+def test_a_time_rule_of_a_journey_for_a_segment_acts_only_on_clients_in_the_segment():
+    tokyo = BoutiqueFactory(code="TYO", timezone="Asia/Tokyo")
+    segment = Segment.objects.create(name="Tokyo clients", slug="tokyo", definition={"boutique_id": tokyo.pk})
+    journey = Journey.objects.create(name="Tokyo", slug="tokyo-journey", segment=segment)
+    first = Stage.objects.create(journey=journey, key="first", name="First", position=1)
+    second = Stage.objects.create(journey=journey, key="second", name="Second", position=2)
+    rule = Rule.objects.create(journey=journey, name="A week in first", trigger="time_in_stage", days=7,
+                               to_stage=second)
+    rule.from_stages.set([first])
+    inside, outside = client(1, home_boutique=tokyo), client(2)
+    for customer in (inside, outside):
+        enrollment_enroll(customer=customer, journey=journey, stage=first, occurred_at=days_ago(10))
+
+    outcomes = rules_apply_time_based(now=NOW, rule_ids=[rule.pk])
+
+    assert (outcomes[rule.pk].evaluated, outcomes[rule.pk].moved) == (1, 1)
+    assert sorted(Enrollment.objects.filter(journey=journey).values_list("customer", "stage__key")) == [
+        (inside.pk, "second"), (outside.pk, "first"),
+    ]

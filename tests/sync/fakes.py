@@ -182,6 +182,8 @@ class FakePos(FakeServer):
         self.orders: list[tuple[str, str, dict[str, Any]]] = []  # (updated_at, id, order), sorted
         self.visits: list[dict[str, Any]] = []
         self.customers: dict[str, dict[str, Any]] = {}
+        # Ids the POS answers 400 for, failing the whole batch that names one (as Square does for a malformed id).
+        self.refused_ids: set[str] = set()
 
     def add_order(self, order: dict[str, Any]) -> None:
         with self._lock:
@@ -203,6 +205,9 @@ class FakePos(FakeServer):
             return 401, {"errors": [{"code": "UNAUTHORIZED"}]}, {}
         if (method, path) == ("POST", "/v2/orders/search"):
             return self._search(body)
+        named = set(body.get("order_ids", []) or body.get("customer_ids", [])) if isinstance(body, dict) else set()
+        if path in ("/v2/orders/batch-retrieve", "/v2/customers/bulk-retrieve") and named & self.refused_ids:
+            return 400, {"errors": [{"code": "INVALID_VALUE", "detail": "malformed id"}]}, {}
         if (method, path) == ("POST", "/v2/orders/batch-retrieve"):
             wanted = set(body.get("order_ids", []))
             with self._lock:

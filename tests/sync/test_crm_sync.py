@@ -123,6 +123,32 @@ def test_a_client_the_crm_refuses_is_logged_and_the_others_are_pushed(fake_crm, 
     assert (run.updated, run.rejected) == (2, 1)
 
 
+def test_a_client_the_crm_refused_is_not_sent_again_until_the_client_changes(fake_crm, crm_setting):
+    # Given a client the CRM refused (its edits are locked there)
+    crm_client(fake_crm, "K1", updated_at=OLD, phone=None)
+    run_sync(crm_setting)
+    customer_update(customer=client("K1"), changes={"advisor_notes": "Prefers silk"})
+    fake_crm.refused["K1"] = 409
+    first = run_sync(crm_setting)
+    assert (first.rejected, fake_crm.calls("PATCH /api/clients/{id}")) == (1, 1)
+
+    # When the sync runs again, the client unchanged
+    again = run_sync(crm_setting)
+
+    # Then the refused changes are not sent again, nor logged again
+    assert (again.status, again.updated, again.rejected) == (SyncRun.Status.SUCCEEDED, 0, 0)
+    assert fake_crm.calls("PATCH /api/clients/{id}") == 1
+
+    # And once the client changes again (and the CRM accepts edits), the new changes go
+    del fake_crm.refused["K1"]
+    customer_update(customer=client("K1"), changes={"advisor_notes": "Prefers silk and cashmere"})
+    after_change = run_sync(crm_setting)
+    assert (after_change.updated, after_change.rejected) == (1, 0)
+    assert [client_id for client_id, _, _ in fake_crm.patches] == ["K1"]
+    assert fake_crm.patches[0][1] == {"notes": "Prefers silk and cashmere"}
+    assert run_sync(crm_setting).updated == 0  # accepted: nothing pending
+
+
 def test_malformed_crm_clients_are_rejected_and_a_malformed_page_stops_the_run(fake_crm, crm_setting):
     # Given a CRM page with one good client and three bad ones, and then an unreadable page
     crm_client(fake_crm, "K1", updated_at=OLD)

@@ -15,6 +15,7 @@ from django_celery_beat.schedulers import DatabaseScheduler
 from core.connectors import HttpClient, RetryPolicy, TransientError
 from sync.models import ConnectorSetting, SyncRejection, SyncRun
 from sync.services import connector_setting_save, sync_runs_resume
+from sync.tasks import connector_sync_task
 from tests.sync.fakes import square_order
 from touchpoints.models import Order
 
@@ -172,3 +173,33 @@ def test_a_task_out_of_time_hands_the_rest_of_its_run_to_a_fresh_task(fake_pos, 
     assert outcome == "continued"
     assert (run.status, run.attempts, run.pages, run.created) == (SyncRun.Status.SUCCEEDED, 2, 3, 4)
     assert Order.objects.count() == 4
+
+
+def test_deleting_a_connector_in_the_admin_takes_its_periodic_task_with_it(admin_client, pos_setting, crm_setting):
+    # Given two scheduled connectors
+    assert PeriodicTask.objects.filter(task="sync.tasks.connector_sync_task").count() == 2
+
+    # When one is deleted from its page and the other with the list's bulk delete
+    page = reverse("admin:sync_connectorsetting_delete", args=[pos_setting.pk])
+    assert admin_client.post(page, {"post": "yes"}).status_code == 302
+    listing = reverse("admin:sync_connectorsetting_changelist")
+    response = admin_client.post(listing, {"action": "delete_selected", "_selected_action": [crm_setting.pk],
+                                           "post": "yes"})
+    assert response.status_code == 302
+
+    # Then neither connector nor its schedule is left for beat
+    assert ConnectorSetting.objects.count() == 0
+    assert PeriodicTask.objects.filter(task="sync.tasks.connector_sync_task").count() == 0
+
+
+def test_a_schedule_left_by_a_connector_deleted_elsewhere_is_removed_at_its_next_tick(pos_setting):
+    # Given a connector deleted without its service (a shell, a cascade), its periodic task left behind
+    task_id, connector_id = pos_setting.periodic_task_id, pos_setting.pk
+    ConnectorSetting.objects.filter(pk=connector_id).delete()
+
+    # When beat runs that task
+    assert connector_sync_task.delay(connector_id).get() == []
+
+    # Then the task is gone, and beat will not run it again
+    assert not PeriodicTask.objects.filter(pk=task_id).exists()
+    assert SyncRun.objects.count() == 0

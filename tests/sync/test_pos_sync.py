@@ -384,3 +384,68 @@ def test_a_backfill_that_does_not_notify_the_journeys_records_history_and_moves_
     assert (run.status, run.created, Order.objects.count()) == (SyncRun.Status.SUCCEEDED, 7, 7)
     stages = sorted(Enrollment.objects.filter(journey__slug="client-lifecycle").values_list("stage__key", flat=True))
     assert stages == (["loyalty", "loyalty", "loyalty"] if notifies_journeys else [])
+
+
+def three_orders_of_new_clients(fake_pos, pos_setting) -> None:
+    pos_setting.options = {**pos_setting.options, "page_size": 10}
+    pos_setting.save()
+    for number in range(1, 4):
+        fake_pos.add_customer(f"C{number}", email_address=f"client{number}@example.com")
+        fake_pos.add_order(square_order(f"O{number}", customer_id=f"C{number}", location_id=LOCATION,
+                                        updated_at=stamp(number)))
+
+
+def test_a_4xx_for_one_client_of_a_page_refuses_that_clients_order_only(fake_pos, pos_setting, boutique):
+    # Given a page of three orders of three new clients, and a POS that refuses any batch naming C2
+    three_orders_of_new_clients(fake_pos, pos_setting)
+    fake_pos.refused_ids = {"C2"}
+
+    # When the sync runs
+    run = run_sync(pos_setting, boutique)
+
+    # Then the refused batch is split until the one client it refuses is found; the other orders are written
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert (run.created, run.rejected) == (2, 1)
+    rejection = SyncRejection.objects.get(run=run)
+    assert (rejection.external_id, rejection.reason) == (
+        "O2", "customer_id: The POS refused the client's profile: POST /v2/customers/bulk-retrieve answered 400: "
+              '{"errors": [{"code": "INVALID_VALUE", "detail": "malformed id"}]}',
+    )
+    assert sorted(Order.objects.values_list("external_id", flat=True)) == ["O1", "O3"]
+    assert fake_pos.calls("POST /v2/customers/bulk-retrieve") == 5  # [C1 C2 C3], [C1], [C2 C3], [C2], [C3]
+    assert SyncCursor.objects.get(stream="orders").value == {"since": stamp(3)}
+
+
+def test_a_4xx_for_an_order_fetched_whole_refuses_that_order_only(fake_pos, pos_setting, boutique):
+    # Given a page of two id-only entries, one of which the POS refuses to return
+    pos_setting.options = {**pos_setting.options, "page_size": 10}
+    pos_setting.save()
+    fake_pos.add_customer("C1", email_address="client1@example.com")
+    for number in (1, 2):
+        fake_pos.add_order(square_order(f"O{number}", customer_id="C1", location_id=LOCATION,
+                                        updated_at=stamp(number)))
+    fake_pos.script("POST /v2/orders/search", {"order_entries": [{"order_id": "O1"}, {"order_id": "O2"}]})
+    fake_pos.refused_ids = {"O2"}
+
+    run = run_sync(pos_setting, boutique)
+
+    assert (run.status, run.created, run.rejected) == (SyncRun.Status.SUCCEEDED, 1, 1)
+    assert SyncRejection.objects.get(run=run).external_id == "O2"
+    assert list(Order.objects.values_list("external_id", flat=True)) == ["O1"]
+
+
+@pytest.mark.parametrize("answers", [(401,), (403,), (400, 400, 400, 400, 400)],
+                         ids=["refused token", "forbidden", "every client refused alone too"])
+def test_a_4xx_that_is_not_about_one_record_still_fails_the_run_and_writes_nothing(
+    fake_pos, pos_setting, boutique, answers
+):
+    # Given a POS that refuses the token, or refuses every client even one at a time (not about one record)
+    three_orders_of_new_clients(fake_pos, pos_setting)
+    fake_pos.script("POST /v2/customers/bulk-retrieve", *answers)
+
+    run = run_sync(pos_setting, boutique)
+
+    assert run.status == SyncRun.Status.FAILED
+    assert run.error.startswith(f"orders: POST /v2/customers/bulk-retrieve answered {answers[0]}")
+    assert (Order.objects.count(), SyncRejection.objects.count()) == (0, 0)
+    assert SyncCursor.objects.get(stream="orders").value == {}

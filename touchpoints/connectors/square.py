@@ -16,7 +16,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from core.connectors import Connector, MalformedPage, Outcome, Page, RecordRejected
+from core.connectors import Connector, MalformedPage, Outcome, Page, RecordRejected, fetch_isolating_refusals
 from core.connectors.values import iso, items, moment, obj, reject, text
 from core.errors import ApplicationError
 from customers.models import Channel, Customer, CustomerIdentity, SourceSystem
@@ -68,15 +68,20 @@ class SquarePosConnector(Connector):
         data = self.http.request_json("POST", "/v2/orders/search", body=body)
         orders, next_page = _envelope(data, "orders", "POST /v2/orders/search", also="order_entries")
         stubs = [order["id"] for order in orders if _is_stub(order)]
+        refused_orders: dict[str, str] = {}
         if stubs:
-            full = self.http.request_json("POST", "/v2/orders/batch-retrieve",
-                                          body={"location_id": self.location_id, "order_ids": stubs})
-            fetched, _ = _envelope(full, "orders", "POST /v2/orders/batch-retrieve")
-            by_id = {order.get("id"): order for order in fetched if isinstance(order, dict)}
+            by_id, refused_orders = fetch_isolating_refusals(self._orders_by_id, stubs)
             # A stub the POS could not return stays a stub: rejected as such, with its id, when recorded.
             orders = [by_id.get(order["id"], order) if _is_stub(order) else order for order in orders]
-        context = {"customers": self._unknown_customers(orders)}
+        customers, refused_customers = self._unknown_customers(orders)
+        context = {"customers": customers, "refused_customers": refused_customers, "refused_orders": refused_orders}
         return _paged(orders, cursor, next_page, "updated_at", context)
+
+    def _orders_by_id(self, order_ids: list[str]) -> dict[str, Any]:
+        full = self.http.request_json("POST", "/v2/orders/batch-retrieve",
+                                      body={"location_id": self.location_id, "order_ids": order_ids})
+        fetched, _ = _envelope(full, "orders", "POST /v2/orders/batch-retrieve")
+        return {order.get("id"): order for order in fetched if isinstance(order, dict)}
 
     def _fetch_visits(self, cursor: dict[str, Any]) -> Page:
         params: dict[str, Any] = {"location_id": self.location_id, "limit": int(self.options["page_size"])}
@@ -86,20 +91,25 @@ class SquarePosConnector(Connector):
             params["cursor"] = cursor["page"]
         data = self.http.request_json("GET", "/v2/visits", params=params)
         visits, next_page = _envelope(data, "visits", "GET /v2/visits")
-        return _paged(visits, cursor, next_page, "visited_at", {"customers": self._unknown_customers(visits)})
+        customers, refused = self._unknown_customers(visits)
+        return _paged(visits, cursor, next_page, "visited_at", {"customers": customers, "refused_customers": refused})
 
-    def _unknown_customers(self, records: list[Any]) -> dict[str, dict[str, Any]]:
-        """The Square customers the records name that have no POS identity in Atelier yet, fetched in one call."""
+    def _unknown_customers(self, records: list[Any]) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+        """The Square customers the records name that have no POS identity in Atelier yet, fetched in one call
+        (split when the POS refuses it: fetch_isolating_refusals), and those the POS refused, with its answer."""
         wanted = {str(record["customer_id"]) for record in records
                   if isinstance(record, dict) and isinstance(record.get("customer_id"), str) and record["customer_id"]}
         if not wanted:
-            return {}
+            return {}, {}
         known = set(CustomerIdentity.objects.filter(system=self.system, external_id__in=wanted)
                     .values_list("external_id", flat=True))
         missing = sorted(wanted - known)
         if not missing:
-            return {}
-        data = self.http.request_json("POST", "/v2/customers/bulk-retrieve", body={"customer_ids": missing})
+            return {}, {}
+        return fetch_isolating_refusals(self._customers_by_id, missing)
+
+    def _customers_by_id(self, customer_ids: list[str]) -> dict[str, dict[str, Any]]:
+        data = self.http.request_json("POST", "/v2/customers/bulk-retrieve", body={"customer_ids": customer_ids})
         responses = data.get("responses") if isinstance(data, dict) else None
         if not isinstance(responses, dict):
             raise MalformedPage("POST /v2/customers/bulk-retrieve: the answer has no responses.",
@@ -124,6 +134,9 @@ class SquarePosConnector(Connector):
             "customer").first()
         if identity is not None:
             return identity.customer
+        refusal = page.context.get("refused_customers", {}).get(customer_id)
+        if refusal is not None:
+            raise reject("customer_id", f"The POS refused the client's profile: {refusal}")
         profile = page.context.get("customers", {}).get(customer_id, {})
         try:
             return customer_upsert(
@@ -138,7 +151,9 @@ class SquarePosConnector(Connector):
     def _record_order(self, order: dict[str, Any], page: Page) -> Outcome:
         external_id = text(order, "id", required=True, max_length=128)
         if _is_stub(order):
-            raise reject("line_items", "The POS returned the order's id only, even when asked for the order.")
+            refusal = page.context.get("refused_orders", {}).get(external_id)
+            raise reject("line_items", f"The POS refused to return the order: {refusal}" if refusal else
+                         "The POS returned the order's id only, even when asked for the order.")
         location = text(order, "location_id", required=True)
         if location != self.location_id:
             raise reject("location_id", f"The order is from location {location!r}, not {self.location_id!r}.")
