@@ -7,14 +7,16 @@ matches emails and phone numbers exactly on their normalized form, never with `i
 from __future__ import annotations
 
 import calendar
+import contextlib
 import datetime as dt
 import uuid
 import zoneinfo
 from typing import Any
 
 import django_filters
+from django.contrib.postgres.search import SearchQuery
 from django.core.validators import RegexValidator
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Value
 from django.utils import timezone
 
 from core.errors import ApplicationError
@@ -25,6 +27,7 @@ from customers.models import (
     ConsentChannel,
     ConsentPurpose,
     Customer,
+    CustomerIdentity,
     CustomerQuerySet,
     Persona,
     SourceSystem,
@@ -32,6 +35,7 @@ from customers.models import (
 )
 from customers.normalizers import normalize_phone
 from customers.scoping import visible_boutique_ids
+from customers.search import SEARCH_CONFIG, folded, name_prefix_query, reversed_phone
 
 # Characters a phone number is typed with; a term of only these (and enough digits) is searched as a phone.
 PHONE_CHARACTERS = frozenset("0123456789+-.()/ ")
@@ -90,10 +94,26 @@ def looks_like_phone(term: str) -> bool:
     return set(term) <= PHONE_CHARACTERS and sum(character.isdigit() for character in term) >= MIN_PHONE_DIGITS
 
 
+def phone_matches(term: str, *, region: str | None = None) -> Q:
+    """Clients whose phone is the number typed (any common format, read in `region` unless it has a country code),
+    or ends with its digits: a partial number, or a local one whose region the searcher's boutique does not say
+    (an API key, head office), found by its digits without the leading 0s."""
+    digits = "".join(character for character in term if character.isdigit()).lstrip("0")
+    condition = Q(pk__in=[])
+    # Not a whole, valid number: its digits may still end one.
+    with contextlib.suppress(ApplicationError):
+        condition |= Q(phone=normalize_phone(term, region=region))
+    if len(digits) >= MIN_PHONE_DIGITS:
+        # reverse(phone) LIKE '<digits reversed>%', read off customer_phone_suffix_idx.
+        condition |= Q(phone_reversed__startswith=digits[::-1])
+    return condition
+
+
 def customers_search(queryset: QuerySet[Customer], term: str, *, region: str | None = None) -> QuerySet[Customer]:
     """Clients matching what staff type in a search box: an email or a public id (exact), a phone number in any
-    common format (read in `region` unless it has a country code; matched exactly in E.164), or the start of
-    the first and/or last name (every word must start one of them)."""
+    common format or its last digits (phone_matches), an id another system gave the client (exact), or words of
+    their names: every word typed must start a word of the first or last name, in any order, without regard to
+    case or accents ("muhairi sara", "de vill", "beatrice" for Béatrice)."""
     term = " ".join(term.split())
     if not term:
         return queryset
@@ -103,16 +123,22 @@ def customers_search(queryset: QuerySet[Customer], term: str, *, region: str | N
     public_id = _as_uuid(term)
     if public_id is not None:
         return queryset.filter(public_id=public_id)
+    queryset = queryset.alias(phone_reversed=reversed_phone())
     if looks_like_phone(term):
-        try:
-            phone = normalize_phone(term, region=region)
-        except ApplicationError:
-            # Not a whole, valid number: no client can have it (partial numbers are not searched).
-            return queryset.none()
-        return queryset.filter(phone=phone)
-    for word in term.split(" ")[:MAX_NAME_WORDS]:
-        queryset = queryset.filter(Q(last_name__istartswith=word) | Q(first_name__istartswith=word))
-    return queryset
+        condition = phone_matches(term, region=region)
+    else:
+        query = name_prefix_query(term.split(" ")[:MAX_NAME_WORDS])
+        # The words folded as the names are (lower case, no accents), each a prefix: to_tsquery's `'word':*`.
+        condition = (Q(name_search=SearchQuery(folded(Value(query)), config=SEARCH_CONFIG, search_type="raw"))
+                     if query else Q(pk__in=[]))
+    if " " not in term and len(term) <= 128:
+        # One word may be the client's id in the POS, the ecommerce site or the CRM (all digits, as often as not).
+        # Read first, as ids: `OR id IN (…ids)` keeps PostgreSQL on its indexes, a subquery would not.
+        identified = list(CustomerIdentity.objects.filter(system__in=SourceSystem.values, external_id=term)
+                          .values_list("customer_id", flat=True)[:20])
+        if identified:
+            condition |= Q(pk__in=identified)
+    return queryset.filter(condition)
 
 
 def _visible_boutiques(request) -> QuerySet[Boutique]:
@@ -210,12 +236,11 @@ class CustomerFilterSet(django_filters.FilterSet):
         return queryset.filter(email=value.strip().lower())
 
     def filter_phone(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
+        # The search box's phone matching, whatever the caller: a local number finds its client by its digits.
         boutique = searcher_boutique(self.user)
-        try:
-            phone = normalize_phone(value, region=boutique.country if boutique else None)
-        except ApplicationError:
-            return queryset.none()
-        return queryset.filter(phone=phone)
+        return queryset.alias(phone_reversed=reversed_phone()).filter(
+            phone_matches(value, region=boutique.country if boutique else None)
+        )
 
     def filter_identity(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
         system, _, external_id = value.partition(":")

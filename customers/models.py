@@ -8,13 +8,15 @@ import zoneinfo
 import pghistory
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Lower, Upper
+from django.db.models.functions import Coalesce, Lower, Upper
 
 from core.models import TimeStampedModel
 from customers.scoping import BoutiqueQuerySet, BoutiqueScopedQuerySet
+from customers.search import name_search_vector, reversed_phone
 
 
 class Channel(models.TextChoices):
@@ -147,13 +149,21 @@ class CustomerQuerySet(BoutiqueScopedQuerySet):
         """The client book of the advisor who is `user`."""
         return self.filter(advisor__user=user)
 
+    def with_open_contact_conflicts(self) -> CustomerQuerySet:
+        """Each client with `open_contact_conflicts`: how many values other systems proposed wait for staff."""
+        waiting = (
+            ContactConflict.objects.filter(customer=models.OuterRef("pk"), status=ContactConflict.Status.OPEN)
+            .order_by().values("customer").annotate(count=models.Count("pk")).values("count")
+        )
+        return self.annotate(open_contact_conflicts=Coalesce(models.Subquery(waiting), 0))
+
 
 # History by database triggers: bulk writes from imports, syncs and the API are recorded like admin edits.
 # Derived metrics are left out; they change with every order and are recomputed from the orders anyway.
 @pghistory.track(
     exclude=[
         "lifetime_value", "order_count", "first_order_at", "last_order_at", "average_order_value", "recency_score",
-        "frequency_score", "monetary_score", "last_interaction_at", "updated_at",
+        "frequency_score", "monetary_score", "last_interaction_at", "updated_at", "name_search",
     ],
     model_name="CustomerHistory",
 )
@@ -195,6 +205,9 @@ class Customer(TimeStampedModel):
     monetary_score = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
     last_interaction_at = models.DateTimeField(null=True, blank=True, editable=False)
 
+    # Written by PostgreSQL from the names (customers.search): every writer, raw SQL included, keeps it true.
+    name_search = models.GeneratedField(expression=name_search_vector(), output_field=SearchVectorField(),
+                                        db_persist=True, editable=False)
     is_anonymized = models.BooleanField(default=False, editable=False)
     anonymized_at = models.DateTimeField(null=True, blank=True, editable=False)
     anonymized_by = models.ForeignKey(
@@ -250,6 +263,10 @@ class Customer(TimeStampedModel):
             # The list's name search is a case-insensitive prefix (istartswith): UPPER(name) LIKE 'MAR%'.
             models.Index(OpClass(Upper("last_name"), name="text_pattern_ops"), name="customer_last_name_prefix_idx"),
             models.Index(OpClass(Upper("first_name"), name="text_pattern_ops"), name="customer_first_name_prefix_idx"),
+            # Any word, or word start, of the names, accents folded (customers.search).
+            GinIndex(fields=["name_search"], name="customer_name_search_idx"),
+            # The last digits of a phone number: reverse(phone) LIKE '7195462%'.
+            models.Index(OpClass(reversed_phone(), name="text_pattern_ops"), name="customer_phone_suffix_idx"),
             # The consent filter asks consent @> {"email_marketing": true}.
             GinIndex(fields=["consent"], opclasses=["jsonb_path_ops"], name="customer_consent_idx"),
         ]

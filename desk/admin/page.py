@@ -287,7 +287,7 @@ class ClientPageMixin:
 
     def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Customer | None:
         """As ModelAdmin.get_object (through the scoped get_queryset), with the header's relations joined."""
-        queryset = self.get_queryset(request).select_related(*self.client_page_related)
+        queryset = self.get_queryset(request).select_related(*self.client_page_related).with_open_contact_conflicts()
         model = queryset.model
         lookup = model._meta.pk if from_field is None else model._meta.get_field(from_field)
         try:
@@ -362,7 +362,9 @@ class ClientPageMixin:
             newest_url=f"{page_url}#timeline" if cursor else "",
             journeys=client_journeys(customer=customer, now=timezone.now(), stages=stages),
             hands_off=hands_off_in_force(customer=customer, at=timezone.now()),
-            open_conflicts=client_open_contact_conflicts(customer=customer),
+            # Counted in the client's own query (get_object); a client loaded some other way counts them apart.
+            open_conflicts=customer.open_contact_conflicts if hasattr(customer, "open_contact_conflicts")
+            else client_open_contact_conflicts(customer=customer),
             conflicts_url=f"{reverse('admin:customers_contactconflict_changelist')}?customer={customer.pk}"
             "&status__exact=open",
             preferences=[(label, list(preferences.get(key) or [])) for key, label in PREFERENCE_LABELS],
