@@ -14,6 +14,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from config.probes import choose_broker, choose_cache
+from config.queues import queue_name, queue_prefix
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -201,6 +202,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=30 * 60)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=60 * 60)}
 CELERY_TIMEZONE = TIME_ZONE
+# --- Celery queues: one namespace per installation (config/queues.py) ---------------------------------------
+# Every queue is "<prefix>.<name>"; the prefix defaults to one derived from the database (name, host, port), so that
+# a demo, a benchmark and the tests on one broker never take each other's tasks. Workers also refuse a task stamped
+# for another database (config.celery).
+CELERY_QUEUE_PREFIX = env.str("CELERY_QUEUE_PREFIX", default="") or queue_prefix(DATABASES["default"])
+CELERY_TASK_DEFAULT_QUEUE = queue_name(CELERY_QUEUE_PREFIX, "default")
+# --- end of Celery queues -----------------------------------------------------------------------------------
 # Beat reads its schedule from the database (django-celery-beat): connector syncs are edited in the admin; the
 # entries below are copied into it when beat starts, so they are scheduled too.
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
@@ -374,5 +382,7 @@ FOLLOWUP_RECOMMENDED_PRODUCTS = env.int("FOLLOWUP_RECOMMENDED_PRODUCTS", default
 SYNC_TASK_SECONDS = env.int("SYNC_TASK_SECONDS", default=240)
 # A run whose task has shown no sign of life for this long is queued again (its lock tells whether it still runs).
 SYNC_STALLED_MINUTES = env.int("SYNC_STALLED_MINUTES", default=15)
-# The queue sync tasks go to (empty: Celery's default queue), e.g. for workers dedicated to syncs.
-SYNC_TASK_QUEUE = env.str("SYNC_TASK_QUEUE", default="") or None
+# The queue sync tasks go to (empty: Celery's default queue), e.g. for workers dedicated to syncs; in the
+# installation's namespace like every queue: SYNC_TASK_QUEUE=sync is "<CELERY_QUEUE_PREFIX>.sync".
+_sync_queue = env.str("SYNC_TASK_QUEUE", default="")
+SYNC_TASK_QUEUE = queue_name(CELERY_QUEUE_PREFIX, _sync_queue) if _sync_queue else None
