@@ -73,11 +73,22 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "core.security.ContentSecurityPolicyMiddleware",  # CONTENT_SECURITY_POLICY, below
     # Attaches the staff member and the URL to every history row a request writes.
     "pghistory.middleware.HistoryMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into its lockout response.
     "axes.middleware.AxesMiddleware",
 ]
+
+# --- Content-Security-Policy (core.security) ---------------------------------------------------------------
+# Scripts, styles, fonts and images from our own static files only (no CDN); inline styles allowed (the admin's and
+# Redoc's markup, email previews), inline scripts not. Redoc's search runs in a worker started from a blob: URL.
+CONTENT_SECURITY_POLICY = env.str("CONTENT_SECURITY_POLICY", default=(
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+))
+# --- end of Content-Security-Policy -------------------------------------------------------------------------
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",

@@ -50,6 +50,20 @@ def test_production_refuses_to_start_without_a_required_variable(variable):
     assert f"ImproperlyConfigured: {variable}" in result.stderr
 
 
+@pytest.mark.parametrize("secret_key", [
+    "x",
+    "short-but-varied-0123456789",  # 27 characters
+    "ab" * 40,  # long, two distinct characters
+    "django-insecure-" + "k3y-generated-by-startproject-and-never-changed-0123456789",
+])
+def test_production_refuses_to_start_with_a_weak_secret_key(secret_key):
+    result = manage("check", env={**PRODUCTION_ENV, "SECRET_KEY": secret_key})
+
+    assert result.returncode == 1
+    assert ("ImproperlyConfigured: SECRET_KEY is too weak for production: give at least 50 random characters"
+            in result.stderr)
+
+
 def test_sqlite_is_refused():
     result = manage("check", env={"DJANGO_SETTINGS_MODULE": "config.settings.local", "DATABASE_URL": "sqlite:///x.db"})
 
