@@ -101,6 +101,15 @@ AXES_COOLOFF_TIME = env.int("AXES_COOLOFF_MINUTES", default=15) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+# --- Client address behind a proxy (core.client_address): the lockout's and the anonymous API rate's address. ----
+# Behind a TLS proxy, REMOTE_ADDR is the proxy: the client's address is read from X-Forwarded-For, the entry
+# TRUSTED_PROXY_COUNT places from the right (each trusted proxy appends one). Without a proxy the header is ignored.
+BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", default=False)
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
+if TRUSTED_PROXY_COUNT < 1:
+    raise ImproperlyConfigured(f"TRUSTED_PROXY_COUNT is {TRUSTED_PROXY_COUNT}; give the number of proxies, 1 or more.")
+AXES_CLIENT_IP_CALLABLE = "core.client_address.client_address"
+# --- end of client address ----------------------------------------------------------------------------------
 
 # Staff sessions end after SESSION_IDLE_HOURS without a request, and when the browser closes.
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_HOURS", default=8) * 60 * 60
