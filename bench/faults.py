@@ -211,10 +211,10 @@ def main() -> None:  # noqa: PLR0915 (one run, told from top to bottom)
     parser.add_argument("--clients", type=int, default=2_000)
     parser.add_argument("--batches", type=int, default=40)
     parser.add_argument("--batch-size", type=int, default=250)
-    parser.add_argument("--orders", type=int, default=4_000)
+    parser.add_argument("--orders", type=int, default=2_000)
     parser.add_argument("--page-size", type=int, default=100)
     parser.add_argument("--sms", type=int, default=400)
-    parser.add_argument("--deadline", type=float, default=300, help="Seconds to wait for the work to end.")
+    parser.add_argument("--deadline", type=float, default=600, help="Seconds to wait for the work to end.")
     parser.add_argument("--keep", action="store_true")
     options = parser.parse_args()
 
@@ -275,7 +275,8 @@ def main() -> None:  # noqa: PLR0915 (one run, told from top to bottom)
         for worker in workers:
             worker.start()
         print(f"PostgreSQL {version}; {options.clients:,} clients; {options.batches} bulk batches of "
-              f"{options.batch_size}; {options.orders:,} POS orders; {options.sms} SMS follow-ups; 2 workers")
+              f"{options.batch_size}; {options.orders:,} POS orders; {options.sms} SMS follow-ups; 2 workers",
+              flush=True)
         started = time.monotonic()
         loader = threading.Thread(target=_post_batches, args=(f"http://127.0.0.1:{port}", secret, batches, report),
                                   daemon=True)
@@ -287,8 +288,10 @@ def main() -> None:  # noqa: PLR0915 (one run, told from top to bottom)
         from sync.tasks import sync_runs_resume_task
 
         schedule = [(3, "worker"), (8, "redis"), (13, "database")]
+        from touchpoints.models import Order
+
         deadline = started + options.deadline
-        last_dispatch = 0.0
+        last_dispatch = last_progress = 0.0
         while time.monotonic() < deadline:
             elapsed = time.monotonic() - started
             if schedule and elapsed >= schedule[0][0]:
@@ -320,12 +323,17 @@ def main() -> None:  # noqa: PLR0915 (one run, told from top to bottom)
             sync_active, due = _query(pending)
             if not schedule and report["done"] and not sync_active and due == 0:
                 break
+            if elapsed - last_progress >= 30:
+                last_progress = elapsed
+                stored = _query(lambda: Order.objects.filter(boutique=boutique).count())
+                print(f"  t={elapsed:5.0f} s  batches posted {report['posts']}, orders stored {stored:,}, "
+                      f"SMS follow-ups still due {due}", flush=True)
             time.sleep(0.5)
         elapsed = time.monotonic() - started
 
         from django.db.models import Count
 
-        from touchpoints.models import Interaction, Order
+        from touchpoints.models import Interaction
 
         def counts() -> dict:
             interactions = Interaction.objects.filter(external_id__startswith=f"faults-{run}-")
@@ -355,6 +363,7 @@ def main() -> None:  # noqa: PLR0915 (one run, told from top to bottom)
     expected_interactions = options.batches * options.batch_size
     recipients = [message.get("To") for message in provider.messages]
     sms_sent = found["followups"].get("sent", 0)
+    # Missing at the end: lost, or (with the deadline reached) not done yet; the sync run's status tells which.
     lost = {
         "interactions": expected_interactions - found["interactions"],
         "orders": options.orders - found["orders"],
@@ -376,7 +385,7 @@ def main() -> None:  # noqa: PLR0915 (one run, told from top to bottom)
     print(f"  POS sync      {options.orders:,} orders at the fake; stored {found['orders']:,}; run {found['run']}")
     print(f"  dispatch      {options.sms} SMS follow-ups: {found['followups']}; at the provider "
           f"{len(provider.messages)} messages from {len(provider.requests)} requests")
-    print(f"  lost          {lost}")
+    print(f"  missing       {lost}")
     print(f"  doubled       {doubled}")
     if not options.keep:
         _drop_database(DATABASE)
