@@ -29,6 +29,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 
+# The worker consumes this installation's queue only (CELERY_QUEUE_PREFIX, else derived from its database).
 worker: install
 	$(VENV)/bin/celery -A config worker --loglevel=info
 

@@ -39,6 +39,7 @@ if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
 from bench.seed import _setup_django, seed_if_needed  # noqa: E402
+from config.queues import queue_name  # noqa: E402
 
 DATABASE = "atelier_bench_api"
 BULK_SIZE = 1_000
@@ -51,9 +52,9 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _start_gunicorn(port: int, workers: int, database_url: str, task_queue: str) -> subprocess.Popen:
+def _start_gunicorn(port: int, workers: int, database_url: str, queue_prefix: str) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "bench.api_settings",
-           "LOG_LEVEL": "WARNING", "PYTHONPATH": str(PROJECT_ROOT), "BENCH_TASK_QUEUE": task_queue}
+           "LOG_LEVEL": "WARNING", "PYTHONPATH": str(PROJECT_ROOT), "CELERY_QUEUE_PREFIX": queue_prefix}
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi:application", "--workers", str(workers),
          "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--timeout", "120"],
@@ -173,8 +174,9 @@ def main() -> None:
                                              "external_id": f"plain-{run}-{n}"}), 1),
     ]
     levels = [int(level) for level in str(arguments.concurrency).split(",")]
-    task_queue = f"bench-api-{run}"
-    server = _start_gunicorn(port, arguments.workers, database_url, task_queue)
+    # The run's own queue namespace: no worker of another installation on this broker sees what the writes queue.
+    queue_prefix = f"bench-api-{run}"
+    server = _start_gunicorn(port, arguments.workers, database_url, queue_prefix)
     try:
         print(f"\n{total:,} clients; gunicorn {arguments.workers} workers; {arguments.seconds:.0f} s a scenario; "
               f"{os.cpu_count()} CPUs shared by the load generator, gunicorn and PostgreSQL")
@@ -189,7 +191,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
-        _drop_queue(task_queue)
+        _drop_queue(queue_name(queue_prefix, "default"))
 
 
 def _drop_queue(name: str) -> None:

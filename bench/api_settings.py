@@ -10,6 +10,5 @@ from config.settings.local import *  # noqa: E402,F403
 DEBUG = False
 ROOT_URLCONF = "bench.api_urls"
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
-# What the API queues after its writes (the journey rules, attribution) goes to a queue of the run's own, which
-# bench/api_load.py empties at the end: no worker of this machine may run those tasks against another database.
-CELERY_TASK_DEFAULT_QUEUE = os.environ.get("BENCH_TASK_QUEUE", "bench-api")
+# What the API queues after its writes (the journey rules, attribution) goes to the run's own queue namespace
+# (CELERY_QUEUE_PREFIX, set by bench/api_load.py), which the script empties at the end.

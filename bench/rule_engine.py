@@ -38,6 +38,7 @@ os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 os.environ.setdefault("CELERY_RESULT_BACKEND", os.environ["CELERY_BROKER_URL"])
 
 from bench.seed import _drop_database, _recreate_database, _setup_django  # noqa: E402
+from config.queues import queue_name  # noqa: E402
 
 RESULT_MARKER = "BENCH-RESULT "
 # The mix of touchpoints a house records (per cent): mostly digital signals, a few sales and carts.
@@ -153,16 +154,20 @@ def start_worker(database: str) -> tuple[subprocess.Popen, str]:
     params = settings.DATABASES["default"]
     user, host, port = params["USER"] or "postgres", params["HOST"] or "127.0.0.1", params["PORT"] or 5432
     url = f"postgres://{user}@{host}:{port}/{database}"
-    queue = f"bench-{uuid.uuid4().hex[:10]}"
-    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.local", "DEBUG": "false"}
+    # The run's own queue namespace: what the rules queue in turn stays with this worker, away from any other
+    # installation's worker on the broker (a demo's would run it against the demo's database).
+    prefix = f"bench-{uuid.uuid4().hex[:10]}"
+    queue = queue_name(prefix, "default")
+    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.local", "DEBUG": "false",
+           "CELERY_QUEUE_PREFIX": prefix}
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--concurrency=1",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "-Q", queue, "--loglevel=WARNING",
-         "-n", f"{queue}@%h"],
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=WARNING",
+         "-n", f"{prefix}@%h"],
         cwd=PROJECT_ROOT, env=env,
     )
     deadline = time.monotonic() + 60
-    while not app.control.ping(destination=[f"{queue}@{os.uname().nodename}"], timeout=0.5):
+    while not app.control.ping(destination=[f"{prefix}@{os.uname().nodename}"], timeout=0.5):
         if worker.poll() is not None or time.monotonic() > deadline:
             raise SystemExit("The Celery worker did not start.")
     return worker, queue

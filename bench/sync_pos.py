@@ -30,6 +30,7 @@ os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-long-enough-012345678
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 from bench.seed import _recreate_database, _setup_django  # noqa: E402
+from config.queues import queue_name  # noqa: E402
 
 DATABASE = "atelier_bench_sync"
 
@@ -95,21 +96,22 @@ def end_to_end(orders: list[dict], boutique, page_size: int, clients: int) -> tu
         options={"page_size": page_size}, is_enabled=False,
     ))
     setting.boutiques.add(boutique)
-    queue = f"bench-sync-{uuid.uuid4().hex[:8]}"
-    settings.SYNC_TASK_QUEUE = queue
+    # The run's own queue namespace (CELERY_QUEUE_PREFIX): no other installation's worker takes its tasks.
+    prefix = f"bench-sync-{uuid.uuid4().hex[:8]}"
+    queue = settings.SYNC_TASK_QUEUE = queue_name(prefix, "sync")
     params = settings.DATABASES["default"]
     env = {**os.environ, "DATABASE_URL": f"postgres://{params['USER'] or 'postgres'}@{params['HOST'] or '127.0.0.1'}:"
                                          f"{params['PORT'] or 5432}/{params['NAME']}",
-           "SYNC_TASK_QUEUE": queue, "CELERY_BROKER_URL": settings.CELERY_BROKER_URL}
+           "CELERY_QUEUE_PREFIX": prefix, "SYNC_TASK_QUEUE": "sync", "CELERY_BROKER_URL": settings.CELERY_BROKER_URL}
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--concurrency=1", "-Q", queue,
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=WARNING", "-n", f"{queue}@%h"],
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=WARNING", "-n", f"{prefix}@%h"],
         cwd=PROJECT_ROOT, env=env,
     )
     try:
         from config.celery import app
 
-        while not app.control.ping(destination=[f"{queue}@{os.uname().nodename}"], timeout=0.5):
+        while not app.control.ping(destination=[f"{prefix}@{os.uname().nodename}"], timeout=0.5):
             if worker.poll() is not None:
                 raise RuntimeError("The worker exited at start.")
         started = time.perf_counter()
@@ -124,6 +126,9 @@ def end_to_end(orders: list[dict], boutique, page_size: int, clients: int) -> tu
         worker.terminate()
         worker.wait(timeout=60)
         pos.stop()
+        # What the recorded orders queued in turn (the journey rules) names rows of the bench database only.
+        with app.connection_for_write() as connection:
+            connection.default_channel.queue_purge(queue_name(prefix, "default"))
 
 
 def main() -> None:

@@ -22,6 +22,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.ValidationError(
             detail=exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         )
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        exc = _throttled_instead(exc, context)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -31,6 +33,22 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     else:
         response.data = {"message": str(getattr(exc, "detail", exc)), "extra": {}}
     return response
+
+
+def _throttled_instead(exc: exceptions.APIException, context: dict[str, Any]) -> exceptions.APIException:
+    """A call refused for its credentials (none, or a wrong key) still counts against the view's rates.
+
+    DRF checks permissions before rates, so without this the anonymous rate would never count a call (every one is
+    refused with 401 first) and a key could be guessed at any speed. Past the rate, the answer is 429.
+    """
+    view, request = context.get("view"), context.get("request")
+    if view is None or request is None:
+        return exc
+    try:
+        view.check_throttles(request)
+    except exceptions.Throttled as throttled:
+        return throttled
+    return exc
 
 
 API_PATHS = ("/api/", "/webhooks/")

@@ -9,6 +9,8 @@ from redis.exceptions import RedisError
 from rest_framework.request import Request
 from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle
 
+from core.client_address import client_address
+
 logger = logging.getLogger(__name__)
 
 
@@ -51,3 +53,7 @@ class AnonymousRateThrottle(_FailOpen, AnonRateThrottle):
     """Calls without credentials (all refused with 401), per address."""
 
     scope = "anonymous"
+
+    def get_ident(self, request: Request) -> str:
+        # The login lockout's address (behind a proxy, the client's, not the proxy's): one rule for both.
+        return client_address(request) or ""

@@ -116,7 +116,7 @@ class FollowUpTemplateAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         # The list's result columns, counted in the list's one query (templates are few; follow-ups are many).
-        return super().get_queryset(request).annotate(**template_result_counts())
+        return super().get_queryset(request).annotate(**template_result_counts(viewer=request.user))
 
     @admin.display(description="Reached", ordering="reached_count")
     def reached(self, template: FollowUpTemplate) -> int:
@@ -140,7 +140,7 @@ class FollowUpTemplateAdmin(admin.ModelAdmin):
         template = self.get_object(request, unquote(object_id))
         extra_context = {**(extra_context or {})}
         if template is not None:
-            extra_context["results"] = followup_results(template=template)
+            extra_context["results"] = followup_results(template=template, viewer=request.user)
         return super().change_view(request, object_id, form_url, extra_context=extra_context)
 
     def preview_view(self, request, object_id: str):

@@ -9,8 +9,10 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 
 from customers.models import Customer
 from journeys.models import Enrollment, FollowUp, FollowUpTemplate, HandsOff, Rule, Stage, Transition
@@ -154,12 +156,13 @@ def _group(label: str, rows: list[dict]) -> dict:
     return counts
 
 
-def followup_results(*, template: FollowUpTemplate) -> TemplateResults:
+def followup_results(*, template: FollowUpTemplate, viewer: Any) -> TemplateResults:
     """Per variant of a template: sent, opened (where known), done, converted (an order attributed within the
     window), conversion rate and revenue (house currency), each variant tested against the holdout and against
-    the other variants. One query."""
+    the other variants; counted over the follow-ups of the clients `viewer` may see (an advisor: their boutique's;
+    head office: the house's). One query."""
     rows = list(
-        FollowUp.objects.filter(template=template)
+        FollowUp.objects.visible_to(viewer).filter(template=template)
         .values("variant__label", "status")
         .annotate(total=Count("pk"), weighed=Count("pk", filter=Q(sent_at__isnull=False)),
                   opened=Count("pk", filter=Q(opened_at__isnull=False)),
@@ -188,17 +191,24 @@ def followup_results(*, template: FollowUpTemplate) -> TemplateResults:
                            holdout=holdout, between_variants=between)
 
 
-def template_result_counts() -> dict:
+def template_result_counts(*, viewer: Any) -> dict:
     """Annotations for a FollowUpTemplate queryset: reached_count, converted_count, holdout_count and
-    holdout_converted_count, counted as followup_results counts them (the admin's list of templates)."""
-    reached = Q(followups__status__in=_REACHED)
-    weighed_holdout = Q(followups__status=FollowUp.Status.HELD_OUT, followups__sent_at__isnull=False)
-    converted = Q(followups__attributed_order__isnull=False)
+    holdout_converted_count, counted as followup_results counts them, over the follow-ups of the clients `viewer`
+    may see (the admin's list of templates)."""
+    followups = FollowUp.objects.visible_to(viewer).filter(template=OuterRef("pk")).order_by()
+    reached = Q(status__in=_REACHED)
+    weighed_holdout = Q(status=FollowUp.Status.HELD_OUT, sent_at__isnull=False)
+    converted = Q(attributed_order__isnull=False)
+
+    def count(condition: Q) -> Coalesce:
+        counted = followups.filter(condition).values("template").annotate(total=Count("pk")).values("total")
+        return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
     return {
-        "reached_count": Count("followups", filter=reached),
-        "converted_count": Count("followups", filter=reached & converted),
-        "holdout_count": Count("followups", filter=weighed_holdout),
-        "holdout_converted_count": Count("followups", filter=weighed_holdout & converted),
+        "reached_count": count(reached),
+        "converted_count": count(reached & converted),
+        "holdout_count": count(weighed_holdout),
+        "holdout_converted_count": count(weighed_holdout & converted),
     }
 
 

@@ -14,6 +14,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from config.probes import choose_broker, choose_cache
+from config.queues import queue_name, queue_prefix
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -72,11 +73,22 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "core.security.ContentSecurityPolicyMiddleware",  # CONTENT_SECURITY_POLICY, below
     # Attaches the staff member and the URL to every history row a request writes.
     "pghistory.middleware.HistoryMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into its lockout response.
     "axes.middleware.AxesMiddleware",
 ]
+
+# --- Content-Security-Policy (core.security) ---------------------------------------------------------------
+# Scripts, styles, fonts and images from our own static files only (no CDN); inline styles allowed (the admin's and
+# Redoc's markup, email previews), inline scripts not. Redoc's search runs in a worker started from a blob: URL.
+CONTENT_SECURITY_POLICY = env.str("CONTENT_SECURITY_POLICY", default=(
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+))
+# --- end of Content-Security-Policy -------------------------------------------------------------------------
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
@@ -89,6 +101,15 @@ AXES_COOLOFF_TIME = env.int("AXES_COOLOFF_MINUTES", default=15) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+# --- Client address behind a proxy (core.client_address): the lockout's and the anonymous API rate's address. ----
+# Behind a TLS proxy, REMOTE_ADDR is the proxy: the client's address is read from X-Forwarded-For, the entry
+# TRUSTED_PROXY_COUNT places from the right (each trusted proxy appends one). Without a proxy the header is ignored.
+BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", default=False)
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
+if TRUSTED_PROXY_COUNT < 1:
+    raise ImproperlyConfigured(f"TRUSTED_PROXY_COUNT is {TRUSTED_PROXY_COUNT}; give the number of proxies, 1 or more.")
+AXES_CLIENT_IP_CALLABLE = "core.client_address.client_address"
+# --- end of client address ----------------------------------------------------------------------------------
 
 # Staff sessions end after SESSION_IDLE_HOURS without a request, and when the browser closes.
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_HOURS", default=8) * 60 * 60
@@ -201,6 +222,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=30 * 60)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=60 * 60)}
 CELERY_TIMEZONE = TIME_ZONE
+# --- Celery queues: one namespace per installation (config/queues.py) ---------------------------------------
+# Every queue is "<prefix>.<name>"; the prefix defaults to one derived from the database (name, host, port), so that
+# a demo, a benchmark and the tests on one broker never take each other's tasks. Workers also refuse a task stamped
+# for another database (config.celery).
+CELERY_QUEUE_PREFIX = env.str("CELERY_QUEUE_PREFIX", default="") or queue_prefix(DATABASES["default"])
+CELERY_TASK_DEFAULT_QUEUE = queue_name(CELERY_QUEUE_PREFIX, "default")
+# --- end of Celery queues -----------------------------------------------------------------------------------
 # Beat reads its schedule from the database (django-celery-beat): connector syncs are edited in the admin; the
 # entries below are copied into it when beat starts, so they are scheduled too.
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
@@ -376,5 +404,7 @@ FOLLOWUP_RECOMMENDED_PRODUCTS = env.int("FOLLOWUP_RECOMMENDED_PRODUCTS", default
 SYNC_TASK_SECONDS = env.int("SYNC_TASK_SECONDS", default=240)
 # A run whose task has shown no sign of life for this long is queued again (its lock tells whether it still runs).
 SYNC_STALLED_MINUTES = env.int("SYNC_STALLED_MINUTES", default=15)
-# The queue sync tasks go to (empty: Celery's default queue), e.g. for workers dedicated to syncs.
-SYNC_TASK_QUEUE = env.str("SYNC_TASK_QUEUE", default="") or None
+# The queue sync tasks go to (empty: Celery's default queue), e.g. for workers dedicated to syncs; in the
+# installation's namespace like every queue: SYNC_TASK_QUEUE=sync is "<CELERY_QUEUE_PREFIX>.sync".
+_sync_queue = env.str("SYNC_TASK_QUEUE", default="")
+SYNC_TASK_QUEUE = queue_name(CELERY_QUEUE_PREFIX, _sync_queue) if _sync_queue else None

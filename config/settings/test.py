@@ -1,12 +1,16 @@
 """Test settings: the local PostgreSQL server when one answers on 127.0.0.1:5432, else the embedded one."""
 
 import os
+import uuid
 
 from config.probes import tcp_port_answers
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-that-is-long-enough-for-django-checks-0123456789")
 if not os.environ.get("DATABASE_URL") and tcp_port_answers("127.0.0.1", 5432):
     os.environ["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/atelier"
+# Each test run has its own queues on the shared broker: what it queues never reaches a demo's or another run's
+# worker (the workers the tests start are given this prefix, tests/conftest.py).
+os.environ.setdefault("CELERY_QUEUE_PREFIX", f"test-{uuid.uuid4().hex[:12]}")
 
 from .base import *  # noqa: E402,F403
 

@@ -50,6 +50,45 @@ def test_production_refuses_to_start_without_a_required_variable(variable):
     assert f"ImproperlyConfigured: {variable}" in result.stderr
 
 
+@pytest.mark.parametrize("secret_key", [
+    "x",
+    "short-but-varied-0123456789",  # 27 characters
+    "ab" * 40,  # long, two distinct characters
+    "django-insecure-" + "k3y-generated-by-startproject-and-never-changed-0123456789",
+])
+def test_production_refuses_to_start_with_a_weak_secret_key(secret_key):
+    result = manage("check", env={**PRODUCTION_ENV, "SECRET_KEY": secret_key})
+
+    assert result.returncode == 1
+    assert ("ImproperlyConfigured: SECRET_KEY is too weak for production: give at least 50 random characters"
+            in result.stderr)
+
+
+# What Chromium sends when someone opens an API address in a tab.
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
+BROWSER_GET = (
+    "from django.test import Client; "
+    f"response = Client().get('/api/v1/customers/', HTTP_ACCEPT={BROWSER_ACCEPT!r}, HTTP_HOST='atelier.example', "
+    "secure=True); print(response.status_code, response['Content-Type'])"
+)
+
+
+def test_production_answers_a_browser_with_json_not_the_browsable_api():
+    result = manage("shell", "-c", BROWSER_GET, env={**PRODUCTION_ENV, "CACHE_URL": "locmem://"})
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "401 application/json"
+
+
+def test_locally_a_browser_gets_the_browsable_api():
+    env = {**PRODUCTION_ENV, "DJANGO_SETTINGS_MODULE": "config.settings.local", "CACHE_URL": "locmem://"}
+
+    result = manage("shell", "-c", BROWSER_GET, env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "401 text/html; charset=utf-8"
+
+
 def test_sqlite_is_refused():
     result = manage("check", env={"DJANGO_SETTINGS_MODULE": "config.settings.local", "DATABASE_URL": "sqlite:///x.db"})
 

@@ -9,12 +9,13 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 
-from customers.models import SourceSystem
+from customers.models import Advisor, SourceSystem
 from journeys.models import FollowUp
 from journeys.selectors import followup_results, two_proportion_test
 from journeys.services import followup_record_outcome, followup_schedule, is_held_out
 from journeys.services.attribution import order_attribute
 from journeys.services.dispatch import followups_dispatch_due
+from tests.factories import make_staff
 from tests.journeys.helpers import make_client, make_template
 from touchpoints.models import Order
 from touchpoints.services import OrderLineData, interaction_record, order_record
@@ -226,7 +227,7 @@ def test_results_per_variant_count_reached_converted_and_revenue_and_test_agains
     add(None, "held_out", 5)  # not due yet: not weighed, so not counted
     FollowUp.objects.bulk_create(rows)
 
-    results = followup_results(template=template)
+    results = followup_results(template=template, viewer=make_staff(Advisor.Role.HEAD_OFFICE))
 
     variant_a, variant_b = results.variants
     assert (variant_a.label, variant_a.sent, variant_a.failed, variant_a.reached, variant_a.converted,
@@ -263,4 +264,5 @@ def test_an_email_opened_touchpoint_naming_the_message_id_notes_the_first_open(
 
     followup.refresh_from_db()
     assert followup.opened_at == SENT + dt.timedelta(hours=2)
-    assert followup_results(template=followup.template).variants[0].opened == 1
+    head_office = make_staff(Advisor.Role.HEAD_OFFICE)
+    assert followup_results(template=followup.template, viewer=head_office).variants[0].opened == 1

@@ -12,6 +12,7 @@ import uuid
 
 from django.conf import settings
 
+from config.queues import queue_name
 from tests.conftest import PROJECT_ROOT
 
 
@@ -25,13 +26,15 @@ class Workers:
     """Workers consuming one private queue (SYNC_TASK_QUEUE), against the test database."""
 
     def __init__(self) -> None:
-        self.queue = f"test-sync-{uuid.uuid4().hex[:12]}"
+        # SYNC_TASK_QUEUE names a queue in the installation's namespace: the worker is given the test run's prefix.
+        self.queue_suffix = f"sync-{uuid.uuid4().hex[:12]}"
+        self.queue = queue_name(settings.CELERY_QUEUE_PREFIX, self.queue_suffix)
         self.processes: list[subprocess.Popen] = []
 
     def start(self, *, pool: str = "solo") -> subprocess.Popen:
         from config.celery import app
 
-        name = f"{self.queue}-{len(self.processes)}"
+        name = f"test-{self.queue_suffix}-{len(self.processes)}"
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "tests.sync.worker_settings",
@@ -43,7 +46,8 @@ class Workers:
             # As in the test settings: no holdout unless a test asks for one, so which client is held out of a
             # follow-up does not depend on the database ids of the run.
             "FOLLOWUP_HOLDOUT_PERCENT": "0",
-            "SYNC_TASK_QUEUE": self.queue,
+            "CELERY_QUEUE_PREFIX": settings.CELERY_QUEUE_PREFIX,
+            "SYNC_TASK_QUEUE": self.queue_suffix,
         }
         if settings.CELERY_RESULT_BACKEND:
             env["CELERY_RESULT_BACKEND"] = settings.CELERY_RESULT_BACKEND

@@ -51,6 +51,9 @@ class Command(BaseCommand):
                 log = (logs / f"{name}.log").open("ab")
                 children.append(subprocess.Popen([*celery, *arguments], cwd=root, stdout=log, stderr=log))
                 self.stdout.write(f"Celery {name} started on {settings.CELERY_BROKER_URL} (log: var/log/{name}.log).")
+            # The demo's own queues, derived from its database (or CELERY_QUEUE_PREFIX): a benchmark or a test run on
+            # the same Redis queues elsewhere, and the worker refuses any task sent for another database.
+            self.stdout.write(f"Tasks go to {settings.CELERY_TASK_DEFAULT_QUEUE}.")
 
         # No autoreloader: its extra process would outlive a stop. SIGINT, unlike a default SIGTERM, lets each
         # child run its exit handlers, which is how the embedded PostgreSQL knows when the last user has gone.
