@@ -319,6 +319,12 @@ IMPORT_INLINE_MAX_BYTES = env.int("IMPORT_INLINE_MAX_BYTES", default=2 * 1024 * 
 IMPORT_WORKERS = env.int("IMPORT_WORKERS", default=None)
 # Uploaded import files are deleted this many days after their batch finished (the batch's record stays).
 IMPORT_UPLOADS_KEEP_DAYS = env.int("IMPORT_UPLOADS_KEEP_DAYS", default=30)
+# A run in the admin's request (the preview or import of a small upload, and reading its columns) stops after this.
+IMPORT_INLINE_MAX_SECONDS = env.float("IMPORT_INLINE_MAX_SECONDS", default=30.0)
+# What an Excel workbook may declare or hold on its first sheet (rows, columns, rows x columns); beyond, refused.
+IMPORT_WORKBOOK_MAX_ROWS = env.int("IMPORT_WORKBOOK_MAX_ROWS", default=1_048_576)
+IMPORT_WORKBOOK_MAX_COLUMNS = env.int("IMPORT_WORKBOOK_MAX_COLUMNS", default=1024)
+IMPORT_WORKBOOK_MAX_CELLS = env.int("IMPORT_WORKBOOK_MAX_CELLS", default=25_000_000)
 
 # Ecommerce webhooks (POST /webhooks/shopify/, /webhooks/woocommerce/): the shared secret each platform signs with.
 # Empty: that endpoint refuses every delivery (401, recorded as rejected).
