@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO, Any, BinaryIO
 
 import pghistory
 from django.conf import settings
@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from core.errors import ApplicationError
+from core.spreadsheets import csv_cell
 from imports.mapping import ColumnMapping
 from imports.models import FINISHED_STATUSES, ImportBatch, ImportKind, ImportProgress
 from imports.reader import Deadline, open_source
@@ -451,18 +452,26 @@ def import_rollback(*, batch: ImportBatch, actor: AbstractBaseUser | None = None
 
 
 def import_errors_csv(*, batch: ImportBatch, stream: IO[str]) -> int:
-    """Write the batch's row errors as CSV (line, column, message, then the row's own cells); returns the count."""
+    """Write the batch's row errors as CSV (line, column, message, then the row's own cells); returns the count.
+
+    Every cell goes through csv_cell, as the exports' do: the file's headers and cells (and messages quoting them)
+    come from whoever made the file, and a spreadsheet would run "=cmd|…" as a formula.
+    """
     writer = csv.writer(stream)
+
+    def write(cells: list[Any]) -> None:
+        writer.writerow([csv_cell(cell) for cell in cells])
+
     headers: list[str] | None = (batch.preview or {}).get("headers")
     if headers is not None:
-        writer.writerow(["line", "column", "message", *headers])
+        write(["line", "column", "message", *headers])
     count = 0
     for error in batch.row_errors.order_by("line", "pk").iterator(chunk_size=2_000):
         if headers is None:
             headers = list(error.row)
-            writer.writerow(["line", "column", "message", *headers])
-        writer.writerow([error.line, error.column, error.message, *(error.row.get(header, "") for header in headers)])
+            write(["line", "column", "message", *headers])
+        write([error.line, error.column, error.message, *(error.row.get(header, "") for header in headers)])
         count += 1
     if headers is None:
-        writer.writerow(["line", "column", "message"])
+        write(["line", "column", "message"])
     return count
