@@ -23,7 +23,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
 from core.errors import ApplicationError
@@ -51,7 +51,8 @@ class Scheme:
     event_ids: tuple[str, ...]
     shop: str
     secret_setting: str
-    kept_prefix: str
+    # The headers kept with a delivery (for reading and replay), each capped at HEADER_MAX_LENGTH; no others.
+    kept: tuple[str, ...]
 
 
 SCHEMES = {
@@ -62,7 +63,10 @@ SCHEMES = {
         event_ids=("x-shopify-webhook-id", "x-shopify-event-id"),
         shop="x-shopify-shop-domain",
         secret_setting="SHOPIFY_WEBHOOK_SECRET",
-        kept_prefix="x-shopify-",
+        kept=(
+            "x-shopify-topic", "x-shopify-webhook-id", "x-shopify-event-id", "x-shopify-shop-domain",
+            "x-shopify-api-version", "x-shopify-triggered-at", "x-shopify-hmac-sha256",
+        ),
     ),
     Provider.WOOCOMMERCE: Scheme(
         signature="x-wc-webhook-signature",
@@ -70,9 +74,17 @@ SCHEMES = {
         event_ids=("x-wc-webhook-delivery-id",),
         shop="x-wc-webhook-source",
         secret_setting="WOOCOMMERCE_WEBHOOK_SECRET",
-        kept_prefix="x-wc-webhook-",
+        kept=(
+            "x-wc-webhook-topic", "x-wc-webhook-delivery-id", "x-wc-webhook-source", "x-wc-webhook-resource",
+            "x-wc-webhook-event", "x-wc-webhook-id", "x-wc-webhook-signature",
+        ),
     ),
 }
+
+# What a kept header may hold: the claimed headers of a rejected delivery are whatever the sender chose.
+HEADER_MAX_LENGTH = 255
+# Deliveries deleted per statement by the purge.
+PURGE_CHUNK = 5_000
 
 # WooCommerce checks a new webhook's URL with an unsigned form post of its id, and refuses to save it on non-200.
 WOOCOMMERCE_PING = re.compile(rb"webhook_id=\d+")
@@ -116,7 +128,7 @@ def webhook_receive(*, provider: str, body: bytes, headers: Mapping[str, str]) -
         "event_id": event_id,
         "topic": lowered.get(scheme.topic, "")[:120],
         "shop": lowered.get(scheme.shop, "")[:255],
-        "headers": {name: value for name, value in lowered.items() if name.startswith(scheme.kept_prefix)},
+        "headers": {name: lowered[name][:HEADER_MAX_LENGTH] for name in scheme.kept if name in lowered},
     }
 
     secret = getattr(settings, scheme.secret_setting, "")
@@ -153,6 +165,35 @@ def _reject(values: dict[str, Any], code: str, message: str) -> WebhookDelivery:
     )
     logger.warning("webhooks.rejected delivery_id=%s provider=%s code=%s", delivery.pk, delivery.provider, code)
     return delivery
+
+
+def webhook_deliveries_purge(*, older_than: dt.timedelta) -> int:
+    """Delete the deliveries received longer ago than `older_than`; returns how many went.
+
+    Kept whatever their age: failed deliveries (they wait for a replay), and the processed delivery holding the
+    newest applied version of each record, which an old body sent again must still meet (a replay changes nothing).
+    A duplicate goes with its original.
+    """
+    limit = timezone.now() - older_than
+    newest = (
+        WebhookDelivery.objects.filter(
+            provider=OuterRef("provider"), subject=OuterRef("subject"), outcome=Outcome.PROCESSED
+        )
+        .order_by(F("subject_version").desc(nulls_last=True), "-pk")
+        .values("pk")[:1]
+    )
+    kept = WebhookDelivery.objects.filter(outcome=Outcome.PROCESSED).exclude(subject="").filter(pk=Subquery(newest))
+    old = (
+        WebhookDelivery.objects.filter(received_at__lt=limit)
+        .exclude(outcome=Outcome.FAILED)
+        .exclude(pk__in=kept.values("pk"))
+    )
+    deleted = 0
+    while chunk := list(old.order_by("pk").values_list("pk", flat=True)[:PURGE_CHUNK]):
+        deleted += WebhookDelivery.objects.filter(pk__in=chunk).delete()[1].get(WebhookDelivery._meta.label, 0)
+    if deleted:
+        logger.info("webhooks.deliveries_purged count=%s", deleted)
+    return deleted
 
 
 @transaction.atomic

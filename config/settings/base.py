@@ -222,6 +222,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "imports.tasks.import_uploads_purge_task",
         "schedule": 24 * 60 * 60,
     },
+    "purge-webhook-deliveries-nightly": {
+        "task": "webhooks.tasks.webhook_deliveries_purge_task",
+        "schedule": 24 * 60 * 60,
+    },
     "dispatch-due-followups-every-minute": {
         "task": "journeys.tasks.followups_dispatch_task",
         "schedule": 60,
@@ -330,6 +334,11 @@ IMPORT_WORKBOOK_MAX_CELLS = env.int("IMPORT_WORKBOOK_MAX_CELLS", default=25_000_
 # Empty: that endpoint refuses every delivery (401, recorded as rejected).
 SHOPIFY_WEBHOOK_SECRET = env.str("SHOPIFY_WEBHOOK_SECRET", default="")
 WOOCOMMERCE_WEBHOOK_SECRET = env.str("WOOCOMMERCE_WEBHOOK_SECRET", default="")
+# Deliveries accepted per source address (forged ones included), counted in the shared cache; beyond, 429.
+WEBHOOK_RATE = env.str("WEBHOOK_RATE", default="1200/min")
+# The delivery log is purged nightly of deliveries older than this (failed ones, and each record's newest applied
+# version, stay).
+WEBHOOK_DELIVERIES_KEEP_DAYS = env.int("WEBHOOK_DELIVERIES_KEEP_DAYS", default=90)
 
 # Region for phone numbers typed without a country code when no boutique tells (ISO 3166-1 alpha-2).
 DEFAULT_PHONE_REGION = env.str("DEFAULT_PHONE_REGION", default="FR")
