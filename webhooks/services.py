@@ -222,8 +222,15 @@ def _process(delivery: WebhookDelivery) -> None:
         delivery.outcome, delivery.error_code = Outcome.FAILED, ErrorCode.MALFORMED
         delivery.error_message = "The body is not a JSON object."
     else:
+        identity = mapping.body_identity(delivery.provider, payload)
+        delivery.body_key = _body_key(identity, delivery.body)
+        applied_by = _body_applied_by(delivery)
         handler = handler_for(delivery.provider, delivery.topic)
-        if handler is None:
+        if applied_by is not None:
+            delivery.original = applied_by
+            what = f"id {identity[0]}, updated {identity[1]}" if identity else "byte for byte"
+            handled = Handled(Outcome.DUPLICATE, f"The same body ({what}) was applied by delivery {applied_by.pk}.")
+        elif handler is None:
             handled = Handled(Outcome.IGNORED, f"Topic {delivery.topic!r} is not handled.")
         else:
             handled = _run(delivery, handler, payload)
@@ -233,13 +240,44 @@ def _process(delivery: WebhookDelivery) -> None:
     delivery.processed_at = timezone.now()
     delivery.save(update_fields=[
         "attempts", "outcome", "error_code", "error_message", "result", "subject", "subject_version", "processed_at",
-        "replayed_by",
+        "replayed_by", "body_key", "original",
     ])
     delivery.refresh_from_db(fields=["attempts"])
     log = logger.warning if delivery.outcome == Outcome.FAILED else logger.info
     log(
         "webhooks.%s delivery_id=%s provider=%s topic=%s attempts=%s",
         delivery.outcome, delivery.pk, delivery.provider, delivery.topic, delivery.attempts,
+    )
+
+
+def _body_key(identity: tuple[str, str] | None, body: str) -> str:
+    """The body's own id and updated_at, and its SHA-256: the id and version name what a replay would apply again;
+    the digest keeps two changes of one record within the same second (updated_at has whole seconds) apart."""
+    digest = f"sha256:{hashlib.sha256(body.encode('utf-8')).hexdigest()}"
+    if identity is None:
+        return digest
+    return f"id:{identity[0]}|updated:{identity[1]}|{digest}"
+
+
+def _body_applied_by(delivery: WebhookDelivery) -> WebhookDelivery | None:
+    """The processed delivery that already applied this body, if any: then this one is a replay (any topic, any
+    event id) and must change nothing.
+
+    A transaction lock on the body's key makes two deliveries of one body take turns: the second sees the first's
+    outcome. Only a processed delivery holds the body: the same version sent under a topic Atelier ignores
+    (orders/paid) first, or failing first, does not keep the topic it handles from applying it.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(%s))", [f"webhooks-body:{delivery.provider}:{delivery.body_key}"]
+        )
+    return (
+        WebhookDelivery.objects.filter(
+            provider=delivery.provider, body_key=delivery.body_key, outcome=Outcome.PROCESSED
+        )
+        .exclude(pk=delivery.pk)
+        .order_by("pk")
+        .first()
     )
 
 
@@ -416,4 +454,8 @@ def cart_abandoned_record(*, cart: mapping.CartData) -> Handled:
         },
     )
     what = "recorded" if recorded.created else "already on the timeline"
-    return Handled(Outcome.PROCESSED, f"Abandoned cart {cart.external_id} {what} for client {customer.pk}.")
+    # A subject, so that the purge keeps the checkout's newest delivery (and its body key) as it does an order's.
+    return Handled(
+        Outcome.PROCESSED, f"Abandoned cart {cart.external_id} {what} for client {customer.pk}.",
+        f"checkout:{cart.external_id}", cart.occurred_at,
+    )
