@@ -191,6 +191,19 @@ def test_a_part_that_unpacks_to_more_than_a_hundred_times_its_size_is_refused(tm
     )
 
 
+def test_a_sheet_whose_xml_breaks_part_way_is_refused_with_the_last_row_read(tmp_path):
+    rows = "".join(f'<row r="{line}">{cell(f"A{line}", f"c{line}@example.com")}</row>' for line in range(2, 5))
+    broken = f'<row r="5">{cell("A5", "&undefined;")}</row>'
+    content = workbook_file(sheet_xml(HEADER + rows + broken, dimension="A1:A5"))
+
+    with pytest.raises(ApplicationError) as refused:
+        read(content, tmp_path)
+
+    assert refused.value.message == (
+        "The workbook's first sheet cannot be read past row 4; save it again as .xlsx or CSV."
+    )
+
+
 # --- through the admin: a message on the upload page, never a 500 or a hung request ---------------------------
 
 
