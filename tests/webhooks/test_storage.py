@@ -95,6 +95,19 @@ def test_forged_deliveries_count_against_the_rate_too(client, settings):
     assert WebhookDelivery.objects.filter(outcome="rejected").count() == 2
 
 
+def test_a_sender_cannot_escape_the_rate_by_writing_its_own_forwarded_for_header(client, settings):
+    settings.WEBHOOK_RATE = "2/min"
+    body = encode(sample("customer.json"))
+
+    statuses = [
+        shopify_post(client, body, topic="customers/create", event_id=f"f-{n}", signature="forged",
+                     REMOTE_ADDR="203.0.113.7", HTTP_X_FORWARDED_FOR=f"10.0.0.{n}").status_code
+        for n in range(3)
+    ]
+
+    assert statuses == [401, 401, 429]
+
+
 def test_when_the_cache_does_not_answer_deliveries_go_through_and_the_outage_is_logged(client, caplog, settings):
     settings.WEBHOOK_RATE = "1/min"
     # Port 9 (discard) has no Redis: every cache call fails.
