@@ -189,7 +189,7 @@ class WorkbookTable(SourceTable):
     """
 
     def __iter__(self) -> Iterator[SourceRow]:
-        with self._origin.open_seekable() as stream, _workbook(stream) as sheet:
+        with self._origin.open_seekable() as stream, _workbook(stream, self.deadline) as sheet:
             for line, values in _sheet_rows(sheet, self.deadline):
                 if line > self.header_line:
                     cells = [_cell_text(value) for value in values]
@@ -424,7 +424,7 @@ def _open_workbook(
     origin: _Origin, *, fields: set[str], mapping: ColumnMapping, require_match: bool, deadline: Deadline | None
 ) -> WorkbookTable:
     origin.make_rewindable()
-    with origin.open_seekable() as stream, _workbook(stream) as sheet:
+    with origin.open_seekable() as stream, _workbook(stream, deadline) as sheet:
         headers, header_line = [], 0
         for line, values in _sheet_rows(sheet, deadline):
             cells = [_cell_text(value) for value in values]
@@ -449,11 +449,18 @@ def _open_workbook(
 
 
 @contextlib.contextmanager
-def _workbook(stream: BinaryIO) -> Iterator[Any]:
+def _workbook(stream: BinaryIO, deadline: Deadline | None = None) -> Iterator[Any]:
     """The first sheet of the workbook in `stream`, streamed (read-only mode keeps memory bounded), once its parts
-    have been checked (_check_parts) and what the sheet declares is within bounds (_check_declared)."""
+    have been checked (_check_parts) and what the sheet declares is within bounds (_check_declared).
+
+    With a `deadline`, every read of the archive checks it, so that openpyxl's own passes are bounded too (it
+    parses a whole sheet at load when the sheet does not declare its dimension).
+    """
+    if deadline is not None:
+        stream = _TimedStream(stream, deadline)  # type: ignore[assignment]
+    start = stream.tell()
     _check_parts(stream)
-    stream.seek(0)
+    stream.seek(start)
     # Formulas are read as the value the spreadsheet last computed (data_only), never evaluated.
     try:
         workbook = openpyxl.load_workbook(stream, read_only=True, data_only=True)
@@ -473,6 +480,30 @@ def _workbook(stream: BinaryIO) -> Iterator[Any]:
         yield sheet
     finally:
         workbook.close()
+
+
+class _TimedStream:
+    """A seekable stream whose every read checks a deadline (zipfile reads a few KiB at a time)."""
+
+    def __init__(self, stream: BinaryIO, deadline: Deadline) -> None:
+        self._stream = stream
+        self._deadline = deadline
+
+    def read(self, size: int = -1) -> bytes:
+        self._deadline.check()
+        return self._stream.read(size)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._stream.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._stream.tell()
+
+    def seekable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return True
 
 
 def _unreadable() -> ApplicationError:
