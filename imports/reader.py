@@ -238,6 +238,21 @@ def open_source(
     )
 
 
+def workbook_check(stream: BinaryIO, *, deadline: Deadline | None = None) -> None:
+    """Refuse, with the reason, an Excel workbook whose parts or first sheet are beyond what an import reads (the
+    checks open_source makes before reading a row): the upload form's check, before the file is stored. A file that
+    is not a zip archive passes (it is read as CSV later). The stream is put back where it was."""
+    start = stream.tell()
+    try:
+        if _read_up_to(stream, len(ZIP_MAGIC)) != ZIP_MAGIC:
+            return
+        stream.seek(start)
+        with _workbook(stream, deadline):
+            pass
+    finally:
+        stream.seek(start)
+
+
 class _Origin:
     """Where the bytes come from: a path, opened afresh for every pass, or the caller's stream, which is rewound
     when it can be and never closed (it belongs to the caller)."""
