@@ -13,6 +13,7 @@ from django import forms
 from core.errors import ApplicationError
 from imports.mapping import DATE_ORDERS, ColumnMapping
 from imports.models import ImportKind
+from imports.reader import Deadline, workbook_check
 from imports.registry import KINDS
 
 UPLOAD_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx")
@@ -84,6 +85,12 @@ class ImportUploadForm(forms.Form):
         upload = self.cleaned_data["file"]
         if Path(upload.name).suffix.lower() not in UPLOAD_SUFFIXES:
             raise forms.ValidationError(f"Upload a {', '.join(UPLOAD_SUFFIXES)} file.")
+        try:
+            # A hostile workbook (a DTD, a zip bomb, a sheet declaring a million rows of 16,384 columns) is refused
+            # here, before it is stored; the reader makes the same checks again whenever it opens one.
+            workbook_check(upload, deadline=Deadline.inline())
+        except ApplicationError as error:
+            raise forms.ValidationError(error.message) from None
         return upload
 
     def clean_encoding(self) -> str:

@@ -20,14 +20,19 @@ import itertools
 import os
 import shutil
 import tempfile
+import time
 import zipfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
+from xml.etree.ElementTree import ParseError
+from xml.parsers import expat
 
 import openpyxl
+from django.conf import settings
+from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 
 from core.errors import ApplicationError
@@ -44,6 +49,12 @@ READ_BUFFER = 1024 * 1024
 ZIP_MAGIC = b"PK\x03\x04"
 # An upload that cannot seek is spooled before openpyxl reads it: in memory up to this size, then on disk.
 SPOOL_IN_MEMORY = 16 * 1024 * 1024
+# A part of a workbook may unpack to this many times its packed size (XML of a real sheet packs 5 to 30 times; a
+# zip bomb packs a thousand times), once it unpacks to more than ZIP_RATIO_FROM bytes. Apache POI's rule.
+ZIP_MAX_RATIO = 100
+ZIP_RATIO_FROM = 1024 * 1024
+# What openpyxl raises on a zip archive or XML it cannot read.
+WORKBOOK_ERRORS = (zipfile.BadZipFile, KeyError, InvalidFileException, ValueError, OSError, ParseError, TypeError)
 BOMS = (
     # UTF-32 first: its little-endian BOM begins with UTF-16's.
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -66,6 +77,29 @@ class SourceRow(NamedTuple):
     extra: tuple[str, ...] = ()
 
 
+class Deadline:
+    """A time bound on reading a file, checked as each row is read: a run in a web request (the admin's preview and
+    import of a small upload) must end, whatever the file holds."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._expires_at = time.monotonic() + seconds
+
+    @classmethod
+    def inline(cls) -> Deadline:
+        """The bound of a run in the admin's request: IMPORT_INLINE_MAX_SECONDS."""
+        return cls(settings.IMPORT_INLINE_MAX_SECONDS)
+
+    def check(self) -> None:
+        if time.monotonic() >= self._expires_at:
+            raise ApplicationError(
+                f"Reading this file in the page took longer than {self.seconds:g} seconds (IMPORT_INLINE_MAX_SECONDS), "
+                "so it was stopped and nothing was written. Save it as CSV without what it does not need (empty rows "
+                "and columns, other sheets), or import it from the command line.",
+                extra={"seconds": self.seconds},
+            )
+
+
 class SourceTable:
     """A legacy file opened for reading: how it was read (encoding, delimiter, columns) and its rows.
 
@@ -83,8 +117,10 @@ class SourceTable:
         header_line: int,
         positions: dict[str, int],
         mapping: ColumnMapping,
+        deadline: Deadline | None = None,
     ) -> None:
         self._origin = origin
+        self.deadline = deadline
         self.encoding = encoding
         self.delimiter = delimiter
         self.headers = headers
@@ -120,6 +156,8 @@ class SourceTable:
         last_line = 0
         try:
             for cells in reader:
+                if self.deadline is not None:
+                    self.deadline.check()
                 line, last_line = last_line + 1, reader.line_num
                 if line > self.header_line and "".join(cells).strip():
                     yield self._row(line, cells)
@@ -151,11 +189,12 @@ class WorkbookTable(SourceTable):
     """
 
     def __iter__(self) -> Iterator[SourceRow]:
-        with self._origin.open_seekable() as stream, _workbook(stream) as sheet:
-            for line, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-                cells = [_cell_text(value) for value in values]
-                if line > self.header_line and "".join(cells).strip():
-                    yield self._row(line, cells)
+        with self._origin.open_seekable() as stream, _workbook(stream, self.deadline) as sheet:
+            for line, values in _sheet_rows(sheet, self.deadline):
+                if line > self.header_line:
+                    cells = [_cell_text(value) for value in values]
+                    if "".join(cells).strip():
+                        yield self._row(line, cells)
 
 
 def open_source(
@@ -166,6 +205,7 @@ def open_source(
     encoding: str | None = None,
     delimiter: str | None = None,
     require_match: bool = True,
+    deadline: Deadline | None = None,
 ) -> SourceTable:
     """Open a legacy CSV file: settle its encoding, delimiter and columns, and return its rows as a SourceTable.
 
@@ -173,13 +213,14 @@ def open_source(
     encoding, and the delimiter is sniffed among comma, semicolon, tab and pipe. Headers are matched to the
     mapping's columns, then to the field names themselves, ignoring case, a BOM and surrounding spaces. A file none
     of whose columns match is refused, unless `require_match` is False (the admin's mapping form reads its headers).
+    With a `deadline`, reading (the header now, the rows later) stops with an ApplicationError once it has passed.
     """
     fields = set(fields)
     mapping = mapping or ColumnMapping()
     mapping.validate_for(fields)
     origin = _Origin(source)
     if origin.sample.startswith(ZIP_MAGIC):
-        return _open_workbook(origin, fields=fields, mapping=mapping, require_match=require_match)
+        return _open_workbook(origin, fields=fields, mapping=mapping, require_match=require_match, deadline=deadline)
     encoding = _choose_encoding(origin, encoding)
     text = _sample_text(origin, encoding)
     delimiter = _choose_delimiter(text, delimiter)
@@ -193,7 +234,23 @@ def open_source(
         header_line=header_line,
         positions=positions,
         mapping=mapping,
+        deadline=deadline,
     )
+
+
+def workbook_check(stream: BinaryIO, *, deadline: Deadline | None = None) -> None:
+    """Refuse, with the reason, an Excel workbook whose parts or first sheet are beyond what an import reads (the
+    checks open_source makes before reading a row): the upload form's check, before the file is stored. A file that
+    is not a zip archive passes (it is read as CSV later). The stream is put back where it was."""
+    start = stream.tell()
+    try:
+        if _read_up_to(stream, len(ZIP_MAGIC)) != ZIP_MAGIC:
+            return
+        stream.seek(start)
+        with _workbook(stream, deadline):
+            pass
+    finally:
+        stream.seek(start)
 
 
 class _Origin:
@@ -379,12 +436,12 @@ def _consistency(sample: str, delimiter: str) -> tuple[bool, bool, int, int]:
 
 
 def _open_workbook(
-    origin: _Origin, *, fields: set[str], mapping: ColumnMapping, require_match: bool
+    origin: _Origin, *, fields: set[str], mapping: ColumnMapping, require_match: bool, deadline: Deadline | None
 ) -> WorkbookTable:
     origin.make_rewindable()
-    with origin.open_seekable() as stream, _workbook(stream) as sheet:
+    with origin.open_seekable() as stream, _workbook(stream, deadline) as sheet:
         headers, header_line = [], 0
-        for line, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+        for line, values in _sheet_rows(sheet, deadline):
             cells = [_cell_text(value) for value in values]
             if "".join(cells).strip():
                 headers, header_line = cells, line
@@ -402,25 +459,209 @@ def _open_workbook(
         header_line=header_line,
         positions=_match_headers(headers, fields=fields, mapping=mapping, require_match=require_match),
         mapping=mapping,
+        deadline=deadline,
     )
 
 
 @contextlib.contextmanager
-def _workbook(stream: BinaryIO) -> Iterator[Any]:
-    """The first sheet of the workbook in `stream`, streamed (read-only mode keeps memory bounded)."""
+def _workbook(stream: BinaryIO, deadline: Deadline | None = None) -> Iterator[Any]:
+    """The first sheet of the workbook in `stream`, streamed (read-only mode keeps memory bounded), once its parts
+    have been checked (_check_parts) and what the sheet declares is within bounds (_check_declared).
+
+    With a `deadline`, every read of the archive checks it, so that openpyxl's own passes are bounded too (it
+    parses a whole sheet at load when the sheet does not declare its dimension).
+    """
+    if deadline is not None:
+        stream = _TimedStream(stream, deadline)  # type: ignore[assignment]
+    start = stream.tell()
+    _check_parts(stream)
+    stream.seek(start)
     # Formulas are read as the value the spreadsheet last computed (data_only), never evaluated.
     try:
         workbook = openpyxl.load_workbook(stream, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, InvalidFileException, ValueError, OSError):
-        raise ApplicationError(
-            "This is a zipped file but not an Excel workbook (.xlsx) that can be read; save it as .xlsx or CSV."
-        ) from None
+    except WORKBOOK_ERRORS:
+        raise _unreadable() from None
     try:
         if not workbook.worksheets:
             raise ApplicationError("The workbook has no sheet.")
-        yield workbook.worksheets[0]
+        try:
+            sheet = workbook.worksheets[0]
+        except WORKBOOK_ERRORS:
+            raise _unreadable() from None
+        _check_declared(sheet)
+        # Read what the sheet holds, not what it declares: no row padded to the declared width, and no row past
+        # the declared last one dropped unread. _sheet_rows bounds what is actually there.
+        sheet.reset_dimensions()
+        yield sheet
     finally:
         workbook.close()
+
+
+class _TimedStream:
+    """A seekable stream whose every read checks a deadline (zipfile reads a few KiB at a time)."""
+
+    def __init__(self, stream: BinaryIO, deadline: Deadline) -> None:
+        self._stream = stream
+        self._deadline = deadline
+
+    def read(self, size: int = -1) -> bytes:
+        self._deadline.check()
+        return self._stream.read(size)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._stream.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._stream.tell()
+
+    def seekable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return True
+
+
+def _unreadable() -> ApplicationError:
+    return ApplicationError(
+        "This is a zipped file but not an Excel workbook (.xlsx) that can be read; save it as .xlsx or CSV."
+    )
+
+
+class _Doctype(Exception):
+    """Raised by the scan of a workbook's XML part at its DTD."""
+
+
+class _RootElement(Exception):
+    """Raised by the scan of a workbook's XML part at its first element: no DTD can follow it."""
+
+
+def _check_parts(stream: BinaryIO) -> None:
+    """Refuse a workbook one of whose parts unpacks to more than ZIP_MAX_RATIO times its packed size, or declares a
+    DTD (billion laughs, external entities).
+
+    openpyxl parses with the standard library's expat, which expands internal entities (defusedxml, which would
+    refuse them, is not installed). A DTD may only come before an XML document's first element, so each part is
+    parsed up to that element: cheap, whatever the part's size.
+    """
+    try:
+        archive = zipfile.ZipFile(stream)
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise _unreadable() from None
+    with archive:
+        for info in archive.infolist():
+            if info.is_dir():
+                continue
+            if info.file_size > ZIP_RATIO_FROM and info.file_size > ZIP_MAX_RATIO * max(info.compress_size, 1):
+                raise ApplicationError(
+                    f"The workbook's part {info.filename} unpacks to {info.file_size} bytes, "
+                    f"{info.file_size // max(info.compress_size, 1)} times what it takes in the file; an import "
+                    f"refuses a part that unpacks to more than {ZIP_MAX_RATIO} times its packed size (a zip bomb). "
+                    "Save the file again from Excel, or as CSV.",
+                    extra={"part": info.filename},
+                )
+            if _declares_doctype(archive, info):
+                raise ApplicationError(
+                    f"The workbook's part {info.filename} declares a DTD (<!DOCTYPE …>), which no spreadsheet "
+                    "program writes and an import never reads (its entities could expand without end). Save the file "
+                    "again from Excel, or as CSV.",
+                    extra={"part": info.filename},
+                )
+
+
+def _declares_doctype(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
+    """Whether the part, read as XML, declares a DTD before its first element (a part that is not XML: no)."""
+    parser = expat.ParserCreate()
+
+    def doctype(*args: Any) -> None:
+        raise _Doctype
+
+    def element(*args: Any) -> None:
+        raise _RootElement
+
+    parser.StartDoctypeDeclHandler = doctype
+    parser.EntityDeclHandler = doctype
+    parser.StartElementHandler = element
+    try:
+        with archive.open(info) as part:
+            while chunk := part.read(SAMPLE_SIZE):
+                parser.Parse(chunk, False)
+            parser.Parse(b"", True)
+    except _Doctype:
+        return True
+    except (_RootElement, expat.ExpatError, zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError):
+        # Past the prolog, or not XML (a picture, or a broken part that openpyxl will refuse if it reads it).
+        return False
+    return False
+
+
+def _check_declared(sheet: Any) -> None:
+    """Refuse a sheet whose declared dimension is beyond what an import reads (the rows, columns and cells limits)."""
+    rows, columns = sheet.max_row, sheet.max_column
+    if rows is None or columns is None:
+        return
+    limits = settings.IMPORT_WORKBOOK_MAX_ROWS, settings.IMPORT_WORKBOOK_MAX_COLUMNS, settings.IMPORT_WORKBOOK_MAX_CELLS
+    if rows > limits[0] or columns > limits[1] or rows * columns > limits[2]:
+        dimension = f"{get_column_letter(sheet.min_column)}{sheet.min_row}:{get_column_letter(columns)}{rows}"
+        raise ApplicationError(
+            f"The workbook's first sheet declares {rows} rows of {columns} columns ({dimension}); an import reads at "
+            f"most {limits[0]} rows, {limits[1]} columns and {limits[2]} cells. Delete the empty rows and columns "
+            "around the data, or save the sheet as CSV.",
+            extra={"rows": rows, "columns": columns},
+        )
+
+
+def _sheet_rows(sheet: Any, deadline: Deadline | None) -> Iterator[tuple[int, tuple[Any, ...]]]:
+    """The sheet's rows with their numbers, empty ones skipped, within the rows, columns and cells limits and the
+    deadline: whatever a sheet declares, what it holds is bounded as it is read."""
+    max_rows, max_columns = settings.IMPORT_WORKBOOK_MAX_ROWS, settings.IMPORT_WORKBOOK_MAX_COLUMNS
+    max_cells, cells = settings.IMPORT_WORKBOOK_MAX_CELLS, 0
+    rows = iter(sheet.iter_rows(values_only=True))
+    line = 0
+    while True:
+        try:
+            values = next(rows, None)
+        except WORKBOOK_ERRORS:
+            raise ApplicationError(
+                f"The workbook's first sheet cannot be read past row {line}; save it again as .xlsx or CSV.",
+                extra={"line": line},
+            ) from None
+        if values is None:
+            return
+        line += 1
+        if deadline is not None:
+            deadline.check()
+        if line > max_rows:
+            raise ApplicationError(
+                f"The workbook's first sheet has more than {max_rows} rows, the most an import reads. Split it, or "
+                "save it as CSV.",
+                extra={"line": line},
+            )
+        width = len(values)
+        if width > max_columns:
+            raise ApplicationError(
+                f"Row {line} of the workbook's first sheet reaches column {_column_name(width)} ({width}); an "
+                f"import reads at most {max_columns} columns. Delete the columns beyond the data, or save the sheet "
+                "as CSV.",
+                extra={"line": line, "columns": width},
+            )
+        cells += width
+        if cells > max_cells:
+            raise ApplicationError(
+                f"The workbook's first sheet has more than {max_cells} cells, the most an import reads. Split it, "
+                "or save it as CSV.",
+                extra={"line": line},
+            )
+        # A row of empty cells (a blank line, or a sheet's padding) is skipped without a look at each cell.
+        if width and values.count(None) < width:
+            yield line, values
+
+
+def _column_name(number: int) -> str:
+    """A column's letters (XFD), or its number past what letters can spell."""
+    try:
+        return get_column_letter(number)
+    except ValueError:
+        return str(number)
 
 
 def _cell_text(value: Any) -> str:

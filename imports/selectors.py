@@ -8,7 +8,7 @@ from typing import IO, Any
 from core.errors import ApplicationError
 from imports.mapping import ColumnMapping
 from imports.models import FINISHED_STATUSES, ImportBatch, ImportProgress
-from imports.reader import open_source
+from imports.reader import Deadline, open_source
 from imports.registry import KINDS
 
 
@@ -29,18 +29,19 @@ def file_columns(
 
     A legacy file often matches no field before it is mapped, so the reader is asked not to refuse it; a mapping
     file naming columns the file does not have is left out (only its reading options are kept), as the form is
-    where the columns get mapped.
+    where the columns get mapped. It runs in the admin's request, so it is bounded in time (IMPORT_INLINE_MAX_SECONDS).
     """
     fields = set(KINDS[kind].fields)
+    deadline = Deadline.inline()
     try:
         table = open_source(source, fields=fields, mapping=mapping, encoding=encoding, delimiter=delimiter,
-                            require_match=False)
+                            require_match=False, deadline=deadline)
     except ApplicationError:
         source.seek(0)
         options = ColumnMapping(date_order=mapping.date_order, decimal_comma=mapping.decimal_comma,
                                 default_region=mapping.default_region)
         table = open_source(source, fields=fields, mapping=options, encoding=encoding, delimiter=delimiter,
-                            require_match=False)
+                            require_match=False, deadline=deadline)
     return FileColumns(headers=list(table.headers), matched=dict(table.mapped), encoding=table.encoding,
                        delimiter=table.delimiter)
 

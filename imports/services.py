@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO, Any, BinaryIO
 
 import pghistory
 from django.conf import settings
@@ -24,9 +24,10 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from core.errors import ApplicationError
+from core.spreadsheets import csv_cell
 from imports.mapping import ColumnMapping
 from imports.models import FINISHED_STATUSES, ImportBatch, ImportKind, ImportProgress
-from imports.reader import open_source
+from imports.reader import Deadline, open_source
 from imports.registry import KINDS
 
 logger = logging.getLogger(__name__)
@@ -118,11 +119,17 @@ def _run(
     encoding: str | None,
     delimiter: str | None,
     progress: Callable[[int], None] | None,
+    deadline: Deadline | None = None,
 ) -> ImportBatch:
-    """Read and import (or preview) a RUNNING batch's file with its kind's pipeline: import_file and import_run."""
+    """Read and import (or preview) a RUNNING batch's file with its kind's pipeline: import_file and import_run.
+
+    With a `deadline`, reading stops once it has passed: the batch is FAILED with the reason, nothing written (the
+    pipeline's one transaction is rolled back).
+    """
     try:
         table = open_source(
-            source, fields=KINDS[batch.kind].fields, mapping=mapping, encoding=encoding, delimiter=delimiter
+            source, fields=KINDS[batch.kind].fields, mapping=mapping, encoding=encoding, delimiter=delimiter,
+            deadline=deadline,
         )
         batch.encoding, batch.delimiter = table.encoding, table.delimiter
         batch.save(update_fields=["encoding", "delimiter", "updated_at"])
@@ -284,11 +291,13 @@ def _dispatch(batch: ImportBatch) -> ImportBatch:
         transaction.on_commit(lambda: import_run_task.delay(batch_id))
         logger.info("imports.queued batch_id=%s", batch.pk)
         return batch
-    return import_run(batch=batch)
+    # In the request: bounded in time, whatever the file holds (a worker's run is not).
+    return import_run(batch=batch, deadline=Deadline.inline())
 
 
 def import_run(
-    *, batch: ImportBatch, progress: Callable[[int], None] | None = None, reports_progress: bool = False
+    *, batch: ImportBatch, progress: Callable[[int], None] | None = None, reports_progress: bool = False,
+    deadline: Deadline | None = None,
 ) -> ImportBatch:
     """Run a QUEUED batch from its stored file, as import_file runs a file, and return it finished.
 
@@ -296,7 +305,8 @@ def import_run(
     batch left RUNNING by a worker that died (the task is delivered again: acks late) runs again from the start; a
     batch running elsewhere, or neither QUEUED nor RUNNING, is returned as it is. A stored file whose checksum is
     not the batch's is refused (FAILED). With `reports_progress` (a worker), the rows read so far are written where
-    the admin can see them meanwhile (ImportProgress).
+    the admin can see them meanwhile (ImportProgress). With a `deadline` (a run in a web request), reading stops once
+    it has passed, and the batch is FAILED with the reason.
     """
     with _run_lock(batch.pk) as held:
         if not held:
@@ -313,7 +323,7 @@ def import_run(
         if not claimed:
             logger.info("imports.run_skipped batch_id=%s status=%s", batch.pk, batch.status)
             return batch
-        return _run_stored(batch, progress=progress, reports_progress=reports_progress)
+        return _run_stored(batch, progress=progress, reports_progress=reports_progress, deadline=deadline)
 
 
 @contextlib.contextmanager
@@ -332,7 +342,7 @@ def _run_lock(batch_id: int) -> Iterator[bool]:
 
 
 def _run_stored(
-    batch: ImportBatch, *, progress: Callable[[int], None] | None, reports_progress: bool
+    batch: ImportBatch, *, progress: Callable[[int], None] | None, reports_progress: bool, deadline: Deadline | None
 ) -> ImportBatch:
     try:
         stream = batch.stored_file.open("rb")
@@ -354,6 +364,7 @@ def _run_stored(
                 encoding=batch.encoding or None,
                 delimiter=batch.delimiter or None,
                 progress=report or progress,
+                deadline=deadline,
             )
         finally:
             if report is not None:
@@ -441,18 +452,26 @@ def import_rollback(*, batch: ImportBatch, actor: AbstractBaseUser | None = None
 
 
 def import_errors_csv(*, batch: ImportBatch, stream: IO[str]) -> int:
-    """Write the batch's row errors as CSV (line, column, message, then the row's own cells); returns the count."""
+    """Write the batch's row errors as CSV (line, column, message, then the row's own cells); returns the count.
+
+    Every cell goes through csv_cell, as the exports' do: the file's headers and cells (and messages quoting them)
+    come from whoever made the file, and a spreadsheet would run "=cmd|…" as a formula.
+    """
     writer = csv.writer(stream)
+
+    def write(cells: list[Any]) -> None:
+        writer.writerow([csv_cell(cell) for cell in cells])
+
     headers: list[str] | None = (batch.preview or {}).get("headers")
     if headers is not None:
-        writer.writerow(["line", "column", "message", *headers])
+        write(["line", "column", "message", *headers])
     count = 0
     for error in batch.row_errors.order_by("line", "pk").iterator(chunk_size=2_000):
         if headers is None:
             headers = list(error.row)
-            writer.writerow(["line", "column", "message", *headers])
-        writer.writerow([error.line, error.column, error.message, *(error.row.get(header, "") for header in headers)])
+            write(["line", "column", "message", *headers])
+        write([error.line, error.column, error.message, *(error.row.get(header, "") for header in headers)])
         count += 1
     if headers is None:
-        writer.writerow(["line", "column", "message"])
+        write(["line", "column", "message"])
     return count

@@ -5,25 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from redis.exceptions import RedisError
 from rest_framework.request import Request
 from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle
 
 from core.client_address import client_address
+from core.throttling import FailOpen as _FailOpen
 
 logger = logging.getLogger(__name__)
-
-
-class _FailOpen:
-    """A rate limit is a guard, not a gate: when the shared cache does not answer, the call goes through (and the
-    outage is logged) rather than every call of every integration failing with a 500."""
-
-    def allow_request(self, request: Request, view: Any) -> bool:
-        try:
-            return super().allow_request(request, view)
-        except (RedisError, OSError) as error:
-            logger.warning("integrations.throttle_cache_unavailable scope=%s error=%s", self.scope, error)
-            return True
 
 
 class ApiKeyRateThrottle(_FailOpen, SimpleRateThrottle):

@@ -25,7 +25,8 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     actions = ["replay"]
     fields = [
         "provider", "topic", "event_id", "shop", "received_at", "outcome", "result", "subject", "subject_version",
-        "error_code", "error_message", "attempts", "processed_at", "replayed_by", "original", "headers", "payload",
+        "body_key", "error_code", "error_message", "attempts", "processed_at", "replayed_by", "original", "headers",
+        "payload",
     ]
     readonly_fields = fields
 

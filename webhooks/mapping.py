@@ -405,3 +405,32 @@ def woocommerce_order(payload: dict[str, Any]) -> OrderData:
         client=woocommerce_client(payload, customer_id_key="customer_id"),
         version=optional_moment(payload.get("date_modified_gmt"), where="date_modified_gmt", naive_is_utc=True),
     )
+
+
+# --- a body's own identity, for replays ------------------------------------------------------------------------
+
+# Where each platform puts the moment a body's record was last changed (the version the body carries).
+VERSION_KEYS = {"shopify": ("updated_at",), "woocommerce": ("date_modified_gmt", "date_modified")}
+# Short enough for both, and the body's digest, to fit WebhookDelivery.body_key.
+IDENTITY_MAX_LENGTH = 80
+
+
+def body_identity(provider: str, payload: dict[str, Any]) -> tuple[str, str] | None:
+    """The body's own id (a checkout's token when it has no id) and updated_at, as the platform signed them; None
+    when it lacks either. Unlike the topic and event id headers, these are signed: a replay cannot change them."""
+    identity = next(
+        (
+            str(value).strip()
+            for value in (payload.get("id"), payload.get("token"))
+            if (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, str) and value.strip())
+        ),
+        "",
+    )
+    version = next(
+        (value.strip() for key in VERSION_KEYS.get(provider, ()) if isinstance(value := payload.get(key), str)
+         and value.strip()),
+        "",
+    )
+    if not identity or not version:
+        return None
+    return identity[:IDENTITY_MAX_LENGTH], version[:IDENTITY_MAX_LENGTH]

@@ -22,6 +22,8 @@ class WebhookDelivery(models.Model):
     (provider, event id) is unique among the deliveries that count (received, processed, ignored, failed): a
     platform's retry or a replayed request is kept as a `duplicate` row pointing at the first, and a request with a
     bad signature as a `rejected` row (without its body), so neither can take the event id of a genuine delivery.
+    The event id and topic are not signed: a body already applied (the same `body_key`) is a `duplicate` too, under
+    whatever event id or topic it comes again.
     """
 
     class Outcome(models.TextChoices):
@@ -58,6 +60,10 @@ class WebhookDelivery(models.Model):
     subject_version = models.DateTimeField(
         null=True, blank=True, help_text="The platform's updated_at of the subject in this body."
     )
+    body_key = models.CharField(
+        max_length=255, blank=True, default="",
+        help_text="The body's own id and updated_at, and its SHA-256: a body is applied once, whatever its headers.",
+    )
     processed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     original = models.ForeignKey(
@@ -82,6 +88,7 @@ class WebhookDelivery(models.Model):
         indexes = [
             models.Index(fields=["outcome", "-received_at"], name="webhook_outcome_received"),
             models.Index(fields=["provider", "subject", "-subject_version"], name="webhook_subject_version"),
+            models.Index(fields=["provider", "body_key"], name="webhook_body_key"),
         ]
 
     def __str__(self) -> str:

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
 from core.errors import ApplicationError
@@ -51,7 +51,8 @@ class Scheme:
     event_ids: tuple[str, ...]
     shop: str
     secret_setting: str
-    kept_prefix: str
+    # The headers kept with a delivery (for reading and replay), each capped at HEADER_MAX_LENGTH; no others.
+    kept: tuple[str, ...]
 
 
 SCHEMES = {
@@ -62,7 +63,10 @@ SCHEMES = {
         event_ids=("x-shopify-webhook-id", "x-shopify-event-id"),
         shop="x-shopify-shop-domain",
         secret_setting="SHOPIFY_WEBHOOK_SECRET",
-        kept_prefix="x-shopify-",
+        kept=(
+            "x-shopify-topic", "x-shopify-webhook-id", "x-shopify-event-id", "x-shopify-shop-domain",
+            "x-shopify-api-version", "x-shopify-triggered-at", "x-shopify-hmac-sha256",
+        ),
     ),
     Provider.WOOCOMMERCE: Scheme(
         signature="x-wc-webhook-signature",
@@ -70,9 +74,17 @@ SCHEMES = {
         event_ids=("x-wc-webhook-delivery-id",),
         shop="x-wc-webhook-source",
         secret_setting="WOOCOMMERCE_WEBHOOK_SECRET",
-        kept_prefix="x-wc-webhook-",
+        kept=(
+            "x-wc-webhook-topic", "x-wc-webhook-delivery-id", "x-wc-webhook-source", "x-wc-webhook-resource",
+            "x-wc-webhook-event", "x-wc-webhook-id", "x-wc-webhook-signature",
+        ),
     ),
 }
+
+# What a kept header may hold: the claimed headers of a rejected delivery are whatever the sender chose.
+HEADER_MAX_LENGTH = 255
+# Deliveries deleted per statement by the purge.
+PURGE_CHUNK = 5_000
 
 # WooCommerce checks a new webhook's URL with an unsigned form post of its id, and refuses to save it on non-200.
 WOOCOMMERCE_PING = re.compile(rb"webhook_id=\d+")
@@ -116,7 +128,7 @@ def webhook_receive(*, provider: str, body: bytes, headers: Mapping[str, str]) -
         "event_id": event_id,
         "topic": lowered.get(scheme.topic, "")[:120],
         "shop": lowered.get(scheme.shop, "")[:255],
-        "headers": {name: value for name, value in lowered.items() if name.startswith(scheme.kept_prefix)},
+        "headers": {name: lowered[name][:HEADER_MAX_LENGTH] for name in scheme.kept if name in lowered},
     }
 
     secret = getattr(settings, scheme.secret_setting, "")
@@ -155,6 +167,35 @@ def _reject(values: dict[str, Any], code: str, message: str) -> WebhookDelivery:
     return delivery
 
 
+def webhook_deliveries_purge(*, older_than: dt.timedelta) -> int:
+    """Delete the deliveries received longer ago than `older_than`; returns how many went.
+
+    Kept whatever their age: failed deliveries (they wait for a replay), and the processed delivery holding the
+    newest applied version of each record, which an old body sent again must still meet (a replay changes nothing).
+    A duplicate goes with its original.
+    """
+    limit = timezone.now() - older_than
+    newest = (
+        WebhookDelivery.objects.filter(
+            provider=OuterRef("provider"), subject=OuterRef("subject"), outcome=Outcome.PROCESSED
+        )
+        .order_by(F("subject_version").desc(nulls_last=True), "-pk")
+        .values("pk")[:1]
+    )
+    kept = WebhookDelivery.objects.filter(outcome=Outcome.PROCESSED).exclude(subject="").filter(pk=Subquery(newest))
+    old = (
+        WebhookDelivery.objects.filter(received_at__lt=limit)
+        .exclude(outcome=Outcome.FAILED)
+        .exclude(pk__in=kept.values("pk"))
+    )
+    deleted = 0
+    while chunk := list(old.order_by("pk").values_list("pk", flat=True)[:PURGE_CHUNK]):
+        deleted += WebhookDelivery.objects.filter(pk__in=chunk).delete()[1].get(WebhookDelivery._meta.label, 0)
+    if deleted:
+        logger.info("webhooks.deliveries_purged count=%s", deleted)
+    return deleted
+
+
 @transaction.atomic
 def webhook_replay(*, delivery: WebhookDelivery, actor: AbstractBaseUser | None = None) -> WebhookDelivery:
     """Process a failed delivery's stored body again (once its cause is fixed) and record the new outcome."""
@@ -181,8 +222,15 @@ def _process(delivery: WebhookDelivery) -> None:
         delivery.outcome, delivery.error_code = Outcome.FAILED, ErrorCode.MALFORMED
         delivery.error_message = "The body is not a JSON object."
     else:
+        identity = mapping.body_identity(delivery.provider, payload)
+        delivery.body_key = _body_key(identity, delivery.body)
+        applied_by = _body_applied_by(delivery)
         handler = handler_for(delivery.provider, delivery.topic)
-        if handler is None:
+        if applied_by is not None:
+            delivery.original = applied_by
+            what = f"id {identity[0]}, updated {identity[1]}" if identity else "byte for byte"
+            handled = Handled(Outcome.DUPLICATE, f"The same body ({what}) was applied by delivery {applied_by.pk}.")
+        elif handler is None:
             handled = Handled(Outcome.IGNORED, f"Topic {delivery.topic!r} is not handled.")
         else:
             handled = _run(delivery, handler, payload)
@@ -192,13 +240,44 @@ def _process(delivery: WebhookDelivery) -> None:
     delivery.processed_at = timezone.now()
     delivery.save(update_fields=[
         "attempts", "outcome", "error_code", "error_message", "result", "subject", "subject_version", "processed_at",
-        "replayed_by",
+        "replayed_by", "body_key", "original",
     ])
     delivery.refresh_from_db(fields=["attempts"])
     log = logger.warning if delivery.outcome == Outcome.FAILED else logger.info
     log(
         "webhooks.%s delivery_id=%s provider=%s topic=%s attempts=%s",
         delivery.outcome, delivery.pk, delivery.provider, delivery.topic, delivery.attempts,
+    )
+
+
+def _body_key(identity: tuple[str, str] | None, body: str) -> str:
+    """The body's own id and updated_at, and its SHA-256: the id and version name what a replay would apply again;
+    the digest keeps two changes of one record within the same second (updated_at has whole seconds) apart."""
+    digest = f"sha256:{hashlib.sha256(body.encode('utf-8')).hexdigest()}"
+    if identity is None:
+        return digest
+    return f"id:{identity[0]}|updated:{identity[1]}|{digest}"
+
+
+def _body_applied_by(delivery: WebhookDelivery) -> WebhookDelivery | None:
+    """The processed delivery that already applied this body, if any: then this one is a replay (any topic, any
+    event id) and must change nothing.
+
+    A transaction lock on the body's key makes two deliveries of one body take turns: the second sees the first's
+    outcome. Only a processed delivery holds the body: the same version sent under a topic Atelier ignores
+    (orders/paid) first, or failing first, does not keep the topic it handles from applying it.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(%s))", [f"webhooks-body:{delivery.provider}:{delivery.body_key}"]
+        )
+    return (
+        WebhookDelivery.objects.filter(
+            provider=delivery.provider, body_key=delivery.body_key, outcome=Outcome.PROCESSED
+        )
+        .exclude(pk=delivery.pk)
+        .order_by("pk")
+        .first()
     )
 
 
@@ -377,4 +456,8 @@ def cart_abandoned_record(*, cart: mapping.CartData) -> Handled:
         },
     )
     what = "recorded" if recorded.created else "already on the timeline"
-    return Handled(Outcome.PROCESSED, f"Abandoned cart {cart.external_id} {what} for client {customer.pk}.")
+    # A subject, so that the purge keeps the checkout's newest delivery (and its body key) as it does an order's.
+    return Handled(
+        Outcome.PROCESSED, f"Abandoned cart {cart.external_id} {what} for client {customer.pk}.",
+        f"checkout:{cart.external_id}", cart.occurred_at,
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -9,11 +11,18 @@ from django.views.decorators.http import require_POST
 
 from webhooks.models import Provider, WebhookDelivery
 from webhooks.services import webhook_is_ping, webhook_receive
+from webhooks.throttling import WebhookRateThrottle
 
 Outcome = WebhookDelivery.Outcome
 
 
 def _receive(request: HttpRequest, provider: str) -> JsonResponse:
+    throttle = WebhookRateThrottle()
+    if not throttle.allow_request(request, None):
+        response = JsonResponse({"message": "Too many deliveries from this address; retry later.", "extra": {}},
+                                status=429)
+        response["Retry-After"] = str(max(1, math.ceil(throttle.wait() or 1)))
+        return response
     try:
         body = request.body
     except RequestDataTooBig:

@@ -250,6 +250,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "imports.tasks.import_uploads_purge_task",
         "schedule": 24 * 60 * 60,
     },
+    "purge-webhook-deliveries-nightly": {
+        "task": "webhooks.tasks.webhook_deliveries_purge_task",
+        "schedule": 24 * 60 * 60,
+    },
     "dispatch-due-followups-every-minute": {
         "task": "journeys.tasks.followups_dispatch_task",
         "schedule": 60,
@@ -347,11 +351,22 @@ IMPORT_INLINE_MAX_BYTES = env.int("IMPORT_INLINE_MAX_BYTES", default=2 * 1024 * 
 IMPORT_WORKERS = env.int("IMPORT_WORKERS", default=None)
 # Uploaded import files are deleted this many days after their batch finished (the batch's record stays).
 IMPORT_UPLOADS_KEEP_DAYS = env.int("IMPORT_UPLOADS_KEEP_DAYS", default=30)
+# A run in the admin's request (the preview or import of a small upload, and reading its columns) stops after this.
+IMPORT_INLINE_MAX_SECONDS = env.float("IMPORT_INLINE_MAX_SECONDS", default=30.0)
+# What an Excel workbook may declare or hold on its first sheet (rows, columns, rows x columns); beyond, refused.
+IMPORT_WORKBOOK_MAX_ROWS = env.int("IMPORT_WORKBOOK_MAX_ROWS", default=1_048_576)
+IMPORT_WORKBOOK_MAX_COLUMNS = env.int("IMPORT_WORKBOOK_MAX_COLUMNS", default=1024)
+IMPORT_WORKBOOK_MAX_CELLS = env.int("IMPORT_WORKBOOK_MAX_CELLS", default=25_000_000)
 
 # Ecommerce webhooks (POST /webhooks/shopify/, /webhooks/woocommerce/): the shared secret each platform signs with.
 # Empty: that endpoint refuses every delivery (401, recorded as rejected).
 SHOPIFY_WEBHOOK_SECRET = env.str("SHOPIFY_WEBHOOK_SECRET", default="")
 WOOCOMMERCE_WEBHOOK_SECRET = env.str("WOOCOMMERCE_WEBHOOK_SECRET", default="")
+# Deliveries accepted per source address (forged ones included), counted in the shared cache; beyond, 429.
+WEBHOOK_RATE = env.str("WEBHOOK_RATE", default="1200/min")
+# The delivery log is purged nightly of deliveries older than this (failed ones, and each record's newest applied
+# version, stay).
+WEBHOOK_DELIVERIES_KEEP_DAYS = env.int("WEBHOOK_DELIVERIES_KEEP_DAYS", default=90)
 
 # Region for phone numbers typed without a country code when no boutique tells (ISO 3166-1 alpha-2).
 DEFAULT_PHONE_REGION = env.str("DEFAULT_PHONE_REGION", default="FR")

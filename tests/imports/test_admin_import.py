@@ -185,7 +185,7 @@ def test_row_errors_download_as_csv(head_office, broken_file):
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert rows == [
         ["line", "column", "message", "external_id", "email", "birth_date", "home_boutique"],
-        ["3", "email", "'not-an-email' is not a valid email address.", "C2", "not-an-email", "", ""],
+        ["3", "email", "''not-an-email' is not a valid email address.", "C2", "not-an-email", "", ""],
         ["4", "birth_date", "1990-02-31 is not a date (day 31 of month 2).", "C3", "three@example.com",
          "1990-02-31", ""],
         ["5", "home_boutique", "No boutique has the code XXX-000.", "C4", "four@example.com", "", "XXX-000"],

@@ -224,7 +224,32 @@ def test_an_invalid_row_rejects_the_file_and_writes_nothing(house, broken_file):
     assert import_errors_csv(batch=batch, stream=stream) == 3
     assert stream.getvalue().splitlines()[:2] == [
         "line,column,message,external_id,email,birth_date,home_boutique",
-        "3,email,'not-an-email' is not a valid email address.,C2,not-an-email,,",
+        # A message that starts with an apostrophe gets one more, as an export's text does (core.spreadsheets).
+        "3,email,''not-an-email' is not a valid email address.,C2,not-an-email,,",
+    ]
+
+
+def test_the_refused_rows_csv_defuses_cells_a_spreadsheet_would_run_as_formulas(house, tmp_path):
+    # What a refused row brings back (its cells, the file's headers, a message quoting a cell) is escaped as the
+    # exports are: opened in a spreadsheet, none of it runs.
+    hostile = tmp_path / "hostile.csv"
+    with open(hostile, "w", encoding="utf-8", newline="") as stream:
+        csv.writer(stream).writerows([
+            ["external_id", "email", "birth_date", '=HYPERLINK("http://evil.example")'],
+            ["=cmd|' /C calc'!A0", "=cmd|' /C calc'!A0", "@SUM(1+1)", "+1"],
+            ["C3", "three@example.com", "-2+3", "\tTab"],
+        ])
+    batch = import_file(kind="customers", source=hostile, file_name="hostile.csv")
+    stream = io.StringIO()
+
+    assert import_errors_csv(batch=batch, stream=stream) == 2
+    command = "=cmd|' /C calc'!A0"
+    assert list(csv.reader(io.StringIO(stream.getvalue()))) == [
+        ["line", "column", "message", "external_id", "email", "birth_date", "'=HYPERLINK(\"http://evil.example\")"],
+        ["2", "email", f'"{command}" is not a valid email address.', f"'{command}", f"'{command}", "'@SUM(1+1)",
+         "'+1"],
+        ["3", "birth_date", "'-2+3 is not a date (expected year-month-day, e.g. 2024-12-31).", "C3",
+         "three@example.com", "'-2+3", "'\tTab"],
     ]
 
 

@@ -29,7 +29,8 @@ def encode(payload: dict[str, Any]) -> bytes:
 
 
 def shopify_post(client: Client, body: bytes, *, topic: str, event_id: str, secret: str = SHOPIFY_SECRET,
-                 signature: str | None = None):
+                 signature: str | None = None, **extra: Any):
+    """A signed Shopify-style delivery; `extra` goes to the test client (REMOTE_ADDR for the sender's address)."""
     headers = {
         "X-Shopify-Topic": topic,
         "X-Shopify-Webhook-Id": event_id,
@@ -37,7 +38,7 @@ def shopify_post(client: Client, body: bytes, *, topic: str, event_id: str, secr
         "X-Shopify-Api-Version": "2025-01",
         "X-Shopify-Hmac-Sha256": signature if signature is not None else body_signature(body, secret),
     }
-    return client.post("/webhooks/shopify/", data=body, content_type="application/json", headers=headers)
+    return client.post("/webhooks/shopify/", data=body, content_type="application/json", headers=headers, **extra)
 
 
 def woocommerce_post(client: Client, body: bytes, *, topic: str, delivery_id: str):
