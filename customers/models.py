@@ -288,8 +288,11 @@ class CustomerIdentity(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="identities")
     system = models.CharField(max_length=16, choices=SourceSystem.choices)
     external_id = models.CharField(max_length=128)
+    # A database default too: the importer and the benchmark's generator insert identities in raw SQL (trusted: files
+    # staff load, data the house made), and a row must never stay unverified by omission.
     is_verified = models.BooleanField(
         default=True,
+        db_default=True,
         help_text="The client was created from this record, or it was linked by a verified match (an account with a "
         "verified email, the client at the till, the house CRM). Only a verified record updates the client's name, "
         "email and phone; the others' differences wait for staff as contact conflicts.",

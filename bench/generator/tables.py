@@ -35,7 +35,8 @@ class _Table:
         missing = [
             f.name
             for f in model._meta.concrete_fields
-            if f.attname not in fields and not f.null and not f.primary_key
+            if f.attname not in fields and not f.null and not f.primary_key and not f.generated
+            and f.db_default is models.NOT_PROVIDED
         ]
         if missing:
             raise RuntimeError(f"bench.generator does not fill {self.label}.{', '.join(missing)}; add them.")

@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='customeridentity',
             name='is_verified',
-            field=models.BooleanField(default=True, help_text="The client was created from this record, or it was linked by a verified match (an account with a verified email, the client at the till, the house CRM). Only a verified record updates the client's name, email and phone; the others' differences wait for staff as contact conflicts."),
+            field=models.BooleanField(db_default=True, default=True, help_text="The client was created from this record, or it was linked by a verified match (an account with a verified email, the client at the till, the house CRM). Only a verified record updates the client's name, email and phone; the others' differences wait for staff as contact conflicts."),
         ),
         migrations.CreateModel(
             name='ContactConflict',
