@@ -37,6 +37,15 @@ def pytest_collection_modifyitems(config, items):
         )
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_budgets():
+    """Rate counters live in the test process's cache: each test starts with a full budget. Calls refused with 401
+    count against the per-address rate, so anonymous calls of earlier tests (all from 127.0.0.1) must not add up."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 def database_url(database: dict) -> str:
     """A DATABASE_URL for a worker process on `database` (a DATABASES entry), identical in identity to it."""
     user = database["USER"] or "postgres"
