@@ -136,6 +136,9 @@ def installation_worker(django_db_serialized_rollback, transactional_db, tmp_pat
 
     from config.celery import app
 
+    # What earlier tests of the run left on the queue (a sync test's worker consumes only the sync queue, and the
+    # journey tasks its orders queue stay behind) is not this test's: it would run on this worker.
+    purge_queue(app.conf.task_default_queue)
     worker = Worker(name=f"test-{uuid.uuid4().hex[:12]}", database_url=database_url(settings.DATABASES["default"]),
                     queue_prefix=settings.CELERY_QUEUE_PREFIX, log_path=tmp_path / "celery-worker.log")
     app.conf.task_always_eager = False

@@ -65,6 +65,7 @@ def run_sync(setting: ConnectorSetting, boutique=None) -> SyncRun:
 def sync_workers(django_db_serialized_rollback, transactional_db, settings):
     """Start, kill and restart real workers on the real Redis broker; sync tasks go to their private queue."""
     from config.celery import app
+    from tests.conftest import purge_queue
     from tests.sync.workers import Workers
 
     workers = Workers()
@@ -75,6 +76,10 @@ def sync_workers(django_db_serialized_rollback, transactional_db, settings):
     finally:
         app.conf.task_always_eager = True
         workers.stop_all()
+        # The journey tasks the synced orders queued on the default queue (no worker here consumes it), and what is
+        # left on the sync queue, are not the next test's.
+        purge_queue(app.conf.task_default_queue)
+        purge_queue(workers.queue)
 
 
 def wait_for_run(run: SyncRun, *, timeout: float = 120) -> SyncRun:
