@@ -28,7 +28,7 @@ class Workers:
         self.queue = f"test-sync-{uuid.uuid4().hex[:12]}"
         self.processes: list[subprocess.Popen] = []
 
-    def start(self, *, pool: str = "solo") -> subprocess.Popen:
+    def start(self, *, pool: str = "solo", visibility_timeout: int = 4) -> subprocess.Popen:
         from config.celery import app
 
         name = f"{self.queue}-{len(self.processes)}"
@@ -44,6 +44,7 @@ class Workers:
             # follow-up does not depend on the database ids of the run.
             "FOLLOWUP_HOLDOUT_PERCENT": "0",
             "SYNC_TASK_QUEUE": self.queue,
+            "TEST_VISIBILITY_TIMEOUT": str(visibility_timeout),
         }
         if settings.CELERY_RESULT_BACKEND:
             env["CELERY_RESULT_BACKEND"] = settings.CELERY_RESULT_BACKEND
