@@ -245,3 +245,24 @@ def test_without_an_auth_token_every_inbound_message_is_refused(client, boutique
 
     assert inbound(client, params, signature=twilio_signed(params, token="")).status_code == 403
     assert len(ledger(customer)) == 2
+
+
+def test_a_send_the_provider_refuses_because_the_number_replied_stop_records_the_withdrawal(boutique, sms_provider):
+    # Given a client whose STOP reply never reached us, and a provider that refuses the number for it (Twilio 21610)
+    customer = make_client(boutique)
+    followup = schedule(customer, make_template("Thank you SMS", "sms", subject=""))
+    sms_provider.fail_next(400, {"code": 21610, "message": "Attempt to send to unsubscribed recipient"})
+
+    with time_machine.travel(DUE, tick=False):
+        outcome = followups_dispatch_due(now=DUE)
+
+    # Then the follow-up is cancelled, not failed, and the ledger says what the provider knows
+    assert outcome == {"cancelled": 1}
+    followup.refresh_from_db()
+    assert (followup.status, followup.status_reason) == (
+        "cancelled", "Cancelled: the client replied STOP to our SMS (the provider refuses the number).")
+    assert ledger(customer)[2:] == [
+        ("sms", "marketing", False, DUE, "atelier", "sms-stop-reply"),
+        ("sms", "service", False, DUE, "atelier", "sms-stop-reply"),
+    ]
+    assert sms_provider.messages == []
