@@ -270,3 +270,17 @@ def test_a_segment_of_several_filters_is_applied_whole_in_the_time_rules_sql(set
 
     assert outcomes[rule.pk].moved == 1
     assert Enrollment.objects.get(journey=journey, stage=second).customer_id == matching.pk
+
+
+def test_a_time_rule_of_a_journey_whose_segment_does_not_filter_cleanly_moves_nobody():
+    segment = Segment.objects.create(name="Broken", slug="broken", definition={"boutique_id": 999999})
+    journey = Journey.objects.create(name="Broken", slug="broken-journey", segment=segment)
+    first = Stage.objects.create(journey=journey, key="first", name="First", position=1)
+    second = Stage.objects.create(journey=journey, key="second", name="Second", position=2)
+    rule = Rule.objects.create(journey=journey, name="A week", trigger="time_in_stage", days=7, to_stage=second)
+    enrollment_enroll(customer=client(1), journey=journey, stage=first, occurred_at=days_ago(10))
+
+    outcomes = rules_apply_time_based(now=NOW, rule_ids=[rule.pk])
+
+    assert (outcomes[rule.pk].evaluated, outcomes[rule.pk].moved) == (0, 0)
+    assert Enrollment.objects.get(journey=journey).stage == first
