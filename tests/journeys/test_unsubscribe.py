@@ -14,6 +14,7 @@ from django.core import mail, signing
 
 from customers.models import ConsentEvent, SourceSystem
 from customers.services.consent import consent_record
+from customers.services.merge import customer_merge
 from journeys.models import FollowUp
 from journeys.services import followup_schedule
 from journeys.services.dispatch import followups_dispatch_due
@@ -266,3 +267,18 @@ def test_a_send_the_provider_refuses_because_the_number_replied_stop_records_the
         ("sms", "service", False, DUE, "atelier", "sms-stop-reply"),
     ]
     assert sms_provider.messages == []
+
+
+def test_a_link_of_a_client_merged_since_withdraws_the_surviving_clients_consent(client, boutique):
+    # Given an email sent to a duplicate, which staff merged into the client's main record afterwards
+    duplicate, survivor = make_client(boutique), make_client(boutique)
+    path = path_of(duplicate)
+    customer_merge(surviving=survivor, merged=duplicate, reason="Same person")
+
+    with time_machine.travel(CLICKED, tick=False):
+        response = client.post(path, data={"List-Unsubscribe": "One-Click"})
+
+    assert response.status_code == 200
+    survivor.refresh_from_db()
+    assert survivor.consent["email_marketing"] is False
+    assert ("email", "marketing", False, CLICKED, "atelier", "unsubscribe-link") in ledger(survivor)
