@@ -211,6 +211,12 @@ def sync_lock(connector_id: int, boutique_id: int | None) -> Iterator[bool]:
     drops it with the session, so a worker that dies mid-run leaves no lock behind."""
     key = lock_key(connector_id, boutique_id)
     with connection.cursor() as cursor:
+        # A worker whose machine vanishes (no FIN, no RST) would keep this session, and the lock, for as long as
+        # PostgreSQL's TCP keepalive takes (two hours by default): beat's sweep would queue the run again in vain.
+        # Silent for 20 + 3 × 10 s, or with data unacknowledged for 60 s, the session is dropped and the lock freed,
+        # well within SYNC_STALLED_MINUTES. (No effect over a Unix socket, where no machine can vanish.)
+        cursor.execute("SET tcp_keepalives_idle = 20; SET tcp_keepalives_interval = 10; "
+                       "SET tcp_keepalives_count = 3; SET tcp_user_timeout = 60000")
         cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
         acquired = cursor.fetchone()[0]
     try:

@@ -242,9 +242,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "core.tasks.idempotent_requests_purge_task",
         "schedule": 24 * 60 * 60,
     },
+    # Every minute, so that a run whose worker died is queued again at most a minute after SYNC_STALLED_MINUTES.
     "sync-resume-stalled-runs": {
         "task": "sync.tasks.sync_runs_resume_task",
-        "schedule": 5 * 60,
+        "schedule": 60,
     },
     "purge-import-uploads-nightly": {
         "task": "imports.tasks.import_uploads_purge_task",

@@ -22,3 +22,8 @@ class TransientSendError(SendError):
 
 class PermanentSendError(SendError):
     """Another attempt would fail the same way."""
+
+
+class RecipientOptedOutError(PermanentSendError):
+    """The provider refuses the number because its owner replied STOP (Twilio's error 21610): the provider's own
+    report of an opt-out, recorded as a withdrawal by the dispatcher."""

@@ -17,9 +17,12 @@ from typing import Protocol
 import httpx
 from django.conf import settings
 
-from journeys.channels import PermanentSendError, TransientSendError
+from journeys.channels import PermanentSendError, RecipientOptedOutError, TransientSendError
 
 logger = logging.getLogger(__name__)
+
+# Twilio's answer to a message for a number that replied STOP ("Attempt to send to unsubscribed recipient").
+TWILIO_UNSUBSCRIBED_RECIPIENT = 21610
 
 
 class SmsBackend(Protocol):
@@ -65,7 +68,18 @@ class TwilioSmsBackend:
         reason = f"SMS provider answered {response.status_code}: {_provider_message(response)}"
         if response.status_code == 429 or response.status_code >= 500:
             raise TransientSendError(reason)
+        if _provider_code(response) == TWILIO_UNSUBSCRIBED_RECIPIENT:
+            raise RecipientOptedOutError(reason)
         raise PermanentSendError(reason)
+
+
+def _provider_code(response: httpx.Response) -> int | None:
+    try:
+        payload = response.json()
+    except ValueError:
+        return None
+    code = payload.get("code") if isinstance(payload, dict) else None
+    return code if isinstance(code, int) and not isinstance(code, bool) else None
 
 
 def _provider_message(response: httpx.Response) -> str:

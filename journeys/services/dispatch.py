@@ -28,6 +28,10 @@ Locks: a follow-up, then its client, both without waiting (SKIP LOCKED): a follo
 theirs, and one whose client another transaction holds (a consent change, an erasure: they lock the client, then
 its follow-ups) waits for the next run, so the two never deadlock.
 
+Marketing emails carry the client's unsubscribe link (in both bodies) and the `List-Unsubscribe` and
+`List-Unsubscribe-Post: List-Unsubscribe=One-Click` headers (RFC 2369, RFC 8058); the link is added to what is
+sent, not to the stored body, since it is a key to the client's consent (journeys.services.unsubscribe).
+
 Held-out follow-ups go through the same checks when they come due (_weigh_held_out), so the holdout is made of
 clients who would have received the message.
 
@@ -58,11 +62,11 @@ from django.utils import timezone
 from core.errors import ApplicationError
 from customers.models import Customer
 from customers.services.consent import consent_key, current_consent
-from journeys.channels import PermanentSendError, SendError, TransientSendError
+from journeys.channels import PermanentSendError, RecipientOptedOutError, SendError, TransientSendError
 from journeys.channels.sms import sms_backend
 from journeys.models import FollowUp, FollowUpTemplate
 from journeys.services.rendering import RenderedMessage, followup_context, render_message, with_unsubscribe_link
-from journeys.services.unsubscribe import unsubscribe_url
+from journeys.services.unsubscribe import sms_stop_record, unsubscribe_url
 
 logger = logging.getLogger(__name__)
 
@@ -428,6 +432,9 @@ def _record(claim: Claim, *, now: dt.datetime, message_id: str = "", error: Send
         return _superseded(claim)
     if isinstance(error, UnknownOutcomeError):
         return _close(mine, FollowUp.Status.FAILED, _unknown_outcome_reason(claim.message_id, error.reason))
+    if isinstance(error, RecipientOptedOutError):
+        return _close(mine, FollowUp.Status.CANCELLED,
+                      "Cancelled: the client replied STOP to our SMS (the provider refuses the number).")
     if isinstance(error, PermanentSendError):
         return _close(mine, FollowUp.Status.FAILED, f"Failed: {error.reason}")
     if claim.attempt >= settings.FOLLOWUP_MAX_ATTEMPTS:
@@ -493,6 +500,10 @@ def followups_dispatch_due(*, now: dt.datetime | None = None, limit: int = 500) 
                 message_id = _send(claim)
             except SendError as error:
                 outcome = _record(claim, now=now, error=error)
+                if isinstance(error, RecipientOptedOutError):
+                    # The provider's report of a STOP we never received: in the ledger, after the follow-up's own
+                    # transaction (a consent change locks the client; this worker does not hold it meanwhile).
+                    sms_stop_record(phone=claim.recipient, occurred_at=now)
             else:
                 outcome = _record(claim, now=now, message_id=message_id)
             counts[outcome] += 1

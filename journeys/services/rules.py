@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -365,11 +366,14 @@ def _time_candidates_sql(rule: Rule, loaded: _LoadedRule) -> tuple[str, dict]:
     if loaded.tiers:
         clauses.append("c.value_tier = ANY(%(tiers)s)")
     if rule.journey.segment_id is not None:
-        members, members_params = _as_named_parameters(
-            segment_customers(segment=rule.journey.segment).values("pk").query.sql_with_params(), prefix="segment"
-        )
-        clauses.append(f"c.id IN ({members})")
-        params = {**params, **members_params}
+        try:
+            compiled = segment_customers(segment=rule.journey.segment).values("pk").query.sql_with_params()
+        except EmptyResultSet:  # a segment that holds nobody (one that does not filter cleanly)
+            clauses.append("FALSE")
+        else:
+            members, members_params = _as_named_parameters(compiled, prefix="segment")
+            clauses.append(f"c.id IN ({members})")
+            params = {**params, **members_params}
     if rule.to_stage_id is not None:
         clauses.append("e.stage_id <> %(to_stage)s")
         clauses.append(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -19,7 +20,7 @@ from django.core import signing
 from django.urls import reverse
 
 from core.errors import ApplicationError
-from customers.models import ConsentChannel, ConsentEvent, ConsentPurpose, Customer, SourceSystem
+from customers.models import ConsentChannel, ConsentEvent, ConsentPurpose, Customer, CustomerMerge, SourceSystem
 from customers.services.consent import consent_withdraw
 
 logger = logging.getLogger(__name__)
@@ -65,10 +66,25 @@ def unsubscribe_read(*, token: str) -> Subscription:
     channel, purpose = payload.get("ch"), payload.get("p")
     if channel not in ConsentChannel.values or purpose not in ConsentPurpose.values:
         raise invalid
-    customer = Customer.objects.filter(public_id=payload.get("c"), is_anonymized=False).first()
-    if customer is None:
+    customer = _holder(payload.get("c"))
+    if customer is None or customer.is_anonymized:
         raise invalid
     return Subscription(customer=customer, channel=channel, purpose=purpose)
+
+
+def _holder(public_id: object) -> Customer | None:
+    """The client a link was sent to, or, when that record was merged into another since, the surviving one (a
+    merge keeps the merged public id on its audit entry): a withdrawal must not be lost to a merge."""
+    try:
+        public_id = uuid.UUID(str(public_id))
+    except ValueError:
+        return None
+    customer = Customer.objects.filter(public_id=public_id).first()
+    if customer is not None:
+        return customer
+    merge = (CustomerMerge.objects.filter(merged_public_id=public_id).select_related("surviving_customer")
+             .order_by("-created_at").first())
+    return merge.surviving_customer if merge is not None else None
 
 
 def unsubscribe_confirm(*, token: str, occurred_at: dt.datetime) -> Subscription:

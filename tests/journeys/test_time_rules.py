@@ -9,10 +9,11 @@ import time_machine
 
 from customers.models import Advisor, Customer, Segment, SourceSystem
 from customers.services import customer_upsert
+from customers.services.consent import consent_record
 from journeys.models import Enrollment, FollowUp, FollowUpTemplate, Journey, Rule, Stage, Transition
 from journeys.services import enrollment_enroll, enrollment_place, hands_off_set, rules_apply_time_based
 from journeys.tasks import rules_apply_time_based_task
-from tests.factories import BoutiqueFactory, make_staff
+from tests.factories import AdvisorFactory, BoutiqueFactory, make_staff
 from touchpoints.services import interaction_record
 
 pytestmark = pytest.mark.django_db
@@ -241,3 +242,45 @@ def test_a_time_rule_of_a_journey_for_a_segment_acts_only_on_clients_in_the_segm
     assert sorted(Enrollment.objects.filter(journey=journey).values_list("customer", "stage__key")) == [
         (inside.pk, "second"), (outside.pk, "first"),
     ]
+
+
+def test_a_segment_of_several_filters_is_applied_whole_in_the_time_rules_sql(settings):
+    # Boutique, advisor, a name search (a LIKE pattern), consent (JSON containment) and tier: every kind of parameter
+    # the segment's query brings into the rule's own statement.
+    tokyo = BoutiqueFactory(code="TYO", timezone="Asia/Tokyo")
+    advisor = AdvisorFactory(boutique=tokyo)
+    segment = Segment.objects.create(name="Tokyo Annes", slug="tokyo-annes", definition={
+        "boutique_id": tokyo.pk, "advisor_id": advisor.pk, "q": "Ann", "consent": "email_marketing",
+        "value_tier": "prospect",
+    })
+    journey = Journey.objects.create(name="Annes", slug="annes", segment=segment)
+    first = Stage.objects.create(journey=journey, key="first", name="First", position=1)
+    second = Stage.objects.create(journey=journey, key="second", name="Second", position=2)
+    rule = Rule.objects.create(journey=journey, name="A week", trigger="time_in_stage", days=7, to_stage=second)
+    matching = client(1, home_boutique=tokyo, advisor=advisor, first_name="Anne")
+    no_consent = client(2, home_boutique=tokyo, advisor=advisor, first_name="Annabel")
+    other_name = client(3, home_boutique=tokyo, advisor=advisor, first_name="Berthe")
+    for customer in (matching, other_name):
+        consent_record(customer=customer, channel="email", purpose="marketing", is_granted=True,
+                       occurred_at=days_ago(40), source=SourceSystem.CRM)
+    for customer in (matching, no_consent, other_name):
+        enrollment_enroll(customer=customer, journey=journey, stage=first, occurred_at=days_ago(10))
+
+    outcomes = rules_apply_time_based(now=NOW, rule_ids=[rule.pk])
+
+    assert outcomes[rule.pk].moved == 1
+    assert Enrollment.objects.get(journey=journey, stage=second).customer_id == matching.pk
+
+
+def test_a_time_rule_of_a_journey_whose_segment_does_not_filter_cleanly_moves_nobody():
+    segment = Segment.objects.create(name="Broken", slug="broken", definition={"boutique_id": 999999})
+    journey = Journey.objects.create(name="Broken", slug="broken-journey", segment=segment)
+    first = Stage.objects.create(journey=journey, key="first", name="First", position=1)
+    second = Stage.objects.create(journey=journey, key="second", name="Second", position=2)
+    rule = Rule.objects.create(journey=journey, name="A week", trigger="time_in_stage", days=7, to_stage=second)
+    enrollment_enroll(customer=client(1), journey=journey, stage=first, occurred_at=days_ago(10))
+
+    outcomes = rules_apply_time_based(now=NOW, rule_ids=[rule.pk])
+
+    assert (outcomes[rule.pk].evaluated, outcomes[rule.pk].moved) == (0, 0)
+    assert Enrollment.objects.get(journey=journey).stage == first

@@ -14,6 +14,7 @@ from django.core import mail, signing
 
 from customers.models import ConsentEvent, SourceSystem
 from customers.services.consent import consent_record
+from customers.services.merge import customer_merge
 from journeys.models import FollowUp
 from journeys.services import followup_schedule
 from journeys.services.dispatch import followups_dispatch_due
@@ -245,3 +246,39 @@ def test_without_an_auth_token_every_inbound_message_is_refused(client, boutique
 
     assert inbound(client, params, signature=twilio_signed(params, token="")).status_code == 403
     assert len(ledger(customer)) == 2
+
+
+def test_a_send_the_provider_refuses_because_the_number_replied_stop_records_the_withdrawal(boutique, sms_provider):
+    # Given a client whose STOP reply never reached us, and a provider that refuses the number for it (Twilio 21610)
+    customer = make_client(boutique)
+    followup = schedule(customer, make_template("Thank you SMS", "sms", subject=""))
+    sms_provider.fail_next(400, {"code": 21610, "message": "Attempt to send to unsubscribed recipient"})
+
+    with time_machine.travel(DUE, tick=False):
+        outcome = followups_dispatch_due(now=DUE)
+
+    # Then the follow-up is cancelled, not failed, and the ledger says what the provider knows
+    assert outcome == {"cancelled": 1}
+    followup.refresh_from_db()
+    assert (followup.status, followup.status_reason) == (
+        "cancelled", "Cancelled: the client replied STOP to our SMS (the provider refuses the number).")
+    assert ledger(customer)[2:] == [
+        ("sms", "marketing", False, DUE, "atelier", "sms-stop-reply"),
+        ("sms", "service", False, DUE, "atelier", "sms-stop-reply"),
+    ]
+    assert sms_provider.messages == []
+
+
+def test_a_link_of_a_client_merged_since_withdraws_the_surviving_clients_consent(client, boutique):
+    # Given an email sent to a duplicate, which staff merged into the client's main record afterwards
+    duplicate, survivor = make_client(boutique), make_client(boutique)
+    path = path_of(duplicate)
+    customer_merge(surviving=survivor, merged=duplicate, reason="Same person")
+
+    with time_machine.travel(CLICKED, tick=False):
+        response = client.post(path, data={"List-Unsubscribe": "One-Click"})
+
+    assert response.status_code == 200
+    survivor.refresh_from_db()
+    assert survivor.consent["email_marketing"] is False
+    assert ("email", "marketing", False, CLICKED, "atelier", "unsubscribe-link") in ledger(survivor)

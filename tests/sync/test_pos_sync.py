@@ -10,7 +10,7 @@ from django.db import connection
 
 from customers.models import Customer, CustomerIdentity
 from sync.models import SyncCursor, SyncRejection, SyncRun
-from sync.services import lock_key, sync_run_execute, sync_start
+from sync.services import lock_key, sync_lock, sync_run_execute, sync_start
 from tests.sync.conftest import run_sync
 from tests.sync.fakes import money, square_order
 from touchpoints.models import Interaction, Order, OrderLine
@@ -449,3 +449,13 @@ def test_a_4xx_that_is_not_about_one_record_still_fails_the_run_and_writes_nothi
     assert run.error.startswith(f"orders: POST /v2/customers/bulk-retrieve answered {answers[0]}")
     assert (Order.objects.count(), SyncRejection.objects.count()) == (0, 0)
     assert SyncCursor.objects.get(stream="orders").value == {}
+
+
+def test_the_session_holding_a_sync_lock_is_dropped_within_a_minute_of_its_machine_going_silent(pos_setting):
+    # A worker whose machine vanishes (no FIN, no RST) would otherwise keep its session, and so the sync's lock, for
+    # PostgreSQL's default two hours of TCP keepalive: beat's sweep would queue the run again, in vain.
+    with sync_lock(pos_setting.pk, None) as acquired, connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('tcp_keepalives_idle'), current_setting('tcp_keepalives_interval'), "
+                       "current_setting('tcp_keepalives_count'), current_setting('tcp_user_timeout')")
+        assert acquired
+        assert cursor.fetchone() == ("20", "10", "3", "60000")  # silent for 20 + 3 × 10 s: dropped, lock released

@@ -3,10 +3,13 @@ worker killed in the middle of a page and replaced (no loss, no duplicates, exac
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
+import time_machine
 
 from sync.models import SyncRun
-from sync.services import sync_start
+from sync.services import sync_runs_resume, sync_start
 from tests.sync.conftest import wait_for_run
 from tests.sync.fakes import square_order
 from touchpoints.models import Interaction, Order, OrderLine
@@ -105,3 +108,45 @@ def test_two_workers_never_work_on_one_connector_and_boutique_at_once(sync_worke
     assert (run.pages, run.created, run.unchanged) == (4, 9, 0)
     assert (Order.objects.count(), OrderLine.objects.count()) == (8, 24)
     assert fake_pos.calls("POST /v2/orders/search") == 3
+
+
+def test_a_whole_worker_killed_is_brought_back_by_beats_sweep_within_sync_stalled_minutes(
+    sync_workers, fake_pos, pos_setting, boutique, settings
+):
+    # Given production's broker: an unacknowledged message comes back only after an hour
+    seed(fake_pos, 10)
+    reached, release = fake_pos.gate("POST /v2/orders/search", call=3)
+    worker = sync_workers.start(visibility_timeout=3600)
+    run, _ = sync_start(setting=pos_setting, boutique=boutique, trigger=SyncRun.Trigger.MANUAL)
+    assert reached.wait(60), "the worker never asked for the third page"
+
+    # When the whole worker dies mid-page, and another one is running
+    sync_workers.kill(worker)
+    sync_workers.start(visibility_timeout=3600)
+    release.set()
+    run.refresh_from_db()
+    last_sign_of_life = run.heartbeat_at
+
+    # Then beat's sweep leaves the run alone while it may still be working ...
+    stalled = dt.timedelta(minutes=settings.SYNC_STALLED_MINUTES)
+    with time_machine.travel(last_sign_of_life + stalled - dt.timedelta(seconds=30), tick=False):
+        assert sync_runs_resume() == 0
+    # ... and queues it again once it has shown no sign of life for SYNC_STALLED_MINUTES
+    with time_machine.travel(last_sign_of_life + stalled + dt.timedelta(seconds=1), tick=False):
+        assert sync_runs_resume() == 1
+
+    # And the run ends with every order exactly once, without waiting for the broker's hour
+    run = wait_for_run(run, timeout=60)
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert (run.pages, run.created, run.updated, run.unchanged, run.rejected, run.attempts) == (5, 11, 0, 0, 0, 2)
+    assert sorted(Order.objects.values_list("external_id", flat=True)) == [f"O{n:03d}" for n in range(1, 11)]
+    assert fake_pos.calls("POST /v2/orders/search") == 5
+
+
+def test_beat_sweeps_for_stalled_syncs_every_minute():
+    # A run is queued again at most a minute after SYNC_STALLED_MINUTES without a sign of life.
+    from django.conf import settings as django_settings
+
+    assert django_settings.CELERY_BEAT_SCHEDULE["sync-resume-stalled-runs"] == {
+        "task": "sync.tasks.sync_runs_resume_task", "schedule": 60,
+    }

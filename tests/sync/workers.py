@@ -31,7 +31,7 @@ class Workers:
         self.queue = queue_name(settings.CELERY_QUEUE_PREFIX, self.queue_suffix)
         self.processes: list[subprocess.Popen] = []
 
-    def start(self, *, pool: str = "solo") -> subprocess.Popen:
+    def start(self, *, pool: str = "solo", visibility_timeout: int = 4) -> subprocess.Popen:
         from config.celery import app
 
         name = f"test-{self.queue_suffix}-{len(self.processes)}"
@@ -48,6 +48,7 @@ class Workers:
             "FOLLOWUP_HOLDOUT_PERCENT": "0",
             "CELERY_QUEUE_PREFIX": settings.CELERY_QUEUE_PREFIX,
             "SYNC_TASK_QUEUE": self.queue_suffix,
+            "TEST_VISIBILITY_TIMEOUT": str(visibility_timeout),
         }
         if settings.CELERY_RESULT_BACKEND:
             env["CELERY_RESULT_BACKEND"] = settings.CELERY_RESULT_BACKEND
