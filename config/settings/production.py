@@ -9,7 +9,9 @@ os.environ["DEBUG"] = "false"
 from .base import *  # noqa: E402,F403
 from .base import SECRET_KEY, env  # noqa: E402
 
-for variable in ("DATABASE_URL", "CELERY_BROKER_URL", "ALLOWED_HOSTS", "EMAIL_URL"):
+# PUBLIC_BASE_URL: the unsubscribe links in marketing emails and the SMS provider's signed callbacks name it; the
+# localhost default would send clients links that lead nowhere.
+for variable in ("DATABASE_URL", "CELERY_BROKER_URL", "ALLOWED_HOSTS", "EMAIL_URL", "PUBLIC_BASE_URL"):
     if not os.environ.get(variable):
         raise ImproperlyConfigured(f"{variable} must be set in production (see README.md, Configuration).")
 

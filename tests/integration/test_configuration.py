@@ -22,6 +22,7 @@ PRODUCTION_ENV = {
     "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
     "ALLOWED_HOSTS": "atelier.example",
     "EMAIL_URL": "smtp+tls://mailer:secret@smtp.atelier.example:587",
+    "PUBLIC_BASE_URL": "https://atelier.example",
 }
 
 
@@ -40,7 +41,8 @@ def test_production_settings_pass_the_deployment_checks_without_a_warning():
     assert "System check identified no issues (0 silenced)." in result.stdout
 
 
-@pytest.mark.parametrize("variable", ["SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "ALLOWED_HOSTS", "EMAIL_URL"])
+@pytest.mark.parametrize("variable", ["SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "ALLOWED_HOSTS", "EMAIL_URL",
+                                      "PUBLIC_BASE_URL"])
 def test_production_refuses_to_start_without_a_required_variable(variable):
     env = {key: value for key, value in PRODUCTION_ENV.items() if key != variable}
 
