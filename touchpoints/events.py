@@ -9,6 +9,7 @@ every interaction the transaction recorded in one call, so a bulk write of 1,000
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -34,9 +35,8 @@ def listeners_paused() -> Iterator[None]:
 
 
 def register_interactions_listener(listener: Listener) -> None:
-    """Call `listener(interaction_ids)` after each commit that recorded interactions. Listeners should queue a task
-    and return: they run in the request or task that recorded. An id may name a row a rolled-back savepoint took
-    away; listeners read the rows afresh and skip what is gone."""
+    """Call `listener(interaction_ids)` after each commit that recorded interactions, with the ids of the rows that
+    were committed. Listeners should queue a task and return: they run in the request or task that recorded."""
     if listener not in _listeners:
         _listeners.append(listener)
 
@@ -46,30 +46,37 @@ def interactions_recorded(interaction_ids: Iterable[int]) -> None:
     ids = list(interaction_ids)
     if not ids or not _listeners or _paused.get():
         return
-    connection = transaction.get_connection()
-    pending: _Pending | None = getattr(connection, "_atelier_recorded_interactions", None)
-    if pending is None or not pending.is_queued(connection):
-        pending = _Pending()
-        connection._atelier_recorded_interactions = pending
-        transaction.on_commit(pending.flush)
-    pending.ids.extend(ids)
+    pending = getattr(_recorded, "ids", None)
+    if pending is None:
+        pending = _recorded.ids = []
+    pending.extend(ids)
+    # A callback per call, all delivering the same list: the first to run after the commit hands the listeners
+    # every id the transaction recorded and the others find the list empty, so a transaction is one call to each
+    # listener however many services recorded in it. A rolled-back savepoint takes only its own callbacks away, and
+    # a rolled-back transaction all of them; the ids they recorded stay in the list and are dropped at delivery,
+    # where they name no row. (Public API only: no look into Django's list of callbacks.)
+    transaction.on_commit(_deliver)
 
 
-class _Pending:
-    """The interactions a transaction recorded so far, flushed to the listeners by one on_commit callback."""
+# The ids recorded and not yet delivered, per thread (a thread has its own database connection).
+_recorded = threading.local()
 
-    def __init__(self) -> None:
-        self.ids: list[int] = []
 
-    def is_queued(self, connection) -> bool:
-        # A rolled-back transaction drops its on_commit callbacks; a new transaction then needs a new one.
-        return connection.in_atomic_block and any(entry[1] == self.flush for entry in connection.run_on_commit)
+def _deliver() -> None:
+    from touchpoints.models import Interaction
 
-    def flush(self) -> None:
-        ids, self.ids = list(dict.fromkeys(self.ids)), []
-        for listener in list(_listeners):
-            try:
-                listener(ids)
-            except Exception:
-                # The interactions are committed; a listener that fails (broker down) must not fail the caller.
-                logger.exception("touchpoints.interactions_listener_failed listener=%r count=%s", listener, len(ids))
+    recorded = list(dict.fromkeys(getattr(_recorded, "ids", None) or []))
+    _recorded.ids = []
+    if not recorded:
+        return
+    # Committed rows only: what a rolled-back savepoint or transaction recorded is gone (ids are never reused).
+    committed = set(Interaction.objects.filter(pk__in=recorded).values_list("pk", flat=True))
+    ids = [pk for pk in recorded if pk in committed]
+    if not ids:
+        return
+    for listener in list(_listeners):
+        try:
+            listener(ids)
+        except Exception:
+            # The interactions are committed; a listener that fails (broker down) must not fail the caller.
+            logger.exception("touchpoints.interactions_listener_failed listener=%r count=%s", listener, len(ids))
