@@ -373,7 +373,7 @@ class FollowUpAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, admin.ModelAdmi
     editable_fields = ("status", "status_reason", "outcome")
     fieldsets = [
         (None, {"fields": ["customer", "template", "variant", "channel", "due_at", "first_due_at", "advisor"]}),
-        ("Status", {"fields": ["status", "status_reason", "outcome", "attributed_order"]}),
+        ("Status", {"fields": ["status", "status_reason", "outcome", "attributed_order", "handled_by", "handled_at"]}),
         ("Message", {"fields": ["subject", "body"]}),
         ("Delivery", {"fields": ["sent_at", "attempts", "last_attempt_at", "provider_message_id",
                                  "idempotency_key"]}),
@@ -411,5 +411,5 @@ class FollowUpAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, admin.ModelAdmi
             # Through the service: only the status fields, compared with the stored row (the sending task updates
             # attempts and delivery fields at any moment).
             followup_update_by_staff(
-                followup=obj, changes={name: form.cleaned_data[name] for name in form.changed_data}
+                followup=obj, changes={name: form.cleaned_data[name] for name in form.changed_data}, actor=request.user
             )

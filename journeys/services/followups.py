@@ -213,13 +213,16 @@ def followup_check_status_change(*, current: str, wanted: str, followup: FollowU
 
 
 @transaction.atomic
-def followup_update_by_staff(*, followup: FollowUp, changes: dict[str, str]) -> list[str]:
-    """Record what staff changed on a follow-up: its status (within STAFF_STATUS_CHANGES), reason and outcome.
-    Only those fields, compared with the row as stored and locked: the dispatcher writes the others at any time."""
+def followup_update_by_staff(*, followup: FollowUp, changes: dict[str, str],
+                             actor: AbstractBaseUser | None = None) -> list[str]:
+    """Record what staff changed on a follow-up: its status (within STAFF_STATUS_CHANGES), reason and outcome, and
+    who changed it. Only those fields, compared with the row as stored and locked: the dispatcher writes the others
+    at any time. `actor` must reach the client."""
     unknown = set(changes) - {"status", "status_reason", "outcome"}
     if unknown:
         raise ApplicationError(f"These fields are not edited by staff: {', '.join(sorted(unknown))}.")
-    stored = FollowUp.objects.select_for_update().get(pk=followup.pk)
+    stored = FollowUp.objects.select_for_update(of=("self",)).select_related("customer").get(pk=followup.pk)
+    require_reach(actor, [stored.customer.home_boutique_id])
     if "status" in changes:
         followup_check_status_change(current=stored.status, wanted=changes["status"], followup=stored)
     confirmed_sent = changes.get("status") == FollowUp.Status.SENT and _is_email_for_review(stored)
@@ -237,8 +240,10 @@ def followup_update_by_staff(*, followup: FollowUp, changes: dict[str, str]) -> 
         stored.sent_at, stored.provider_message_id = stored.last_attempt_at, email_message_id(stored)
         changed += ["sent_at", "provider_message_id"]
     if changed:
-        stored.save(update_fields=[*changed, "updated_at"])
-        logger.info("journeys.followup_updated followup_id=%s fields=%s", stored.pk, ",".join(changed))
+        stored.handled_by, stored.handled_at = actor, timezone.now()
+        stored.save(update_fields=[*changed, "handled_by", "handled_at", "updated_at"])
+        logger.info("journeys.followup_updated followup_id=%s fields=%s actor_id=%s", stored.pk, ",".join(changed),
+                    getattr(actor, "pk", None))
     return changed
 
 
@@ -265,7 +270,9 @@ def followup_record_outcome(*, followup: FollowUp, outcome: str, actor: Abstract
     stored = _open_task(followup, actor)
     stored.status, stored.outcome, stored.sent_at = FollowUp.Status.DONE, outcome, at or timezone.now()
     stored.status_reason = ""
-    stored.save(update_fields=["status", "outcome", "sent_at", "status_reason", "updated_at"])
+    stored.handled_by, stored.handled_at = actor, timezone.now()
+    stored.save(update_fields=["status", "outcome", "sent_at", "status_reason", "handled_by", "handled_at",
+                               "updated_at"])
     logger.info("journeys.followup_done followup_id=%s outcome=%s actor_id=%s", stored.pk, outcome,
                 getattr(actor, "pk", None))
     return stored
@@ -281,6 +288,7 @@ def followup_snooze(*, followup: FollowUp, until: dt.datetime, actor: AbstractBa
     stored = _open_task(followup, actor)
     stored.due_at = until
     stored.status_reason = f"Snoozed until {until.isoformat(timespec='minutes')}."
-    stored.save(update_fields=["due_at", "status_reason", "updated_at"])
+    stored.handled_by, stored.handled_at = actor, timezone.now()
+    stored.save(update_fields=["due_at", "status_reason", "handled_by", "handled_at", "updated_at"])
     logger.info("journeys.followup_snoozed followup_id=%s actor_id=%s", stored.pk, getattr(actor, "pk", None))
     return stored

@@ -8,10 +8,10 @@ import pytest
 import time_machine
 
 from core.errors import ApplicationError
-from customers.models import Advisor
+from customers.models import Advisor, Customer
 from customers.services import customer_upsert
 from journeys.models import Enrollment, FollowUp, FollowUpTemplate, Journey, Stage, Transition
-from journeys.services import enrollment_enroll, enrollment_move, followup_update_by_staff
+from journeys.services import enrollment_enroll, enrollment_move, followup_record_outcome, followup_update_by_staff
 from tests.factories import make_staff
 
 pytestmark = pytest.mark.django_db
@@ -137,6 +137,36 @@ def test_staff_mark_a_scheduled_task_done_with_its_outcome(followup):
     assert changed == ["status", "outcome", "sent_at"]
     assert (followup.status, followup.outcome, followup.body) == ("done", "sale", "Call Claire")
     assert followup.sent_at == at(4)  # attribution counts from the moment it was done
+
+
+def test_staff_changes_and_outcomes_record_who_made_them_and_when(followup):
+    head_office, colleague = make_staff(Advisor.Role.HEAD_OFFICE), make_staff(Advisor.Role.HEAD_OFFICE)
+    second = FollowUp.objects.create(customer=followup.customer, template=followup.template, channel="advisor_task",
+                                     due_at=at(3), idempotency_key="test:2", body="Call again")
+
+    with time_machine.travel(at(4), tick=False):
+        followup_update_by_staff(followup=followup, changes={"status": "cancelled", "status_reason": "Moved away"},
+                                 actor=head_office)
+    with time_machine.travel(at(5), tick=False):
+        followup_record_outcome(followup=second, outcome="reached", actor=colleague)
+
+    followup.refresh_from_db()
+    second.refresh_from_db()
+    assert (followup.handled_by, followup.handled_at) == (head_office, at(4))
+    assert (second.handled_by, second.handled_at) == (colleague, at(5))
+
+
+def test_staff_out_of_reach_cannot_correct_a_follow_up(followup):
+    from tests.factories import BoutiqueFactory
+
+    outsider = make_staff(Advisor.Role.BOUTIQUE_MANAGER, BoutiqueFactory(code="LON"))
+    Customer.objects.filter(pk=followup.customer_id).update(home_boutique=BoutiqueFactory(code="PAR"))
+
+    with pytest.raises(ApplicationError, match="out of your reach"):
+        followup_update_by_staff(followup=followup, changes={"status": "cancelled"}, actor=outsider)
+
+    followup.refresh_from_db()
+    assert (followup.status, followup.handled_by) == ("scheduled", None)
 
 
 @pytest.mark.parametrize(

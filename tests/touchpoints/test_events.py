@@ -103,16 +103,21 @@ def test_interactions_recorded_with_the_listeners_paused_tell_nobody(
     assert heard == [[after.pk]]
 
 
+def record_in_a_failing_savepoint(customer, external_id: str) -> None:
+    with transaction.atomic():
+        interaction_record(customer=customer, touchpoint_type="appointment", occurred_at=AT, source="pos",
+                           external_id=external_id)
+        raise RuntimeError("this item failed")
+
+
 def test_a_rolled_back_savepoint_takes_its_interactions_out_of_the_one_call(
     heard, client_record, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         kept = interaction_record(customer=client_record, touchpoint_type="appointment", occurred_at=AT,
                                   source="pos", external_id="V-1").record
-        with pytest.raises(RuntimeError), transaction.atomic():
-            interaction_record(customer=client_record, touchpoint_type="appointment", occurred_at=AT,
-                               source="pos", external_id="V-2")
-            raise RuntimeError("this item failed")
+        with pytest.raises(RuntimeError):
+            record_in_a_failing_savepoint(client_record, "V-2")
         after = interaction_record(customer=client_record, touchpoint_type="appointment", occurred_at=AT,
                                    source="pos", external_id="V-3").record
 
@@ -124,10 +129,8 @@ def test_a_savepoint_that_recorded_first_and_rolled_back_leaves_the_rest_heard(
 ):
     # The first callback of the transaction goes with the savepoint; the later one still delivers.
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
-        with pytest.raises(RuntimeError), transaction.atomic():
-            interaction_record(customer=client_record, touchpoint_type="appointment", occurred_at=AT,
-                               source="pos", external_id="V-1")
-            raise RuntimeError("this item failed")
+        with pytest.raises(RuntimeError):
+            record_in_a_failing_savepoint(client_record, "V-1")
         kept = interaction_record(customer=client_record, touchpoint_type="appointment", occurred_at=AT,
                                   source="pos", external_id="V-2").record
 
