@@ -6,8 +6,8 @@ Seeds a scratch database (atelier_bench_admin, kept between runs; --reseed rebui
 then times in-process requests (Django's test client: the whole view, queries and template, no network) for the
 client list, searches (a phone typed the local way, a name's start, a surname and first name in either
 order, a number's last digits), and a client page — as head office and as an advisor — against
-the same pages of a plain `admin.ModelAdmin` for Customer (its own icontains search) on a second admin site. Prints p50/p95 in ms and
-the number of SQL queries per request.
+the same pages of a plain `admin.ModelAdmin` for Customer (its own icontains search) on a second admin site.
+Prints p50/p95 in ms and the number of SQL queries per request.
 """
 
 from __future__ import annotations

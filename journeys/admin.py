@@ -16,6 +16,7 @@ from core.admin import TIMESTAMPS, ViewOnlyAdminMixin
 from core.errors import ApplicationError
 from customers.admin import BoutiqueScopedAdminMixin, ClientSearchMixin
 from customers.models import Customer
+from customers.scoping import visible_boutique_ids
 from journeys.models import (
     Enrollment,
     FollowUp,
@@ -380,6 +381,17 @@ class FollowUpAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, admin.ModelAdmi
         ("Why", {"fields": ["rule", "transition"]}),
         ("Record", {"fields": TIMESTAMPS}),
     ]
+
+    # The machinery of delivery (attempts, the provider's id, the idempotency key) is head office's to read.
+    delivery_details = ("attempts", "last_attempt_at", "provider_message_id", "idempotency_key")
+
+    def get_fieldsets(self, request, obj=None):
+        if visible_boutique_ids(request.user) is None:
+            return self.fieldsets
+        return [
+            (name, {**options, "fields": [field for field in options["fields"] if field not in self.delivery_details]})
+            for name, options in self.fieldsets
+        ]
 
     def get_readonly_fields(self, request, obj=None):
         every_field = [field for _, options in self.fieldsets for field in options["fields"]]

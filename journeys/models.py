@@ -448,4 +448,5 @@ class FollowUp(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.template_id} for {self.customer_id} ({self.status})"
+        # What staff read in the page title and the admin's log: the template and the client, not their ids.
+        return f"{self.template} for {self.customer}"

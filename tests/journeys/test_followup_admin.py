@@ -184,3 +184,22 @@ def test_the_preview_answers_odd_client_input_with_not_found_not_an_error(head_o
 
     assert response.status_code == 200
     assert "among the clients you may see." in response.content.decode()
+
+
+def test_an_advisor_reads_a_follow_up_by_its_template_and_client_without_the_delivery_machinery():
+    paris = BoutiqueFactory(code="PAR")
+    client = make_client(paris)
+    template = make_template("Thank you SMS", "sms")
+    followup = FollowUp.objects.create(customer=client, template=template, channel="sms", due_at=DUE,
+                                       idempotency_key="transition:7:template:3", attempts=1,
+                                       provider_message_id="SM-provider-1")
+    advisor = logged_in(make_staff(Advisor.Role.ADVISOR, paris, username="advisor"))
+    head_office = logged_in(make_staff(Advisor.Role.HEAD_OFFICE, username="head.office"))
+    url = reverse("admin:journeys_followup_change", args=[followup.pk])
+
+    for_advisor = advisor.get(url).content.decode()
+    for_head_office = head_office.get(url).content.decode()
+
+    assert f"Thank you SMS for {client}" in for_advisor
+    assert "transition:7:template:3" not in for_advisor and "SM-provider-1" not in for_advisor
+    assert "transition:7:template:3" in for_head_office and "SM-provider-1" in for_head_office
