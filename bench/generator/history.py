@@ -42,6 +42,9 @@ from journeys.models import Transition
 from touchpoints.models import LifecycleStage
 from touchpoints.services.orders import to_house_currency
 
+# The advisor notes a timeline entry can say as they are (the others name a line, a month or a size to fill in).
+_TIMELINE_NOTES = tuple(note for note in vocab.ADVISOR_NOTES if "{" not in note)
+
 
 @dataclass
 class _Chunk:
@@ -205,6 +208,10 @@ class _ClientHistory:
             metadata["network"] = rng.choice(vocab.SOCIAL_NETWORKS)
         elif code == "repair_service":
             metadata["category"] = rng.choice(categories)
+        elif code == "advisor_note":
+            # What the advisor wrote, as the staff page's "Note" keeps it; picked without a draw from `rng`, so the
+            # rest of the generated house stays what it was for the same seed.
+            metadata["note"] = _TIMELINE_NOTES[(number + k) % len(_TIMELINE_NOTES)]
         interaction_id = self.ids["interaction"].take()
         interactions.append((interaction_id, customer_id, type_id, occurred_at, channel, shop_id, advisor_id, source,
                              f"{code}-{number:08d}-{k + 1:03d}", amount, currency, None, metadata,

@@ -115,6 +115,8 @@ class TimelineRow:
     amount: str = ""
     who: str = ""
     badge: str = ""
+    # The touchpoint type's code, for an interaction ("advisor_note"...).
+    touchpoint_type: str = ""
 
 
 def _interaction_row(entry: TimelineEntry) -> TimelineRow:
@@ -137,6 +139,7 @@ def _interaction_row(entry: TimelineEntry) -> TimelineRow:
         amount=format_money(interaction.amount, interaction.currency),
         who=str(interaction.advisor) if interaction.advisor else "",
         badge=badge,
+        touchpoint_type=interaction.touchpoint_type.code,
     )
 
 
@@ -223,6 +226,8 @@ class ClientPage:
     last_visit_at: dt.datetime | None
     consent: list[ConsentState]
     timeline: list[TimelineRow]
+    # The notes advisors logged ("Note" quick action, the CRM's notes), newest first, from the timeline's first page.
+    timeline_notes: list[TimelineRow]
     older_url: str
     newest_url: str
     journeys: list[JourneyStatus]
@@ -350,6 +355,7 @@ class ClientPageMixin:
             actions.assign_url = self._page_url("assign_advisor", customer)
             actions.advisors = list(advisor_choices(customer=customer, user=user))
         preferences = customer.preferences or {}
+        rows = [timeline_row(entry) for entry in timeline.entries]
         return ClientPage(
             customer=customer,
             time_zone=customer.home_boutique.timezone if customer.home_boutique else settings.TIME_ZONE,
@@ -357,7 +363,9 @@ class ClientPageMixin:
             lifetime_value=format_money(customer.lifetime_value, settings.HOUSE_CURRENCY),
             last_visit_at=client_last_visit_at(customer=customer),
             consent=client_consent(customer=customer),
-            timeline=[timeline_row(entry) for entry in timeline.entries],
+            timeline=rows,
+            timeline_notes=[row for row in rows if row.touchpoint_type == "advisor_note" and row.note] if not cursor
+            else [],
             older_url=f"{page_url}?{TIMELINE_CURSOR}={timeline.next_cursor}#timeline" if timeline.next_cursor else "",
             newest_url=f"{page_url}#timeline" if cursor else "",
             journeys=client_journeys(customer=customer, now=timezone.now(), stages=stages),

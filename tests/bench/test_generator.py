@@ -178,6 +178,13 @@ def test_touchpoints_use_the_standard_types_once_per_source_and_external_id(seed
     assert interactions.filter(occurred_at__gte=ANCHOR).count() == 0
 
 
+def test_advisor_notes_on_the_timeline_say_what_the_advisor_wrote(seeded):
+    notes = list(Interaction.objects.filter(touchpoint_type__code="advisor_note").values_list("metadata", flat=True))
+
+    assert notes
+    assert all(note.get("note") in vocabulary.ADVISOR_NOTES for note in notes)
+
+
 def test_metrics_are_what_customer_metrics_refresh_computes(seeded):
     assert customer_metrics_refresh() == 0
     assert Counter(Customer.objects.values_list("value_tier", flat=True)) == {

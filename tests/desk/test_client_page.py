@@ -265,6 +265,21 @@ def test_logging_a_visit_call_or_note_writes_one_interaction_in_the_staff_member
     assert (newest.title, newest.who, newest.note) == (type_name, "Camille " + advisor_user.last_name, note)
 
 
+def test_a_note_logged_from_the_page_shows_in_the_advisor_notes_panel(advisor_user, claire):
+    browser = logged_in(advisor_user)
+    before = browser.get(page_url(claire)).context["client_page"].timeline_notes
+
+    browser.post(action_url(claire, "log_touchpoint"), {"touchpoint_type": "advisor_note",
+                                                        "note": "Daughter's birthday in June."})
+    page = browser.get(page_url(claire))
+
+    assert before == []
+    assert [row.note for row in page.context["client_page"].timeline_notes] == ["Daughter's birthday in June."]
+    content = page.content.decode()
+    notes_panel = content[content.index('id="notes"'):content.index('id="history"')]
+    assert "Daughter&#x27;s birthday in June." in notes_panel
+
+
 def test_a_note_without_text_is_refused_and_nothing_is_written(advisor_user, claire):
     count = Interaction.objects.count()
 
