@@ -117,6 +117,8 @@ class TimelineRow:
     badge: str = ""
     # The touchpoint type's code, for an interaction ("advisor_note"...).
     touchpoint_type: str = ""
+    # An order's articles: "1 × Kelly 28, 2 × Carré 90".
+    articles: str = ""
 
 
 def _interaction_row(entry: TimelineEntry) -> TimelineRow:
@@ -140,6 +142,7 @@ def _interaction_row(entry: TimelineEntry) -> TimelineRow:
         who=str(interaction.advisor) if interaction.advisor else "",
         badge=badge,
         touchpoint_type=interaction.touchpoint_type.code,
+        articles=getattr(interaction, "order_articles", None) or "",
     )
 
 

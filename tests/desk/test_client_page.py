@@ -265,6 +265,13 @@ def test_logging_a_visit_call_or_note_writes_one_interaction_in_the_staff_member
     assert (newest.title, newest.who, newest.note) == (type_name, "Camille " + advisor_user.last_name, note)
 
 
+def test_an_order_on_the_timeline_shows_its_articles(advisor_user, claire):
+    rows = logged_in(advisor_user).get(page_url(claire)).context["client_page"].timeline
+
+    purchases = [row for row in rows if row.kind == "purchase"]
+    assert [row.articles for row in purchases] == ["1 × BAG-001"]
+
+
 def test_a_note_logged_from_the_page_shows_in_the_advisor_notes_panel(advisor_user, claire):
     browser = logged_in(advisor_user)
     before = browser.get(page_url(claire)).context["client_page"].timeline_notes

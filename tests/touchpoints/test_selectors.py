@@ -78,3 +78,17 @@ def test_a_forged_cursor_is_refused():
 
     with pytest.raises(ApplicationError, match="not one the timeline gave out"):
         customer_timeline(customer=customer, cursor="bm9wZQ==")
+
+
+def test_an_orders_articles_come_with_its_timeline_entry_in_line_order():
+    customer = customer_upsert(source="crm", external_id="C-9", email="nina@example.com").customer
+    order_record(source="pos", external_id="O-9", customer=customer, placed_at=at(6), currency="EUR",
+                 total="2100.00", lines=[
+                     OrderLineData(sku="BAG-28", quantity=1, unit_price="1800.00", product_name="Kelly 28"),
+                     OrderLineData(sku="SCARF-90", quantity=2, unit_price="300.00"),
+                     OrderLineData(sku="SCARF-90", quantity=-1, unit_price="300.00", is_return=True),
+                 ])
+
+    [purchase] = [entry.item for entry in customer_timeline(customer=customer).entries if entry.item.order_id]
+
+    assert purchase.order_articles == "1 × Kelly 28, 2 × SCARF-90, 1 × SCARF-90 (returned)"
