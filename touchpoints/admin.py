@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 
 from core.admin import TIMESTAMPS, SpreadsheetExportMixin, ViewOnlyAdminMixin
+from core.money import format_money
 from customers.admin import SOURCE_SEARCH_HELP, BoutiqueScopedAdminMixin, ClientSearchMixin
 from touchpoints.models import Interaction, Order, OrderLine, Product, TouchpointType
 
@@ -48,8 +50,8 @@ class OrderAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, ViewOnlyAdminMixin
 
     export_kind = "orders"
 
-    list_display = ["placed_at", "external_id", "source", "customer", "boutique", "channel", "status", "total",
-                    "currency", "total_house"]
+    list_display = ["placed_at", "external_id", "source", "customer", "boutique", "channel", "status", "amount",
+                    "amount_house"]
     list_filter = ["status", "source", "channel", "boutique", ("placed_at", admin.DateFieldListFilter)]
     list_select_related = ["customer", "boutique"]
     search_fields = ["customer__email", "external_id"]
@@ -60,6 +62,14 @@ class OrderAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, ViewOnlyAdminMixin
     autocomplete_fields = ["customer", "advisor"]
     readonly_fields = TIMESTAMPS
     inlines = [OrderLineInline]
+
+    @admin.display(description="Total", ordering="total")
+    def amount(self, order: Order) -> str:
+        return format_money(order.total, order.currency)
+
+    @admin.display(description="In house currency", ordering="total_house")
+    def amount_house(self, order: Order) -> str:
+        return format_money(order.total_house, settings.HOUSE_CURRENCY)
 
 
 @admin.register(OrderLine)

@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpResponseRedirect
@@ -21,6 +22,7 @@ from django.utils import timezone
 
 from core.admin import spreadsheet_export
 from core.errors import ApplicationError
+from core.money import format_money
 from customers.admin import APPLY_ACTION, action_confirmation_page
 from customers.filters import CLIENT_BOOK_MINE, CustomerFilterSet, requesting_advisor
 from customers.models import Advisor, Customer
@@ -117,7 +119,7 @@ class ClientListMixin:
         "merge_duplicates",
     )
     list_display = [
-        "name", "tier", "lifetime_value", "orders", "last_purchase", "advisor_name", "boutique_name", "email", "phone",
+        "name", "tier", "value", "orders", "last_purchase", "advisor_name", "boutique_name", "email", "phone",
     ]
     list_display_links = ["name"]
     list_filter = [
@@ -146,6 +148,10 @@ class ClientListMixin:
     @admin.display(description="Tier", ordering="lifetime_value")
     def tier(self, customer: Customer) -> str:
         return customer.get_value_tier_display()
+
+    @admin.display(description="Lifetime value", ordering="lifetime_value")
+    def value(self, customer: Customer) -> str:
+        return format_money(customer.lifetime_value, settings.HOUSE_CURRENCY)
 
     @admin.display(description="Orders", ordering="order_count")
     def orders(self, customer: Customer) -> int:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -26,6 +25,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
 
 from core.errors import ApplicationError
+from core.money import format_money
 from customers.models import Advisor, Customer, SourceSystem
 from customers.selectors import client_open_contact_conflicts
 from customers.services import customers_assign_advisor
@@ -87,12 +87,6 @@ def channel_icon(channel: str) -> SafeString:
         f'fill="none" stroke="currentColor" stroke-width="1.7" stroke-linecap="round" stroke-linejoin="round">'
         f"<title>{label}</title>{paths}</svg>"
     )
-
-
-def format_money(amount: Decimal | None, currency: str) -> str:
-    if amount is None:
-        return ""
-    return f"{amount:,.2f} {currency}".strip()
 
 
 def staff_name(user: Any) -> str:

@@ -465,3 +465,10 @@ def test_a_rule_with_nonsense_is_refused_field_by_field(admin_client):
         "touchpoint_types": ["Choose the touchpoint types the rule reacts to."]
     }
     assert Rule.objects.filter(name="Nonsense").count() == 0
+
+
+def test_order_amounts_read_grouped_with_their_currency(admin_client, world):
+    page = admin_client.get(admin_url(Order, "changelist")).content.decode()
+
+    assert '<td class="field-amount">1,200.00 EUR</td>' in page
+    assert '<td class="field-amount_house">1,200.00 EUR</td>' in page

@@ -326,13 +326,15 @@ def test_the_columns_show_the_metrics_and_sort_by_lifetime_value(head_office, pa
     response = logged_in(head_office).get(LIST_URL, {"o": f"-{lifetime_value_column}"})
 
     assert response.context["cl"].list_display == [
-        "action_checkbox", "name", "tier", "lifetime_value", "orders", "last_purchase", "advisor_name",
+        "action_checkbox", "name", "tier", "value", "orders", "last_purchase", "advisor_name",
         "boutique_name", "email", "phone",
     ]
     rows = response.context["cl"].result_list
     assert [(str(row), row.value_tier, row.lifetime_value, row.order_count) for row in rows] == [
         ("Ada Client 01", "gold", Decimal("12000.00"), 1), ("Bea Client 02", "prospect", Decimal("0.00"), 0)
     ]
+    # Amounts read the same way on every page: grouped, two decimals, the house currency.
+    assert "<td class=\"field-value\">12,000.00 EUR</td>" in response.content.decode()
 
 
 def test_the_boutique_column_is_left_out_for_staff_of_one_boutique(manager, camille):
