@@ -338,6 +338,20 @@ def test_head_office_and_superusers_land_on_the_plain_index(client, paris, admin
         assert b'id="advisor-day"' not in response.content
 
 
+def test_every_role_finds_a_client_from_its_landing_page(client, advisor, paris):
+    head_office = make_staff(Advisor.Role.HEAD_OFFICE, username="anne")
+    list_url = reverse("admin:customers_customer_changelist")
+    for user in (advisor, head_office):
+        client.force_login(user)
+
+        content = client.get(reverse("admin:index")).content.decode()
+
+        start = content.index('id="client-search"')
+        form = content[start - 60:content.index("</form>", start)]
+        assert f'action="{list_url}"' in form
+        assert 'name="q"' in form
+
+
 def test_an_advisor_lands_on_their_day_above_the_apps_with_each_client_linked(
     client, advisor, task_template, survey
 ):
