@@ -11,7 +11,8 @@ from feedback.models import Invitation, Response, Survey
 
 @admin.register(Survey)
 class SurveyAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "channel", "trigger_type", "delay_hours", "expires_after_days", "is_active"]
+    list_display = ["name", "kind", "channel", "purpose", "trigger_type", "delay_hours", "sample_percent",
+                    "recontact_days", "expires_after_days", "is_active"]
     list_filter = ["kind", "channel", "is_active"]
     list_select_related = ["trigger_type"]
     search_fields = ["name"]
@@ -21,11 +22,12 @@ class SurveyAdmin(admin.ModelAdmin):
 
 @admin.register(Invitation)
 class InvitationAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
-    """Invitations are sent and answered by the feedback services. The token is the client's key to the survey,
-    so it is not shown."""
+    """Invitations are scheduled, sent and answered by the feedback services; one that will not go shows why. The
+    token is the client's key to the survey, so it is not shown."""
 
-    list_display = ["created_at", "survey", "customer", "sent_at", "expires_at", "answered_at"]
-    list_filter = ["survey", ("answered_at", admin.EmptyFieldListFilter)]
+    list_display = ["created_at", "survey", "customer", "channel", "status", "reason", "due_at", "sent_at",
+                    "expires_at", "answered_at"]
+    list_filter = ["survey", "status", "reason", "channel", ("answered_at", admin.EmptyFieldListFilter)]
     list_select_related = ["survey", "customer"]
     search_fields = ["customer__email"]
     ordering = ["-created_at", "-pk"]
