@@ -1,5 +1,5 @@
-"""Writes to feedback about answers: recording a client's answer (and putting it on their timeline), completing it
-with a comment, and feedback's part of client merges."""
+"""Writes to feedback about answers: recording a client's answer (and putting it on their timeline), and feedback's
+part of client merges."""
 
 from __future__ import annotations
 
