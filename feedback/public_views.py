@@ -74,7 +74,9 @@ def _score(value: str | None, survey: Survey) -> int | None:
 def _page(request: HttpRequest, template: str, context: dict, *, status: int = 200) -> HttpResponse:
     response = render(request, template, {"language": translation.get_language(), **context}, status=status)
     response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"  # the token stays out of other sites' logs
+    # The token stays out of other sites' logs; not "no-referrer", which makes browsers send `Origin: null` with the
+    # form's POST, and the CSRF check would refuse every answer.
+    response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex"
     response["Content-Language"] = translation.get_language()
     return response

@@ -73,7 +73,7 @@ def test_the_page_asks_the_question_with_a_link_per_score_and_names_the_visit_bu
     html = response.content.decode()
     assert response.status_code == 200
     assert (response["Cache-Control"], response["Referrer-Policy"], response["Content-Language"]) == (
-        "no-store", "no-referrer", "en"
+        "no-store", "same-origin", "en"
     )
     assert "How likely are you to recommend us to a friend?" in html
     assert "Dear Camille," in html
