@@ -6,7 +6,7 @@ from django.contrib import admin
 
 from core.admin import TIMESTAMPS, SpreadsheetExportMixin, ViewOnlyAdminMixin
 from customers.admin import SOURCE_SEARCH_HELP, BoutiqueScopedAdminMixin, ClientSearchMixin
-from feedback.models import Invitation, Response, Survey
+from feedback.models import Invitation, RecoveryCase, Response, Survey
 
 
 @admin.register(Survey)
@@ -53,3 +53,18 @@ class ResponseAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, ViewOnlyAdminMi
     show_full_result_count = False
     autocomplete_fields = ["customer", "invitation"]
     readonly_fields = ["created_at"]
+
+
+@admin.register(RecoveryCase)
+class RecoveryCaseAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
+    """Service-recovery cases opened by detractors' answers (feedback.services.recovery); worked from the advisor's
+    day."""
+
+    list_display = ["created_at", "customer", "response", "advisor", "status", "contact_due_at"]
+    list_filter = ["status"]
+    list_select_related = ["customer", "response", "advisor__user"]
+    search_fields = ["customer__email"]
+    ordering = ["contact_due_at", "pk"]
+    show_full_result_count = False
+    autocomplete_fields = ["customer", "response", "advisor"]
+    readonly_fields = TIMESTAMPS

@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import Q
 
 from core.models import TimeStampedModel
-from customers.models import Customer, SourceSystem
+from customers.models import Advisor, Customer, SourceSystem
 from customers.scoping import BoutiqueScopedQuerySet
 from touchpoints.models import Interaction, TouchpointType
 
@@ -195,3 +195,34 @@ class Response(models.Model):
 
     def __str__(self) -> str:
         return f"{self.score} from {self.customer_id}"
+
+
+class RecoveryCase(TimeStampedModel):
+    """A service-recovery task a detractor's answer opens (feedback.services.recovery): the client's advisor, or the
+    boutique manager when the client has none, is to contact the client by `contact_due_at` (the SLA). Shown on
+    the advisor's day (desk); contacting, closing with an outcome and a root cause, and escalation come next."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CONTACTED = "contacted", "Contacted"
+        RESOLVED = "resolved", "Resolved"
+        CANCELLED = "cancelled", "Cancelled (client erased)"
+
+    response = models.OneToOneField(Response, on_delete=models.PROTECT, related_name="recovery_case")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="recovery_cases")
+    advisor = models.ForeignKey(Advisor, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                help_text="Who is to call: the client's advisor, else the boutique manager.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    contact_due_at = models.DateTimeField(help_text="First contact due by (RECOVERY_CONTACT_HOURS after the answer).")
+
+    objects = BoutiqueScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["contact_due_at", "pk"]
+        indexes = [
+            # The advisor's day: their open cases by due time.
+            models.Index(fields=["advisor", "contact_due_at"], condition=Q(status="open"), name="recovery_open_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Recovery of response {self.response_id}"

@@ -423,6 +423,8 @@ SURVEY_RECONTACT_DAYS = env.int("SURVEY_RECONTACT_DAYS", default=30)
 SURVEY_EXPIRES_DAYS = env.int("SURVEY_EXPIRES_DAYS", default=14)
 # Requests to the public survey page per address (core.client_address), counted in the shared cache.
 SURVEY_PAGE_RATE = env.str("SURVEY_PAGE_RATE", default="30/min")
+# A detractor's answer opens a service-recovery case: first contact due within this many hours.
+RECOVERY_CONTACT_HOURS = env.int("RECOVERY_CONTACT_HOURS", default=24)
 
 # POS and CRM syncs (sync app). Connector settings live in the admin; their secrets in environment variables the
 # settings name. A sync task works this long, then hands the rest of the run to a fresh task (a checkpoint per page).

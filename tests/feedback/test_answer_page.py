@@ -17,7 +17,7 @@ from customers.models import Boutique, Customer
 from customers.services import customer_upsert
 from customers.services.consent import consent_record
 from customers.services.privacy import customer_personal_data_erase
-from feedback.models import Invitation, Response, Survey
+from feedback.models import Invitation, RecoveryCase, Response, Survey
 from feedback.services import invitations_schedule_many
 from touchpoints.models import Interaction, TouchpointType
 from touchpoints.services import interaction_record
@@ -265,3 +265,13 @@ def test_when_the_cache_does_not_answer_the_page_still_works_and_the_outage_is_l
     assert statuses == [200, 200]
     assert "feedback.throttle_cache_unavailable scope=survey_page" in caplog.text
     assert answers() == [(8, "")]
+
+
+def test_a_detractors_answer_on_the_page_opens_a_recovery_case(client, paris):
+    invitation = invited(paris)
+
+    client.post(page(invitation), {"score": "3", "comment": "Kept waiting"})
+
+    assert list(RecoveryCase.objects.values_list("response__score", "customer_id", "status")) == [
+        (3, invitation.customer_id, "open")
+    ]
