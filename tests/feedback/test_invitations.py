@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -226,3 +227,16 @@ def test_a_batch_is_scheduled_in_a_handful_of_statements_whatever_its_size(djang
         outcome = invitations_schedule_many(interaction_ids=[v.pk for v in visits], now=NOW)
 
     assert (outcome.scheduled, Invitation.objects.filter(status="scheduled").count()) == (30, 30)
+
+
+@pytest.mark.parametrize("translations", [{"de": "Würden Sie uns empfehlen?"}, {"fr": ""}, ["fr"], {"it": 3}])
+def test_a_question_translation_must_name_a_shipped_language_and_give_a_question(translations):
+    after_visit = Survey(name="After a visit", kind="nps", question="Would you recommend us?",
+                         question_translations=translations)
+
+    with pytest.raises(ValidationError) as refused:
+        after_visit.full_clean()
+
+    assert refused.value.message_dict == {"question_translations": [
+        "Give an object of language codes (en, fr, it) to questions of 1 to 240 characters."
+    ]}
