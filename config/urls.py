@@ -8,6 +8,7 @@ urlpatterns = [
     path("api/v1/", include("config.api_urls")),
     path("webhooks/", include("webhooks.urls")),
     path("", include("journeys.public_urls")),
+    path("", include("feedback.public_urls")),
 ]
 
 handler400 = "core.api.bad_request"

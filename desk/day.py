@@ -1,5 +1,6 @@
-"""Reads of the advisor's day: the tasks due, the birthdays of the week, the best clients gone quiet, and what
-clients said lately. An advisor sees their own client book; a boutique manager sees the whole boutique.
+"""Reads of the advisor's day: the tasks due, the service-recovery cases open, the birthdays of the week, the best
+clients gone quiet, and what clients said lately. An advisor sees their own client book; a boutique manager sees
+the whole boutique.
 
 "Today" and "this week" are the boutique's, not the server's: a task due at 08:00 in Tokyo is today's task for
 the Tokyo advisor whatever the clock of the server says. Each list is one query, whatever its length.
@@ -17,7 +18,7 @@ from django.db.models import BooleanField, Case, ExpressionWrapper, IntegerField
 from django.utils import timezone
 
 from customers.models import Advisor, Customer
-from feedback.models import Response
+from feedback.models import RecoveryCase, Response
 from journeys.models import FollowUp, FollowUpTemplate
 
 # How far back a visit or a purchase still counts as recent contact with a top client.
@@ -29,6 +30,7 @@ TASK_LIMIT = 50
 BIRTHDAY_LIMIT = 50
 QUIET_CLIENT_LIMIT = 10
 FEEDBACK_LIMIT = 20
+RECOVERY_LIMIT = 50
 
 # The roles whose landing page is the day; head office works across boutiques and lands on the full index.
 DAY_ROLES = (Advisor.Role.ADVISOR, Advisor.Role.BOUTIQUE_MANAGER)
@@ -58,6 +60,7 @@ class AdvisorDay:
     birthdays: list[Birthday]
     quiet_top_clients: list[Customer]
     recent_feedback: list[Response]
+    recovery_cases: list[RecoveryCase]
 
     @property
     def snooze_default(self) -> str:
@@ -191,6 +194,23 @@ def day_recent_feedback(
     return responses.select_related("customer", "survey").order_by("-responded_at", "-pk")[:FEEDBACK_LIMIT]
 
 
+def day_recovery_cases(
+    *, user: Any, advisor: Advisor, window: DayWindow, is_boutique_wide: bool = False
+) -> QuerySet[RecoveryCase]:
+    """Open service-recovery cases (a detractor's answer), the most urgent first, each marked `is_overdue` when its
+    first contact is past due. An advisor sees the cases assigned to them; a manager sees the boutique's, unassigned
+    ones included."""
+    cases = RecoveryCase.objects.visible_to(user).filter(status=RecoveryCase.Status.OPEN,
+                                                         customer__is_anonymized=False)
+    if not is_boutique_wide:
+        cases = cases.filter(advisor=advisor)
+    return (
+        cases.annotate(is_overdue=ExpressionWrapper(Q(contact_due_at__lt=window.now), output_field=BooleanField()))
+        .select_related("customer", "response__survey", "advisor__user")
+        .order_by("contact_due_at", "pk")[:RECOVERY_LIMIT]
+    )
+
+
 def advisor_day(*, user: Any, now: dt.datetime | None = None) -> AdvisorDay | None:
     """The day of an advisor (their client book) or of a boutique manager (their boutique), or None for staff
     whose landing page is the full index (head office, superusers, staff without an advisor role)."""
@@ -216,6 +236,7 @@ def advisor_day(*, user: Any, now: dt.datetime | None = None) -> AdvisorDay | No
         birthdays=birthdays,
         quiet_top_clients=list(day_quiet_top_clients(**scope)),
         recent_feedback=list(day_recent_feedback(**scope)),
+        recovery_cases=list(day_recovery_cases(**scope)),
     )
 
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from customers.models import ConsentEvent, ContactConflict, Customer, CustomerExternalState, CustomerMerge
 from customers.services.privacy import customer_history_model
-from feedback.models import Invitation, Response
+from feedback.models import Invitation, RecoveryCase, Response
 from journeys.models import Enrollment, FollowUp, HandsOff, Transition
 from touchpoints.models import Interaction, Order
 
@@ -40,6 +40,7 @@ SECTIONS = {
     "hands_offs": "hands_off",
     "survey_invitations": "survey_invitations",
     "survey_responses": "survey_responses",
+    "recovery_cases": "recovery_cases",
     "events": "history",
 }
 
@@ -94,6 +95,7 @@ def client_data_queryset(*, customers: QuerySet[Customer]) -> QuerySet[Customer]
             "survey_invitations", queryset=Invitation.objects.select_related("survey").order_by("created_at", "pk")
         ),
         Prefetch("survey_responses", queryset=Response.objects.select_related("survey").order_by("responded_at", "pk")),
+        Prefetch("recovery_cases", queryset=RecoveryCase.objects.select_related("advisor__user").order_by("pk")),
         Prefetch("events", queryset=history.objects.select_related("pgh_context").order_by("pgh_id")),
     )
 
@@ -163,6 +165,9 @@ def _client(customer: Customer) -> dict[str, Any]:
         ],
         "survey_responses": [
             _fields(response, survey=response.survey.name) for response in customer.survey_responses.all()
+        ],
+        "recovery_cases": [
+            _fields(case, advisor=_name(case.advisor)) for case in customer.recovery_cases.all()
         ],
         "history": [
             _fields(event, context=event.pgh_context.metadata if event.pgh_context_id else None)

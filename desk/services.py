@@ -37,6 +37,7 @@ ERASURE_OF_CLIENT_ROWS = {
     "hands_offs": "kept (who paused automation, when); reasons cleared (journeys)",
     "survey_invitations": "kept; open ones expired (feedback)",
     "survey_responses": "kept for NPS and CSAT; comment and answers cleared (feedback)",
+    "recovery_cases": "kept for the SLA figures; open ones cancelled (feedback)",
 }
 
 

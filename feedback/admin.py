@@ -6,12 +6,13 @@ from django.contrib import admin
 
 from core.admin import TIMESTAMPS, SpreadsheetExportMixin, ViewOnlyAdminMixin
 from customers.admin import SOURCE_SEARCH_HELP, BoutiqueScopedAdminMixin, ClientSearchMixin
-from feedback.models import Invitation, Response, Survey
+from feedback.models import Invitation, RecoveryCase, Response, Survey
 
 
 @admin.register(Survey)
 class SurveyAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "channel", "trigger_type", "delay_hours", "expires_after_days", "is_active"]
+    list_display = ["name", "kind", "channel", "purpose", "trigger_type", "delay_hours", "sample_percent",
+                    "recontact_days", "expires_after_days", "is_active"]
     list_filter = ["kind", "channel", "is_active"]
     list_select_related = ["trigger_type"]
     search_fields = ["name"]
@@ -21,11 +22,12 @@ class SurveyAdmin(admin.ModelAdmin):
 
 @admin.register(Invitation)
 class InvitationAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
-    """Invitations are sent and answered by the feedback services. The token is the client's key to the survey,
-    so it is not shown."""
+    """Invitations are scheduled, sent and answered by the feedback services; one that will not go shows why. The
+    token is the client's key to the survey, so it is not shown."""
 
-    list_display = ["created_at", "survey", "customer", "sent_at", "expires_at", "answered_at"]
-    list_filter = ["survey", ("answered_at", admin.EmptyFieldListFilter)]
+    list_display = ["created_at", "survey", "customer", "channel", "status", "reason", "due_at", "sent_at",
+                    "expires_at", "answered_at"]
+    list_filter = ["survey", "status", "reason", "channel", ("answered_at", admin.EmptyFieldListFilter)]
     list_select_related = ["survey", "customer"]
     search_fields = ["customer__email"]
     ordering = ["-created_at", "-pk"]
@@ -51,3 +53,18 @@ class ResponseAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, ViewOnlyAdminMi
     show_full_result_count = False
     autocomplete_fields = ["customer", "invitation"]
     readonly_fields = ["created_at"]
+
+
+@admin.register(RecoveryCase)
+class RecoveryCaseAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
+    """Service-recovery cases opened by detractors' answers (feedback.services.recovery); worked from the advisor's
+    day."""
+
+    list_display = ["created_at", "customer", "response", "advisor", "status", "contact_due_at"]
+    list_filter = ["status"]
+    list_select_related = ["customer", "response", "advisor__user"]
+    search_fields = ["customer__email"]
+    ordering = ["contact_due_at", "pk"]
+    show_full_result_count = False
+    autocomplete_fields = ["customer", "response", "advisor"]
+    readonly_fields = TIMESTAMPS

@@ -5,14 +5,20 @@ class FeedbackConfig(AppConfig):
     name = "feedback"
 
     def ready(self) -> None:
-        # Feedback adds survey responses to the timeline and its rows to client merges (apps depend one way).
+        # Feedback adds survey responses to the timeline and its rows to client merges, and listens to new touchpoints
+        # (apps depend one way: touchpoints calls what feedback registers here).
         from customers.services import register_merge_handler
         from feedback.api.timeline import ResponseTimelineSerializer
         from feedback.selectors import response_timeline_source
         from feedback.services import move_feedback
+        from feedback.tasks import interactions_listener
         from touchpoints.api.timeline import register_timeline_serializer
+        from touchpoints.events import register_interactions_listener
         from touchpoints.selectors import register_timeline_source
 
         register_timeline_source(response_timeline_source())
         register_timeline_serializer("response", ResponseTimelineSerializer)
         register_merge_handler(move_feedback)
+        # Every interaction committed, whatever recorded it (admin, API, webhook, sync, an import that opts in),
+        # schedules the invitations of the surveys it triggers, in a task.
+        register_interactions_listener(interactions_listener)

@@ -10,12 +10,13 @@ import datetime as dt
 from django.db import transaction
 
 from customers.models import Customer
-from feedback.models import Invitation, Response
+from feedback.models import Invitation, RecoveryCase, Response
 
 
 @transaction.atomic
 def feedback_personal_data_erase(*, customer: Customer, erased_at: dt.datetime) -> dict[str, int]:
-    """Clear the client's words (comments, answers to further questions) and close their open invitations.
+    """Clear the client's words (comments, answers to further questions), close their open invitations and cancel
+    their open recovery cases (nobody is to call an erased client).
 
     Scores, NPS classes, stages and dates stay: NPS and CSAT are counted from them. An open invitation is made to
     expire now, so that its link can no longer attach new answers to the record.
@@ -24,4 +25,7 @@ def feedback_personal_data_erase(*, customer: Customer, erased_at: dt.datetime) 
     invitations = Invitation.objects.filter(
         customer=customer, answered_at__isnull=True, expires_at__gt=erased_at
     ).update(expires_at=erased_at, updated_at=erased_at)
-    return {"survey_responses": responses, "survey_invitations_closed": invitations}
+    cases = RecoveryCase.objects.filter(customer=customer, status=RecoveryCase.Status.OPEN).update(
+        status=RecoveryCase.Status.CANCELLED, updated_at=erased_at
+    )
+    return {"survey_responses": responses, "survey_invitations_closed": invitations, "recovery_cases_cancelled": cases}

@@ -1,8 +1,8 @@
-"""Reads of feedback: survey responses on the client timeline."""
+"""Reads of feedback: survey responses on the client timeline, the invitation behind a survey link."""
 
 from __future__ import annotations
 
-from feedback.models import Response
+from feedback.models import Invitation, Response
 from touchpoints.selectors import TimelineSource
 
 
@@ -18,4 +18,18 @@ def response_timeline_source() -> TimelineSource:
         rows=lambda customer: Response.objects.filter(customer=customer),
         time_field="responded_at",
         load=_load_responses,
+    )
+
+
+def invitation_for_link(*, token: str) -> Invitation | None:
+    """The invitation a survey link's token opens, with what its page shows (the survey, the client, the touchpoint
+    it is about, its answer); None for an unknown token or one of an invitation that was never to be sent."""
+    if not token or len(token) > Invitation._meta.get_field("token").max_length:
+        return None
+    return (
+        Invitation.objects.exclude(status=Invitation.Status.NOT_SENT)
+        .select_related("survey", "customer", "interaction__touchpoint_type", "interaction__boutique",
+                        "interaction__order", "response")
+        .filter(token=token)
+        .first()
     )

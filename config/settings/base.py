@@ -175,6 +175,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en"
+# The languages clients are written to and shown the survey page in (Customer.language); staff pages stay English.
+LANGUAGES = [("en", "English"), ("fr", "Français"), ("it", "Italiano")]
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
@@ -414,6 +416,16 @@ FOLLOWUP_HOLDOUT_PERCENT = env.int("FOLLOWUP_HOLDOUT_PERCENT", default=10)
 FOLLOWUP_ATTRIBUTION_DAYS = env.int("FOLLOWUP_ATTRIBUTION_DAYS", default=14)
 # Products offered to templates as `recommended_products`.
 FOLLOWUP_RECOMMENDED_PRODUCTS = env.int("FOLLOWUP_RECOMMENDED_PRODUCTS", default=3)
+
+# --- Surveys (feedback) ---
+# A client is surveyed at most once in this many days across all surveys (a survey may ask for longer).
+SURVEY_RECONTACT_DAYS = env.int("SURVEY_RECONTACT_DAYS", default=30)
+# Days a survey link stays valid after it is due, unless the survey sets its own.
+SURVEY_EXPIRES_DAYS = env.int("SURVEY_EXPIRES_DAYS", default=14)
+# Requests to the public survey page per address (core.client_address), counted in the shared cache.
+SURVEY_PAGE_RATE = env.str("SURVEY_PAGE_RATE", default="30/min")
+# A detractor's answer opens a service-recovery case: first contact due within this many hours.
+RECOVERY_CONTACT_HOURS = env.int("RECOVERY_CONTACT_HOURS", default=24)
 
 # POS and CRM syncs (sync app). Connector settings live in the admin; their secrets in environment variables the
 # settings name. A sync task works this long, then hands the rest of the run to a fresh task (a checkpoint per page).

@@ -34,7 +34,7 @@ from customers.services import (
     customer_merge,
     customer_upsert,
 )
-from feedback.models import Invitation, Response, Survey
+from feedback.models import Invitation, RecoveryCase, Response, Survey
 from journeys.models import (
     Enrollment,
     FollowUp,
@@ -62,7 +62,7 @@ MODELS = [
 # Written only by services (or, for clients, by the systems that send them): no add page in the admin.
 NOT_ADDABLE = {
     Customer, CustomerIdentity, ConsentEvent, CustomerMerge, Order, OrderLine, Interaction, Enrollment, Transition,
-    FollowUp, Invitation, Response, ClientHandover, CustomerExternalState, ContactConflict,
+    FollowUp, Invitation, Response, RecoveryCase, ClientHandover, CustomerExternalState, ContactConflict,
 }
 VIEW_ONLY = NOT_ADDABLE - {Customer, FollowUp}
 
@@ -155,6 +155,7 @@ def world(admin_user, paris):
         survey=survey, customer=client, invitation=invitation, score=9, nps_class=Response.NpsClass.PROMOTER,
         stage_key="consideration", responded_at=at(5),
     )
+    recovery = RecoveryCase.objects.create(response=response, customer=client, advisor=advisor, contact_due_at=at(6))
     leaver = AdvisorFactory(boutique=paris)
     customer_upsert(source=SourceSystem.POS, external_id="C-2", email="leaver.client@example.com",
                     home_boutique=paris, advisor=leaver)
@@ -168,7 +169,7 @@ def world(admin_user, paris):
         ContactConflict.objects.get(customer=client), hands_off, CustomerExternalState.objects.get(customer=client),
         paris, advisor, client.persona, client, client.identities.first(), consent, merge, segment, order,
         order.lines.get(), visit, visit.touchpoint_type, OrderLine.objects.get().product, journey, stages[1],
-        enrollment, transition, template, variant, rule, followup, survey, invitation, response, handover,
+        enrollment, transition, template, variant, rule, followup, survey, invitation, response, recovery, handover,
     ]
     return {type(row): row for row in rows}
 

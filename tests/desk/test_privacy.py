@@ -30,7 +30,7 @@ from customers.services import consent_record, customer_external_pushed, custome
 from desk import services as desk_services
 from desk.privacy import SECTIONS, client_data_export
 from desk.services import ERASURE_OF_CLIENT_ROWS, client_erase
-from feedback.models import Invitation, Response, Survey
+from feedback.models import Invitation, RecoveryCase, Response, Survey
 from journeys.models import Enrollment, FollowUp, FollowUpTemplate, Journey, Transition
 from journeys.services import enrollment_enroll, enrollment_move, hands_off_set
 from tests.desk.helpers import messages_of
@@ -179,6 +179,7 @@ def full_client(*, boutique, advisor_user, number: int) -> dict:
         comment="Camille here: the fitting was perfect.", answers={"why": "My advisor knows my taste."},
         stage_key="consideration", responded_at=at(5),
     )
+    recovery = RecoveryCase.objects.create(response=response, customer=client, contact_due_at=at(7))
     LogEntry.objects.log_actions(
         user_id=advisor_user.pk, queryset=[client], action_flag=CHANGE, change_message="Changed advisor notes.",
         single_object=True,
@@ -187,7 +188,7 @@ def full_client(*, boutique, advisor_user, number: int) -> dict:
     return {
         "client": client, "duplicate_pk": duplicate_pk, "merge": merge, "order": order, "visit": visit,
         "enrollment": enrollment, "scheduled": scheduled, "sent": sent, "open_invitation": open_invitation,
-        "answered_invitation": answered, "response": response,
+        "answered_invitation": answered, "response": response, "recovery": recovery,
     }
 
 
@@ -344,7 +345,7 @@ def test_the_export_costs_the_same_queries_for_one_client_as_for_three(paris, ad
 
     # When one, then all three are exported
     # Then both cost the clients' query and one per kind of row (orders' lines and stage moves included)
-    assert queries_for(clients[:1]) == queries_for(clients) == 16
+    assert queries_for(clients[:1]) == queries_for(clients) == 17
 
 
 def test_a_manager_s_selection_reaching_another_boutique_exports_only_their_own_clients(

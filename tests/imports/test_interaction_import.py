@@ -22,7 +22,7 @@ from imports.mapping import ColumnMapping
 from imports.models import ImportBatch, ImportChange
 from imports.services import import_file, import_rollback
 from tests.factories import AdvisorFactory, BoutiqueFactory, UserFactory
-from touchpoints.models import Interaction
+from touchpoints.models import Interaction, TouchpointType
 from touchpoints.services import interaction_record
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -243,3 +243,22 @@ def test_an_export_imports_back_unchanged(house, timeline, tmp_path, fmt):
     assert snapshot() == before
     assert list(Customer.objects.order_by("pk").values_list("pk", "last_interaction_at", "updated_at")) == clients
     assert batch.changes.count() == 0
+
+
+def test_imported_visits_reach_the_surveys_only_when_the_import_opts_in(house, django_capture_on_commit_callbacks):
+    Survey.objects.create(name="After a visit", kind="nps", question="Would you recommend us?",
+                          trigger_type=TouchpointType.objects.get(code="store_visit"))
+
+    with django_capture_on_commit_callbacks(execute=True) as history_callbacks:
+        history = import_legacy(valid_only=True)
+
+    assert (history.runs_automation, history_callbacks, Invitation.objects.count()) == (False, [], 0)
+
+    import_rollback(batch=history)
+    with django_capture_on_commit_callbacks(execute=True):
+        import_legacy(valid_only=True, runs_automation=True)
+
+    # The one visit of the file, from 2025: scheduled, but its link would be dead on arrival, and it says so.
+    assert list(Invitation.objects.values_list("customer_id", "interaction__external_id", "status", "reason")) == [
+        (house["camille"].pk, "INT-1", "not_sent", "expired"),
+    ]

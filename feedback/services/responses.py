@@ -1,4 +1,5 @@
-"""Writes to feedback: recording a client's answer (and putting it on their timeline), merges."""
+"""Writes to feedback about answers: recording a client's answer (and putting it on their timeline), and feedback's
+part of client merges."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from django.db import IntegrityError, transaction
 
 from core.errors import ApplicationError
 from customers.models import Customer, SourceSystem
-from feedback.models import Invitation, Response, Survey
+from feedback.models import Invitation, RecoveryCase, Response, Survey
+from feedback.services.recovery import recovery_cases_open_many
 from touchpoints.services import interaction_record
 
 logger = logging.getLogger(__name__)
@@ -39,6 +41,7 @@ def move_feedback(*, surviving: Customer, merged: Customer) -> dict[str, int]:
     return {
         "survey_invitations": Invitation.objects.filter(customer=merged).update(customer=surviving),
         "survey_responses": Response.objects.filter(customer=merged).update(customer=surviving),
+        "recovery_cases": RecoveryCase.objects.filter(customer=merged).update(customer=surviving),
     }
 
 
@@ -58,6 +61,8 @@ def response_record(
     """Record a client's answer to a survey and put it on their timeline as a `survey_answered` touchpoint, so that
     what follows an answer follows it whatever brought it in (the journey rules: a 9–10 NPS moves the client to
     advocacy). The touchpoint carries the survey and, for NPS, `score`; other scales carry `rating`.
+
+    A detractor's answer opens a service-recovery case (feedback.services.recovery).
 
     Once per answer: the same (source, external id), or a second answer to one invitation, returns the response
     already recorded (created=False) and changes nothing.
@@ -94,5 +99,7 @@ def response_record(
         external_id=f"survey-response:{response.pk}",
         metadata={"survey": survey.name, "survey_kind": survey.kind, **scale},
     )
+    # What a detractor's answer must be followed by, whatever brought it in (the page, a webhook, the API).
+    recovery_cases_open_many(responses=[response])
     logger.info("feedback.response_recorded response_id=%s survey_id=%s", response.pk, survey.pk)
     return response, True
