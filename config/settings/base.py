@@ -257,7 +257,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "core.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     # The API speaks JSON: a form-encoded or multipart body is a 415 in the error format, not a guess.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Bounds nesting, refuses lone surrogates and non-finite numbers: a 400, where json.loads would let a 500 through.
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.HouseJSONParser"],
     "DEFAULT_THROTTLE_CLASSES": [
         "integrations.throttling.ApiKeyRateThrottle",
         "integrations.throttling.StaffRateThrottle",
@@ -275,6 +276,9 @@ REST_FRAMEWORK = {
 
 # A POST retried with the same Idempotency-Key within this many days gets the first response back.
 IDEMPOTENCY_KEEP_DAYS = env.int("IDEMPOTENCY_KEEP_DAYS", default=7)
+
+# An interaction's metadata, as compact JSON in UTF-8, holds at most this many bytes (touchpoints.services).
+INTERACTION_METADATA_MAX_BYTES = env.int("INTERACTION_METADATA_MAX_BYTES", default=16 * 1024)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Atelier API",
