@@ -24,3 +24,13 @@ def int_ids(raw: str | None) -> list[int]:
     """The row ids of a comma-separated list ("12,15"), sorted, each once; parts that are no id are left out."""
     ids = {int_id(part) for part in (raw or "").split(",")}
     return sorted(number for number in ids if number is not None)
+
+
+def count(value: Any) -> int | None:
+    """`value` as a count from 1 (a page size), or None: ASCII digits, however many (a count past a bigint is
+    BIGINT_MAX, which callers cap to their own bound anyway)."""
+    text = str(value if value is not None else "").strip()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text) if len(text) <= 18 else BIGINT_MAX
+    return number if number > 0 else None
