@@ -37,3 +37,24 @@ class IdempotentRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} ({self.key})"
+
+
+class MomentRepair(models.Model):
+    """A stored date that was out of the accepted range (core.moments) and what a migration set it to.
+
+    Written only by the migrations that repaired such dates, before their CHECK constraints were added: the original
+    value is kept as text because Python cannot read it as a date (a year before Christ, a year after 9999).
+    """
+
+    table_name = models.CharField(max_length=63)
+    row_id = models.BigIntegerField()
+    column_name = models.CharField(max_length=63)
+    original = models.TextField()
+    repaired_to = models.DateTimeField()
+    repaired_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["table_name", "row_id"], name="moment_repair_row_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.table_name}.{self.column_name} #{self.row_id}: {self.original} → {self.repaired_to}"

@@ -18,9 +18,10 @@ from django.contrib.postgres.search import SearchQuery
 from django.core.validators import RegexValidator
 from django.db.models import Q, QuerySet, Value
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 
 from core.errors import ApplicationError
-from core.filtering import IsoDateTimeFilter
+from core.filtering import IdFilter, IsoDateTimeFilter, StrictBooleanFilter
 from customers.models import (
     Advisor,
     Boutique,
@@ -152,6 +153,16 @@ def _visible_advisors(request) -> QuerySet[Advisor]:
     return Advisor.objects.visible_to(request.user if request else None).select_related("user")
 
 
+@extend_schema_field({"type": "string", "pattern": rf"^({'|'.join(SourceSystem.values)}):[^\u0000\n]+$"})
+class IdentityFilter(django_filters.CharFilter):
+    """`?identity=<system>:<id>`; the schema gives its form, which the filter's validator enforces."""
+
+
+@extend_schema_field({"anyOf": [{"type": "integer", "minimum": 1}, {"type": "string", "enum": ["null"]}]})
+class IdOrNullFilter(django_filters.ModelChoiceFilter):
+    """`?advisor_id=12`, or `?advisor_id=null` for none (its null_label); the schema says both."""
+
+
 class CustomerFilterSet(django_filters.FilterSet):
     """The filters of the client list and of the clients API. Boutique and advisor choices are those the
     requesting user may see (pass `request`); a hidden boutique's or advisor's id is an invalid choice."""
@@ -159,18 +170,18 @@ class CustomerFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(
         method="filter_search", label="Search", help_text="Name, email, phone number or public id."
     )
-    boutique_id = django_filters.ModelChoiceFilter(
+    boutique_id = IdOrNullFilter(
         field_name="home_boutique", queryset=_visible_boutiques, label="Boutique", null_label="No boutique"
     )
-    advisor_id = django_filters.ModelChoiceFilter(
+    advisor_id = IdOrNullFilter(
         field_name="advisor", queryset=_visible_advisors, label="Advisor", null_label="No advisor"
     )
     value_tier = django_filters.ChoiceFilter(choices=ValueTier.choices, label="Tier")
-    persona_id = django_filters.ModelChoiceFilter(
+    persona_id = IdOrNullFilter(
         field_name="persona", queryset=Persona.objects.all(), label="Persona", null_label="No persona"
     )
     # A number, not a model choice: stages belong to journeys, which customers may not import (apps depend one way).
-    stage_id = django_filters.NumberFilter(method="filter_stage", label="Journey stage (id)")
+    stage_id = IdFilter(method="filter_stage", label="Journey stage (id)")
     last_purchase = django_filters.ChoiceFilter(
         choices=LAST_PURCHASE_CHOICES, method="filter_last_purchase", label="Last purchase"
     )
@@ -183,12 +194,12 @@ class CustomerFilterSet(django_filters.FilterSet):
     )
     email = django_filters.CharFilter(method="filter_email", label="Email (exact, any case)")
     phone = django_filters.CharFilter(method="filter_phone", label="Phone number (any format, matched in E.164)")
-    identity = django_filters.CharFilter(
+    identity = IdentityFilter(
         method="filter_identity",
         label="Id in another system, as <system>:<id> (e.g. ecommerce:4711)",
         validators=[
             RegexValidator(
-                rf"^({'|'.join(SourceSystem.values)}):.+$",
+                rf"\A({'|'.join(SourceSystem.values)}):[^\x00\n]+\Z",
                 f"Write <system>:<id>, the system being one of {', '.join(SourceSystem.values)}.",
             )
         ],
@@ -257,9 +268,9 @@ class CustomerFilterSet(django_filters.FilterSet):
 class AdvisorFilterSet(django_filters.FilterSet):
     """Staff roles by boutique, role and whether they are active (the API's advisors list)."""
 
-    boutique_id = django_filters.NumberFilter(field_name="boutique_id", label="Boutique (id)")
+    boutique_id = IdFilter(field_name="boutique_id", label="Boutique (id)")
     role = django_filters.ChoiceFilter(choices=Advisor.Role.choices, label="Role")
-    is_active = django_filters.BooleanFilter(label="Active")
+    is_active = StrictBooleanFilter(label="Active")
 
     class Meta:
         model = Advisor

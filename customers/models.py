@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce, Lower, Upper
 
 from core.models import TimeStampedModel
+from core.moments import stored_range
 from customers.scoping import BoutiqueQuerySet, BoutiqueScopedQuerySet
 from customers.search import name_search_vector, reversed_phone
 
@@ -238,6 +239,11 @@ class Customer(TimeStampedModel):
             ),
             models.CheckConstraint(condition=Q(email=Lower("email")), name="customer_email_lowercase"),
             models.CheckConstraint(condition=Q(lifetime_value__gte=0), name="customer_lifetime_value_not_negative"),
+            models.CheckConstraint(condition=stored_range("first_order_at"), name="customer_first_order_at_in_range"),
+            models.CheckConstraint(condition=stored_range("last_order_at"), name="customer_last_order_at_in_range"),
+            models.CheckConstraint(
+                condition=stored_range("last_interaction_at"), name="customer_last_interaction_at_in_range"
+            ),
             models.CheckConstraint(
                 condition=Q(average_order_value__gte=0), name="customer_average_order_value_not_negative"
             ),
@@ -375,6 +381,7 @@ class ConsentEvent(models.Model):
             models.UniqueConstraint(
                 fields=["customer", "channel", "purpose", "occurred_at"], name="consent_event_unique_moment"
             ),
+            models.CheckConstraint(condition=stored_range("occurred_at"), name="consent_event_occurred_at_in_range"),
         ]
 
     def __str__(self) -> str:

@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.urls import path
 from django.views.decorators.http import require_POST
 
+from core.admin_actions import ActionSelectionCheckMixin
 from desk.day import advisor_day
 from desk.day_actions import task_outcome_view, task_snooze_view
 
@@ -32,6 +33,15 @@ class AtelierAdminSite(admin.AdminSite):
             context["title"] = "Your boutique's day" if day.is_boutique_wide else "Your day"
         context.update(extra_context or {})
         return super().index(request, extra_context=context)
+
+    def register(self, model_or_iterable, admin_class=None, **options) -> None:
+        """Every ModelAdmin, the house's and the packages' (auth, pghistory, beat …), refuses an action's selection
+        that names no row instead of a 500 (core.admin_actions.ActionSelectionCheckMixin)."""
+        admin_class = admin_class or admin.ModelAdmin
+        if not issubclass(admin_class, ActionSelectionCheckMixin):
+            admin_class = type(admin_class.__name__, (ActionSelectionCheckMixin, admin_class),
+                               {"__module__": admin_class.__module__, "__doc__": admin_class.__doc__})
+        super().register(model_or_iterable, admin_class, **options)
 
     def get_urls(self) -> list:
         # The day's one-click task actions (desk.day_actions), behind the admin's login like every admin page.

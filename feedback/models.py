@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 
 from core.models import TimeStampedModel
+from core.moments import stored_range
 from customers.models import Advisor, Customer, SourceSystem
 from customers.scoping import BoutiqueScopedQuerySet
 from touchpoints.models import Interaction, TouchpointType
@@ -181,6 +182,7 @@ class Response(models.Model):
         ordering = ["-responded_at", "-pk"]
         constraints = [
             models.CheckConstraint(condition=Q(score__lte=10), name="response_score_0_to_10"),
+            models.CheckConstraint(condition=stored_range("responded_at"), name="response_responded_at_in_range"),
             models.UniqueConstraint(
                 fields=["source", "external_id"],
                 condition=~Q(external_id=""),

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from core.admin import TIMESTAMPS, ViewOnlyAdminMixin
 from core.errors import ApplicationError
+from core.querystrings import int_id
 from customers.admin import BoutiqueScopedAdminMixin, ClientSearchMixin
 from customers.models import Customer
 from customers.scoping import visible_boutique_ids
@@ -157,8 +158,8 @@ class FollowUpTemplateAdmin(admin.ModelAdmin):
         if wanted:
             clients = Customer.objects.visible_to(request.user).filter(is_anonymized=False)
             # An id as staff type it (ASCII digits, within a bigint), else an email: never a 500 on odd input.
-            is_id = wanted.isascii() and wanted.isdigit() and len(wanted) <= 18
-            lookup = {"pk": int(wanted)} if is_id else {"email": wanted.lower()}
+            pk = int_id(wanted)
+            lookup = {"pk": pk} if pk is not None else {"email": wanted.lower()}
             customer = clients.filter(**lookup).select_related("advisor__user", "home_boutique").first()
             if customer is None:
                 error = f"No client {wanted!r} among the clients you may see."

@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 
 from core.models import TimeStampedModel
+from core.moments import stored_range
 from customers.models import Advisor, Boutique, Channel, Customer, Persona, Segment, ValueTier
 from customers.scoping import BoutiqueScopedQuerySet
 from touchpoints.models import Interaction, LifecycleStage, Order, TouchpointType
@@ -73,6 +74,10 @@ class Enrollment(TimeStampedModel):
                 condition=Q(exited_at__isnull=True) | Q(exited_at__gte=models.F("enrolled_at")),
                 name="enrollment_exit_after_enrollment",
             ),
+            models.CheckConstraint(condition=stored_range("enrolled_at"), name="enrollment_enrolled_at_in_range"),
+            models.CheckConstraint(
+                condition=stored_range("stage_entered_at"), name="enrollment_stage_entered_at_in_range"
+            ),
         ]
         indexes = [models.Index(fields=["journey", "stage", "stage_entered_at"], name="enrollment_stage_idx")]
 
@@ -114,6 +119,9 @@ class Transition(models.Model):
         indexes = [
             models.Index(fields=["enrollment", "-occurred_at"], name="transition_enrollment_idx"),
             models.Index(fields=["-occurred_at"], name="transition_occurred_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=stored_range("occurred_at"), name="transition_occurred_at_in_range"),
         ]
 
     def __str__(self) -> str:
@@ -378,6 +386,7 @@ class HandsOff(models.Model):
                                     name="hands_off_one_open_per_customer"),
             models.CheckConstraint(condition=Q(until__isnull=True) | Q(until__gt=models.F("starts_at")),
                                    name="hands_off_until_after_start"),
+            models.CheckConstraint(condition=stored_range("until"), name="hands_off_until_in_range"),
         ]
 
     def __str__(self) -> str:
@@ -445,6 +454,9 @@ class FollowUp(TimeStampedModel):
             models.Index(fields=["-due_at"], name="followup_due_at_idx"),
             models.Index(fields=["customer", "-due_at"], name="followup_customer_idx"),
             models.Index(fields=["advisor", "status", "due_at"], name="followup_advisor_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=stored_range("due_at"), name="followup_due_at_in_range"),
         ]
 
     def __str__(self) -> str:

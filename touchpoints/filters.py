@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import django_filters
 
-from core.filtering import IsoDateTimeFilter
+from core.filtering import IdFilter, IsoDateTimeFilter
 from customers.models import Channel, SourceSystem
 from touchpoints.models import Interaction, Order
 
@@ -15,7 +15,7 @@ class InteractionFilterSet(django_filters.FilterSet):
     customer = django_filters.UUIDFilter(field_name="customer__public_id", label="Client (public id)")
     touchpoint_type = django_filters.CharFilter(field_name="touchpoint_type__code", label="Touchpoint type (code)")
     channel = django_filters.ChoiceFilter(choices=Channel.choices, label="Channel")
-    boutique_id = django_filters.NumberFilter(field_name="boutique_id", label="Boutique (id)")
+    boutique_id = IdFilter(field_name="boutique_id", label="Boutique (id)")
     source = django_filters.ChoiceFilter(choices=SourceSystem.choices, label="Source system")
     external_id = django_filters.CharFilter(label="External id (with source)")
     occurred_since = IsoDateTimeFilter(
@@ -34,8 +34,8 @@ class OrderFilterSet(django_filters.FilterSet):
     """Orders by client, boutique, status, channel, source id and time."""
 
     customer = django_filters.UUIDFilter(field_name="customer__public_id", label="Client (public id)")
-    boutique_id = django_filters.NumberFilter(field_name="boutique_id", label="Boutique (id)")
-    advisor_id = django_filters.NumberFilter(field_name="advisor_id", label="Advisor (id)")
+    boutique_id = IdFilter(field_name="boutique_id", label="Boutique (id)")
+    advisor_id = IdFilter(field_name="advisor_id", label="Advisor (id)")
     status = django_filters.ChoiceFilter(choices=Order.Status.choices, label="Status")
     channel = django_filters.ChoiceFilter(choices=Channel.choices, label="Channel")
     source = django_filters.ChoiceFilter(choices=SourceSystem.choices, label="Source system")

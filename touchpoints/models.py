@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from core.models import TimeStampedModel
+from core.moments import stored_range
 from customers.models import Advisor, Boutique, Channel, Customer, SourceSystem
 from customers.scoping import BoutiqueScopedQuerySet
 
@@ -97,6 +98,7 @@ class Order(TimeStampedModel):
             models.UniqueConstraint(fields=["source", "external_id"], name="order_unique_external_id_per_source"),
             models.CheckConstraint(condition=~Q(external_id=""), name="order_external_id_not_blank"),
             models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="order_currency_iso"),
+            models.CheckConstraint(condition=stored_range("placed_at"), name="order_placed_at_in_range"),
         ]
         indexes = [
             models.Index(fields=["customer", "-placed_at"], name="order_customer_placed_idx"),
@@ -180,6 +182,7 @@ class Interaction(models.Model):
             models.CheckConstraint(
                 condition=Q(amount__isnull=True) | ~Q(currency=""), name="interaction_amount_has_currency"
             ),
+            models.CheckConstraint(condition=stored_range("occurred_at"), name="interaction_occurred_at_in_range"),
         ]
         indexes = [
             models.Index(F("customer"), F("occurred_at").desc(), F("id").desc(), name="interaction_timeline_idx"),

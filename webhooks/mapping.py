@@ -14,11 +14,15 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from core.errors import ApplicationError
+from core.external_ids import external_id_check
+from core.moments import happened_at_check
 from customers.models import Channel, ConsentChannel
 from touchpoints.models import Order
 from touchpoints.services import OrderLineData
 
 CENT = Decimal("0.01")
+# An order's id column, the shortest of those a platform's ids go to.
+ID_MAX_LENGTH = Order._meta.get_field("external_id").max_length
 
 # The topics Atelier handles, in Shopify's words; WooCommerce's are translated to them.
 ORDER_CREATED = "orders/create"
@@ -136,6 +140,10 @@ def moment(value: Any, *, where: str, naive_is_utc: bool = False) -> dt.datetime
         if not naive_is_utc:
             raise MappingError.for_field(where, f"{value!r} has no time zone.")
         parsed = parsed.replace(tzinfo=dt.UTC)
+    try:
+        happened_at_check(parsed, field=where)
+    except ApplicationError as error:
+        raise MappingError(f"{where}: {error.message}", extra={"fields": {where: [error.message]}}) from None
     return parsed
 
 
@@ -155,8 +163,19 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+def identifier(value: Any, *, where: str) -> str:
+    """A record's id at the platform, as text ("" for none, and for WooCommerce's guest 0). A number that is no
+    whole number (NaN, an infinity, 1e400) is refused: str() would make it the id "nan" or "inf"."""
+    if value is None or value == 0 or isinstance(value, bool):
+        return ""
+    try:
+        return external_id_check(value, field=where, max_length=ID_MAX_LENGTH)
+    except ApplicationError as error:
+        raise MappingError(f"{where}: {error.message}", extra={"fields": {where: [error.message]}}) from None
+
+
 def required_id(payload: dict[str, Any], key: str = "id") -> str:
-    external_id = text(payload.get(key))
+    external_id = identifier(payload.get(key), where=key)
     if not external_id:
         raise MappingError.for_field(key, f"The body has no {key!r}.")
     return external_id
@@ -213,7 +232,7 @@ def shopify_client(customer: dict[str, Any], *, envelope: dict[str, Any] | None 
         # customer record holds whatever email was typed at the checkout.
         is_verified=customer.get("state") == "enabled" and customer.get("verified_email") is True
         and bool(text(customer.get("email"))),
-        external_id=text(customer.get("id")),
+        external_id=identifier(customer.get("id"), where="customer.id"),
         email=text(customer.get("email")) or text(envelope.get("email")),
         phone=text(customer.get("phone")) or text(envelope.get("phone")) or text(address.get("phone"))
         or text(billing.get("phone")),
@@ -328,12 +347,12 @@ def shopify_order(payload: dict[str, Any]) -> OrderData:
 
 def shopify_checkout(payload: dict[str, Any]) -> CartData:
     """checkouts/create: the cart, identified by its token (else its id)."""
-    external_id = text(payload.get("token")) or text(payload.get("id"))
+    external_id = identifier(payload.get("token"), where="token") or identifier(payload.get("id"), where="id")
     if not external_id:
         raise MappingError.for_field("token", "The checkout has neither a token nor an id.")
     lines, _ = shopify_lines(_list(payload.get("line_items")))
     client = shopify_client(_dict(payload.get("customer")), envelope=payload)
-    client.external_id = client.external_id or text(payload.get("customer_id"))
+    client.external_id = client.external_id or identifier(payload.get("customer_id"), where="customer_id")
     return CartData(
         external_id=external_id,
         occurred_at=moment(payload.get("updated_at") or payload.get("created_at"), where="updated_at"),
@@ -360,7 +379,7 @@ def woocommerce_client(payload: dict[str, Any], *, customer_id_key: str) -> Clie
     """The client of a WooCommerce customer or order; `customer_id` 0 is a guest, known by email or phone only."""
     billing = _dict(payload.get("billing"))
     return ClientData(
-        external_id=text(payload.get(customer_id_key)),
+        external_id=identifier(payload.get(customer_id_key), where=customer_id_key),
         email=text(payload.get("email")) or text(billing.get("email")),
         phone=text(billing.get("phone")),
         first_name=text(payload.get("first_name")) or text(billing.get("first_name")),

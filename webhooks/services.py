@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -27,6 +26,7 @@ from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
 from core.errors import ApplicationError
+from core.parsing import JSONRefused, json_loads
 from customers.models import Channel, ConsentPurpose, Customer, SourceSystem
 from customers.normalizers import normalize_phone
 from customers.services import consent_record, customer_upsert
@@ -214,10 +214,14 @@ def _process(delivery: WebhookDelivery) -> None:
     delivery.attempts = F("attempts") + 1
     delivery.error_code, delivery.error_message, delivery.result = "", "", ""
     try:
-        payload = json.loads(delivery.body)
+        payload = json_loads(delivery.body)
         if not isinstance(payload, dict):
             raise ValueError("not an object")
-    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
+    except JSONRefused as error:  # too deep, a lone surrogate, a number out of range
+        handled = None
+        delivery.outcome, delivery.error_code = Outcome.FAILED, ErrorCode.MALFORMED
+        delivery.error_message = str(error)
+    except ValueError:
         handled = None
         delivery.outcome, delivery.error_code = Outcome.FAILED, ErrorCode.MALFORMED
         delivery.error_message = "The body is not a JSON object."

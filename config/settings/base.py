@@ -69,6 +69,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # A query string or form field holding NUL (which PostgreSQL cannot compare) is a 400 before any view.
+    "core.middleware.RefuseNulMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -286,13 +288,14 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["integrations.permissions.ApiPermission"],
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "core.filtering.StrictFilterBackend",
         "core.filtering.StableOrderingFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "core.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     # The API speaks JSON: a form-encoded or multipart body is a 415 in the error format, not a guess.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Bounds nesting, refuses lone surrogates and non-finite numbers: a 400, where json.loads would let a 500 through.
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.HouseJSONParser"],
     "DEFAULT_THROTTLE_CLASSES": [
         "integrations.throttling.ApiKeyRateThrottle",
         "integrations.throttling.StaffRateThrottle",
@@ -311,6 +314,9 @@ REST_FRAMEWORK = {
 # A POST retried with the same Idempotency-Key within this many days gets the first response back.
 IDEMPOTENCY_KEEP_DAYS = env.int("IDEMPOTENCY_KEEP_DAYS", default=7)
 
+# An interaction's metadata, as compact JSON in UTF-8, holds at most this many bytes (touchpoints.services).
+INTERACTION_METADATA_MAX_BYTES = env.int("INTERACTION_METADATA_MAX_BYTES", default=16 * 1024)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Atelier API",
     "DESCRIPTION": (
@@ -328,6 +334,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.schema.document_error_responses",
+        "core.schema.document_server_rules",
     ],
     # One name per choice set shared by several fields (a source system is an order's source and a client's system).
     "ENUM_NAME_OVERRIDES": {

@@ -10,6 +10,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError
+from core.moments import happened_at_check
 from customers.models import ConsentChannel, ConsentEvent, ConsentPurpose, Customer, SourceSystem
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ def consent_record(
         raise ApplicationError.for_field("source", f"Unknown source system {source!r}.")
     if occurred_at.tzinfo is None:
         raise ApplicationError.for_field("occurred_at", "The moment of consent needs a time zone.")
+    happened_at_check(occurred_at, field="occurred_at")
 
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     event, created = ConsentEvent.objects.get_or_create(

@@ -10,6 +10,7 @@ from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import SEARCH_VAR
 
+from core.querystrings import int_id
 from customers.filters import CLIENT_BOOK_MINE, CustomerFilterSet, requesting_advisor
 from customers.models import Advisor
 from customers.scoping import visible_boutique_ids
@@ -59,8 +60,8 @@ class AdvisorListFilter(FilterSetListFilter):
             .exclude(role=Advisor.Role.HEAD_OFFICE)
             .select_related("user")
         )
-        boutique_id = request.GET.get("boutique_id", "")
-        if boutique_id.isdigit():
+        boutique_id = int_id(request.GET.get("boutique_id"))
+        if boutique_id is not None:
             advisors = advisors.filter(boutique_id=boutique_id)
         choices = [(str(advisor.pk), f"{advisor}{'' if advisor.is_active else ' (left)'}") for advisor in advisors]
         return [*choices, ("null", "No advisor")]

@@ -21,6 +21,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from core.errors import ApplicationError
+from core.querystrings import int_ids
 from customers.models import Customer
 from desk.privacy import client_data_export
 from desk.services import client_erase
@@ -91,8 +92,7 @@ class PrivacyActionsMixin:
     def _selected(self, request: HttpRequest) -> QuerySet[Customer]:
         """The clients named in the request that this staff member may reach (others are silently left out)."""
         raw = request.POST.get("ids") if request.method == "POST" else request.GET.get("ids")
-        ids = {int(part) for part in (raw or "").split(",") if part.strip().isdigit()}
-        return self.get_queryset(request).filter(pk__in=sorted(ids)[:MAX_CLIENTS]).order_by("pk")
+        return self.get_queryset(request).filter(pk__in=int_ids(raw)[:MAX_CLIENTS]).order_by("pk")
 
     def _back_to_list(self) -> HttpResponseRedirect:
         return HttpResponseRedirect(

@@ -10,6 +10,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from core.errors import ApplicationError
+from core.moments import happened_at_check
 from customers.models import Customer, SourceSystem
 from feedback.models import Invitation, RecoveryCase, Response, Survey
 from feedback.services.recovery import recovery_cases_open_many
@@ -68,6 +69,7 @@ def response_record(
     already recorded (created=False) and changes nothing.
     """
     nps_class = response_score_check(survey=survey, score=score)
+    happened_at_check(responded_at, field="responded_at")
     if invitation is not None and invitation.customer_id != customer.pk:
         raise ApplicationError.for_field("invitation", "The invitation was sent to another client.")
     external_id = (external_id or "").strip()

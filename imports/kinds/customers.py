@@ -17,6 +17,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from core.errors import ApplicationError
+from core.moments import happened_at_check
 from customers.models import Advisor, Boutique, ConsentChannel, Customer, Persona, SourceSystem
 from customers.normalizers import (
     PREFERENCE_KEYS,
@@ -247,6 +248,11 @@ def clean_customer_row(row: SourceRow, context: CustomerImportContext) -> CleanC
             )
         except ValueError as exc:
             raise RowError(f"{channel}_marketing_at", str(exc)) from None
+        if occurred_at is not None:
+            try:
+                happened_at_check(occurred_at, field=f"{channel}_marketing_at")
+            except ApplicationError as error:
+                raise RowError(f"{channel}_marketing_at", error.message) from None
         assert channel in CONSENT_CHANNEL_CODES
         consents.append(
             ConsentValue(

@@ -110,6 +110,7 @@ def clean_interaction_row(row: Any, context: InteractionImportContext) -> CleanR
         values = interaction_clean(
             touchpoint_type=touchpoint_type, occurred_at=occurred_at, source=source,
             channel=cells.get("channel", "").lower() or None, amount=amount, currency=currency, metadata=metadata,
+            external_id=external_id,
         )
     except ApplicationError as error:
         raise RowError(next(iter(error.fields), None), error.message) from None

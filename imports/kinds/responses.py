@@ -13,6 +13,7 @@ from typing import Any
 from django.utils import timezone
 
 from core.errors import ApplicationError
+from core.moments import happened_at_check
 from feedback.models import Response, Survey
 from feedback.services import response_score_check
 from imports.kinds.common import client_key, json_object, parsed, text_value
@@ -67,6 +68,10 @@ def clean_response_row(row: SourceRow, context: ResponseImportContext) -> CleanR
     )
     if responded_at is None:
         raise RowError("responded_at", "Give the date and time of the answer.")
+    try:
+        happened_at_check(responded_at, field="responded_at")
+    except ApplicationError as error:
+        raise RowError("responded_at", error.message) from None
     given: dict[str, Any] = {
         "survey_id": survey.pk, "source": source, "external_id": text_value(cells, "external_id", Response),
         "responded_at": responded_at, "score": score,

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError
+from core.moments import due_at_check
 from customers.models import Customer
 from customers.scoping import require_reach
 from journeys.models import FollowUp, FollowUpTemplate, FollowUpVariant, Rule, Transition
@@ -285,6 +286,7 @@ def followup_snooze(*, followup: FollowUp, until: dt.datetime, actor: AbstractBa
         raise ApplicationError.for_field("until", "The snooze time needs a time zone.")
     if until <= timezone.now():
         raise ApplicationError.for_field("until", "Snooze the task to a moment in the future.")
+    due_at_check(until, field="until")
     stored = _open_task(followup, actor)
     stored.due_at = until
     stored.status_reason = f"Snoozed until {until.isoformat(timespec='minutes')}."

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError
+from core.moments import due_at_check
 from customers.models import Customer
 from customers.scoping import require_reach
 from journeys.models import HandsOff
@@ -35,6 +36,7 @@ def hands_off_set(
             raise ApplicationError.for_field("until", "The end of the pause needs a time zone.")
         if until <= now:
             raise ApplicationError.for_field("until", "The end of the pause must be in the future.")
+        due_at_check(until, field="until", now=now)
     # Locking the client serializes two advisors pausing the same client at once (one open pause per client).
     Customer.objects.select_for_update().filter(pk=customer.pk).first()
     HandsOff.objects.filter(customer=customer, lifted_at__isnull=True).update(lifted_at=now, lifted_by=actor)

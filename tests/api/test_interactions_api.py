@@ -8,9 +8,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from core.errors import ApplicationError
 from customers.models import Customer
 from tests.api.conftest import key_client, session_client
 from touchpoints.models import Interaction
+from touchpoints.services import interaction_record
 from touchpoints.services.bulk import interactions_record_many
 
 pytestmark = pytest.mark.django_db
@@ -223,3 +225,47 @@ def test_the_list_runs_the_same_queries_for_one_row_or_thirty(client_a):
         return len(captured)
 
     assert queries(1, "a") == queries(30, "b")
+
+
+def test_metadata_over_the_size_cap_is_a_400_naming_the_size_and_writes_nothing(client_a, settings):
+    settings.INTERACTION_METADATA_MAX_BYTES = 100
+    api, _ = key_client(scopes=WRITE)
+    at_the_cap = {"note": "x" * 89}  # {"note":"…"} is 11 bytes more
+    over_it = {"note": "é" * 45}  # two bytes each in UTF-8: 101
+
+    accepted = api.post(URL, visit(client_a, "V-1", metadata=at_the_cap), format="json")
+    refused = api.post(URL, visit(client_a, "V-2", metadata=over_it), format="json")
+
+    assert accepted.status_code == 201
+    assert refused.status_code == 400
+    assert refused.json()["extra"]["fields"] == {"metadata": ["Metadata holds at most 100 bytes as JSON, not 101."]}
+    assert list(Interaction.objects.values_list("external_id", flat=True)) == ["V-1"]
+
+
+def test_the_metadata_cap_holds_for_the_bulk_endpoint_and_the_row_service(client_a, settings):
+    settings.INTERACTION_METADATA_MAX_BYTES = 100
+    api, _ = key_client(scopes=WRITE)
+
+    response = api.post(BULK_URL, {"items": [visit(client_a, "V-1", metadata={"note": "x" * 200})]}, format="json")
+    with pytest.raises(ApplicationError) as refused:
+        interaction_record(customer=client_a, touchpoint_type="store_visit", source="pos",
+                           occurred_at=dt.datetime(2026, 3, 2, tzinfo=dt.UTC), metadata={"note": "x" * 200})
+
+    too_large = ["Metadata holds at most 100 bytes as JSON, not 211."]
+    assert response.json()["results"][0]["errors"] == {"metadata": too_large}
+    assert refused.value.fields == {"metadata": too_large}
+    assert Interaction.objects.count() == 0
+
+
+@pytest.mark.parametrize(("metadata", "message"), [
+    ({"note": "a\ud800b"}, "Metadata holds text that is not valid Unicode."),
+    ({"note": "a\x00b"}, "Metadata cannot hold the NUL character."),
+    ({"score": float("nan")}, "Metadata holds a number that is not finite."),
+], ids=["lone-surrogate", "nul", "nan"])
+def test_metadata_postgresql_cannot_store_is_refused_by_the_row_service(client_a, metadata, message):
+    with pytest.raises(ApplicationError) as refused:
+        interaction_record(customer=client_a, touchpoint_type="store_visit", source="pos",
+                           occurred_at=dt.datetime(2026, 3, 2, tzinfo=dt.UTC), metadata=metadata)
+
+    assert refused.value.fields == {"metadata": [message]}
+    assert Interaction.objects.count() == 0

@@ -376,3 +376,47 @@ def test_the_written_out_client_representation_is_the_generic_one_field_for_fiel
             assert written_out == generic
             assert list(written_out) == list(generic)
     assert CustomerSerializer(customers.get(pk=full.pk)).data["metrics"]["lifetime_value"] == "1234.50"
+
+
+@pytest.mark.parametrize(("query", "field"), [
+    ({"page_size": "abc"}, "page_size"), ({"page_size": "1.5"}, "page_size"), ({"page_size": "0"}, "page_size"),
+    ({"page_size": "-1"}, "page_size"), ({"boutique_id": "1.5"}, "boutique_id"), ({"boutique_id": "²"}, "boutique_id"),
+    ({"updated_since": "2026-03-01"}, "updated_since"), ({"updated_since": "2026-03-01T10:00:00"}, "updated_since"),
+    ({"updated_since": ""}, "updated_since"), ({"customer": ""}, "customer"), ({"boutique_id": ""}, "boutique_id"),
+])
+def test_a_query_the_schema_refuses_is_a_400_naming_the_parameter(query, field):
+    api, _ = key_client(scopes=["customers:read"])
+
+    response = api.get("/api/v1/orders/", query)
+
+    assert response.status_code == 400
+    assert list(response.json()["extra"]["fields"]) == [field]
+
+
+def test_a_query_holding_nul_is_a_json_400():
+    api, _ = key_client(scopes=["customers:read"])
+
+    response = api.get("/api/v1/orders/", {"external_id": "O\x001"})
+
+    assert (response.status_code, response.json()) == (400, {"message": "The request is malformed.", "extra": {}})
+
+
+@pytest.mark.parametrize(("path", "query"), [
+    ("/api/v1/enrollments/", {"is_active": "null"}), ("/api/v1/advisors/", {"is_active": "yes"}),
+    ("/api/v1/touchpoint-types/", {"is_active": ""}),
+])
+def test_a_yes_no_filter_takes_true_or_false_only(path, query):
+    api, _ = key_client(scopes=["customers:read", "journeys:read", "catalogue:read"])
+
+    response = api.get(path, query)
+
+    assert response.status_code == 400
+    assert list(response.json()["extra"]["fields"]) == ["is_active"]
+
+
+def test_a_page_sent_empty_is_no_page():
+    api, _ = key_client(scopes=["customers:read"])
+
+    response = api.get("/api/v1/personas/", {"page": ""})
+
+    assert (response.status_code, response.json()) == (404, {"message": "Invalid page.", "extra": {}})

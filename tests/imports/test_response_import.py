@@ -122,3 +122,26 @@ def test_an_export_imports_back_unchanged(house, tmp_path, fmt):
     assert batch.counts == {"new": 0, "updated": 0, "unchanged": 2, "skipped": 0, "invalid": 0}
     assert snapshot() == before
     assert batch.changes.count() == 0
+
+
+def test_an_answer_dated_before_1900_or_in_the_far_future_is_a_row_error(house, tmp_path):
+    # Stored, such a moment is one Python cannot read back or show: every page reading it would fail.
+    dated = tmp_path / "dated.csv"
+    dated.write_text(
+        "Enquête,Courriel,Note,Commentaire,Date,Source,Identifiant,Réponses\n"
+        "After a visit,camille.durand@example.com,9,,1850-02-03 14:30,crm,R-1,\n"
+        "After a visit,camille.durand@example.com,9,,9999-12-31 23:30,crm,R-2,\n"
+        "After a visit,camille.durand@example.com,9,,2025-02-03 14:30,crm,R-3,\n"
+    )
+
+    batch = import_legacy(dated)
+
+    assert batch.status == ImportBatch.Status.REJECTED
+    messages = list(batch.row_errors.values_list("line", "column", "message"))
+    assert messages == [
+        (2, "Date", "1850-02-03T14:30:00+00:09:21 is out of range: give a moment from 1900-01-01 to at most one day "
+                    "from now."),
+        (3, "Date", "9999-12-31T23:30:00+01:00 is out of range: give a moment from 1900-01-01 to at most one day "
+                    "from now."),
+    ]
+    assert Response.objects.count() == 0

@@ -261,3 +261,28 @@ def test_metrics_refresh_costs_one_query_whatever_the_number_of_clients(client_r
         customer_metrics_refresh()
 
     assert len(queries) == 1
+
+
+@pytest.mark.parametrize(
+    ("external_id", "message"),
+    [("O\x001", "An id holds printable characters only."), ("O\t1", "An id holds printable characters only."),
+     ("O\ud8001", "An id holds printable characters only."), ("O" * 129, "An id has at most 128 characters, not 129."),
+     (float("nan"), "nan is not an id: give text or a whole number."),
+     (float("inf"), "inf is not an id: give text or a whole number.")],
+    ids=["nul", "tab", "lone-surrogate", "too-long", "nan", "infinity"],
+)
+def test_an_order_id_that_is_no_printable_bounded_text_is_refused(client_record, external_id, message):
+    with pytest.raises(ApplicationError) as refused:
+        sale(client_record, external_id)
+
+    assert refused.value.fields == {"external_id": [message]}
+    assert Order.objects.count() == 0
+
+
+def test_an_interaction_id_with_a_control_character_is_refused(client_record):
+    with pytest.raises(ApplicationError) as refused:
+        interaction_record(customer=client_record, touchpoint_type="store_visit", occurred_at=at(2),
+                           source="pos", external_id="V\x1b1")
+
+    assert refused.value.fields == {"external_id": ["An id holds printable characters only."]}
+    assert Interaction.objects.count() == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import django_filters
 from rest_framework import serializers, viewsets
 
-from core.filtering import IsoDateTimeFilter
+from core.filtering import IsoDateTimeFilter, StrictBooleanFilter
 from touchpoints.models import Product, TouchpointType
 
 
@@ -24,6 +24,8 @@ class ProductSerializer(serializers.ModelSerializer):
 class TouchpointTypeFilterSet(django_filters.FilterSet):
     """Touchpoint types by channel, kind, usual stage and whether they are in use."""
 
+    is_active = StrictBooleanFilter(label="In use")
+
     class Meta:
         model = TouchpointType
         fields = ["code", "channel", "kind", "usual_stage", "is_active"]
@@ -33,6 +35,7 @@ class ProductFilterSet(django_filters.FilterSet):
     """Products by SKU, category, collection, name prefix and last change."""
 
     q = django_filters.CharFilter(field_name="name", lookup_expr="istartswith", label="Name starts with")
+    is_active = StrictBooleanFilter(label="On sale")
     updated_since = IsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", label="Updated at or after (ISO 8601)"
     )

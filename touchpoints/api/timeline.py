@@ -12,10 +12,12 @@ from typing import Any
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from core.querystrings import count
 from customers.models import Customer
 from touchpoints.models import Interaction
 from touchpoints.selectors import customer_timeline
@@ -91,8 +93,11 @@ class CustomerTimelineView(generics.GenericAPIView):
     )
     def get(self, request: Request, public_id: str) -> Response:
         customer = get_object_or_404(self.get_queryset(), public_id=public_id)
-        page_size = request.query_params.get("page_size", "")
-        limit = min(int(page_size), MAX_PAGE_SIZE) if page_size.isdigit() and int(page_size) > 0 else DEFAULT_PAGE_SIZE
+        page_size = request.query_params.get("page_size")
+        limit = DEFAULT_PAGE_SIZE if page_size is None else count(page_size)
+        if limit is None:
+            raise ValidationError({"page_size": ["Give a page size: a whole number from 1."]})
+        limit = min(limit, MAX_PAGE_SIZE)
         page = customer_timeline(
             customer=customer,
             cursor=request.query_params.get("cursor") or None,

@@ -269,7 +269,7 @@ def _clean_interaction(
     clean = interaction_clean(
         touchpoint_type=touchpoint_type, occurred_at=occurred_at, source=source,
         channel=_text(item, "channel") or None, amount=_amount(item, "amount"),
-        currency=_text(item, "currency"), metadata=metadata,
+        currency=_text(item, "currency"), metadata=metadata, external_id=external_id,
     )
     boutique, advisor = clients.references(item, boutiques=boutiques, advisors=advisors)
     customer = clients.resolve(item)

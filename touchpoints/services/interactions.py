@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Value
 from django.db.models.functions import Greatest
 
 from core.errors import ApplicationError
+from core.external_ids import external_id_check
+from core.moments import happened_at_check
 from customers.models import Advisor, Boutique, Channel, Customer, SourceSystem
 from touchpoints.events import interactions_recorded
 from touchpoints.models import Interaction, Order, TouchpointType
@@ -22,6 +27,7 @@ logger = logging.getLogger(__name__)
 # Computed once: the choices' `.values` builds a new list on every access, and an import checks every row.
 SOURCE_SYSTEMS = frozenset(SourceSystem.values)
 CHANNELS = frozenset(Channel.values)
+EXTERNAL_ID_MAX_LENGTH = Interaction._meta.get_field("external_id").max_length
 
 
 @dataclass
@@ -52,6 +58,31 @@ def clean_amount(value: Any, *, field: str) -> Decimal:
     return amount.quantize(Decimal("0.01"))
 
 
+# NUL as JSON writes it (\u0000), not preceded by an escaped backslash (the text "\\u0000" is no NUL).
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def _metadata_check(metadata: dict[str, Any]) -> None:
+    """Metadata PostgreSQL can store and pages can show: at most INTERACTION_METADATA_MAX_BYTES as compact JSON, no
+    NUL (jsonb cannot hold it) and no lone surrogate (no UTF-8 encodes it)."""
+    try:
+        serialized = json.dumps(metadata, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
+                                default=str).encode("utf-8")
+    except RecursionError:
+        raise ApplicationError.for_field("metadata", "Metadata is nested too deeply.") from None
+    except UnicodeEncodeError:
+        raise ApplicationError.for_field("metadata", "Metadata holds text that is not valid Unicode.") from None
+    except ValueError:  # NaN or an infinity: not JSON
+        raise ApplicationError.for_field("metadata", "Metadata holds a number that is not finite.") from None
+    limit = settings.INTERACTION_METADATA_MAX_BYTES
+    if len(serialized) > limit:
+        raise ApplicationError.for_field(
+            "metadata", f"Metadata holds at most {limit:,} bytes as JSON, not {len(serialized):,}."
+        )
+    if _NUL_ESCAPE.search(serialized):
+        raise ApplicationError.for_field("metadata", "Metadata cannot hold the NUL character.")
+
+
 @dataclass(frozen=True)
 class InteractionValues:
     """An interaction's values once interaction_clean has accepted them."""
@@ -71,6 +102,7 @@ def interaction_clean(
     amount: Decimal | str | None = None,
     currency: str = "",
     metadata: dict[str, Any] | None = None,
+    external_id: str = "",
 ) -> InteractionValues:
     """interaction_record's rules on one interaction's values, without writing: the channel defaults to the type's,
     an amount is not negative and has its currency. Raises ApplicationError naming the field; the importer applies
@@ -79,11 +111,15 @@ def interaction_clean(
         raise ApplicationError.for_field("source", f"Unknown source system {source!r}.")
     if occurred_at.tzinfo is None:
         raise ApplicationError.for_field("occurred_at", "The moment of the interaction needs a time zone.")
+    happened_at_check(occurred_at, field="occurred_at")
+    external_id_check(external_id, field="external_id", max_length=EXTERNAL_ID_MAX_LENGTH)
     channel = channel or touchpoint_type.channel
     if channel not in CHANNELS:
         raise ApplicationError.for_field("channel", f"Unknown channel {channel!r}.")
     if metadata is not None and not isinstance(metadata, dict):
         raise ApplicationError.for_field("metadata", "Metadata must be an object.")
+    if metadata:
+        _metadata_check(metadata)
     if amount is not None:
         amount = clean_amount(amount, field="amount")
         if amount < 0:
@@ -117,7 +153,7 @@ def interaction_record(
     touchpoint_type = resolve_touchpoint_type(touchpoint_type)
     values = interaction_clean(
         touchpoint_type=touchpoint_type, occurred_at=occurred_at, source=source, channel=channel, amount=amount,
-        currency=currency, metadata=metadata,
+        currency=currency, metadata=metadata, external_id=external_id,
     )
     external_id = (external_id or "").strip()
 

@@ -12,12 +12,16 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from core.errors import ApplicationError
+from core.external_ids import external_id_check
+from core.moments import happened_at_check
 from customers.models import Advisor, Boutique, Channel, Customer, SourceSystem
 from touchpoints.models import Interaction, Order, OrderLine, Product
 from touchpoints.services.interactions import RecordResult, clean_amount, interaction_record
 from touchpoints.services.metrics import customer_metrics_refresh
 
 logger = logging.getLogger(__name__)
+
+EXTERNAL_ID_MAX_LENGTH = Order._meta.get_field("external_id").max_length
 
 
 @dataclass
@@ -130,11 +134,12 @@ def order_clean(
     """
     if source not in SourceSystem.values:
         raise ApplicationError.for_field("source", f"Unknown source system {source!r}.")
-    external_id = (external_id or "").strip()
+    external_id = external_id_check(external_id, field="external_id", max_length=EXTERNAL_ID_MAX_LENGTH)
     if not external_id:
         raise ApplicationError.for_field("external_id", "An order needs the id its source system gave it.")
     if placed_at.tzinfo is None:
         raise ApplicationError.for_field("placed_at", "The order time needs a time zone.")
+    happened_at_check(placed_at, field="placed_at")
     if status not in Order.Status.values:
         raise ApplicationError.for_field("status", f"Unknown order status {status!r}.")
     if channel not in Channel.values:

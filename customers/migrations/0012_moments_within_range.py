@@ -1,0 +1,39 @@
+"""Dates out of the accepted range (core.moments) brought back into it, each change recorded in core_momentrepair,
+then CHECK constraints that keep them there: a date before 1900 becomes 1900-01-01T00:00Z, a date after the
+range's end (one day from now for what happened, ten years for what is due) becomes that end."""
+
+import datetime
+from django.db import migrations, models
+
+from core.moments import HAPPENED_LATEST_SQL, repair_sql
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ('core', '0002_moment_repairs'),
+        ('customers', '0011_client_search'),
+    ]
+
+    operations = [
+        migrations.RunSQL(repair_sql('customers_consentevent', 'occurred_at', latest=HAPPENED_LATEST_SQL), migrations.RunSQL.noop),
+        migrations.RunSQL(repair_sql('customers_customer', 'first_order_at', latest=HAPPENED_LATEST_SQL), migrations.RunSQL.noop),
+        migrations.RunSQL(repair_sql('customers_customer', 'last_order_at', latest=HAPPENED_LATEST_SQL), migrations.RunSQL.noop),
+        migrations.RunSQL(repair_sql('customers_customer', 'last_interaction_at', latest=HAPPENED_LATEST_SQL), migrations.RunSQL.noop),
+        migrations.AddConstraint(
+            model_name='consentevent',
+            constraint=models.CheckConstraint(condition=models.Q(('occurred_at__gte', datetime.datetime(1900, 1, 1, 0, 0, tzinfo=datetime.UTC)), ('occurred_at__lt', datetime.datetime(2200, 1, 1, 0, 0, tzinfo=datetime.UTC))), name='consent_event_occurred_at_in_range'),
+        ),
+        migrations.AddConstraint(
+            model_name='customer',
+            constraint=models.CheckConstraint(condition=models.Q(('first_order_at__gte', datetime.datetime(1900, 1, 1, 0, 0, tzinfo=datetime.UTC)), ('first_order_at__lt', datetime.datetime(2200, 1, 1, 0, 0, tzinfo=datetime.UTC))), name='customer_first_order_at_in_range'),
+        ),
+        migrations.AddConstraint(
+            model_name='customer',
+            constraint=models.CheckConstraint(condition=models.Q(('last_order_at__gte', datetime.datetime(1900, 1, 1, 0, 0, tzinfo=datetime.UTC)), ('last_order_at__lt', datetime.datetime(2200, 1, 1, 0, 0, tzinfo=datetime.UTC))), name='customer_last_order_at_in_range'),
+        ),
+        migrations.AddConstraint(
+            model_name='customer',
+            constraint=models.CheckConstraint(condition=models.Q(('last_interaction_at__gte', datetime.datetime(1900, 1, 1, 0, 0, tzinfo=datetime.UTC)), ('last_interaction_at__lt', datetime.datetime(2200, 1, 1, 0, 0, tzinfo=datetime.UTC))), name='customer_last_interaction_at_in_range'),
+        ),
+    ]
