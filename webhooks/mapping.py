@@ -450,6 +450,8 @@ def body_identity(provider: str, payload: dict[str, Any]) -> tuple[str, str] | N
          and value.strip()),
         "",
     )
-    if not identity or not version:
+    # An id or version that is no printable text (a NUL, a control character) names nothing the platform sent as a
+    # record: the body is then known by its digest alone, and its handler refuses the id with the reason.
+    if not identity or not version or not (identity + version).isprintable():
         return None
     return identity[:IDENTITY_MAX_LENGTH], version[:IDENTITY_MAX_LENGTH]
