@@ -15,7 +15,9 @@ from tests.sync.conftest import run_sync
 pytestmark = pytest.mark.django_db
 
 # The CRM's timestamps: long before any change made in Atelier by these tests, and long after.
-OLD, OLDER_CHANGE, FUTURE = "1999-01-01T00:00:00Z", "2000-01-01T00:00:00Z", "2999-01-01T00:00:00Z"
+OLD, OLDER_CHANGE = "1999-01-01T00:00:00Z", "2000-01-01T00:00:00Z"
+# Later than the test's changes in Atelier, yet a moment that may have happened (core.moments: at most a day ahead).
+FUTURE = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def crm_client(fake_crm, client_id: str, *, updated_at: str, **fields) -> None:
@@ -70,7 +72,7 @@ def test_a_push_with_conflicts_resolved_by_the_ownership_table(fake_crm, crm_set
     customer_update(customer=bea, changes={"language": "en"})
     consent_record(customer=anne, channel="sms", purpose="marketing", is_granted=True,
                    occurred_at=dt.datetime.now(dt.UTC), source="atelier")
-    # and in the CRM: K1 changed in 2000 (before the Atelier changes), K2 in 2999 (after), withdrawing consent
+    # and in the CRM: K1 changed in 2000 (before the Atelier changes), K2 an hour from now (after), withdrawing consent
     crm_client(fake_crm, "K1", updated_at=OLDER_CHANGE, last_name="Durand-Lefèvre", phone="+33611223344")
     crm_client(fake_crm, "K2", updated_at=FUTURE, language="de", consents=[
         {"channel": "email", "purpose": "marketing", "granted": False, "updated_at": FUTURE}])
