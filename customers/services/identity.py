@@ -11,6 +11,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from core.errors import ApplicationError
+from core.external_ids import external_id_check
 from customers.models import (
     Advisor,
     Boutique,
@@ -28,6 +29,8 @@ from customers.normalizers import (
 )
 
 logger = logging.getLogger(__name__)
+
+IDENTITY_MAX_LENGTH = CustomerIdentity._meta.get_field("external_id").max_length
 
 
 
@@ -135,8 +138,11 @@ def customer_upsert(
     for system, value in [(source, external_id), *(identities or {}).items()]:
         if system not in SourceSystem.values:
             raise ApplicationError.for_field("identities", f"Unknown system {system!r}.")
-        if value is not None and str(value).strip():
-            wanted[(system, str(value).strip())] = None
+        # The house's one rule for ids: text or a whole number, printable, within the column.
+        text = external_id_check(value, field="external_id" if system == source else "identities",
+                                 max_length=IDENTITY_MAX_LENGTH)
+        if text:
+            wanted[(system, text)] = None
     email = normalize_email(email)
     phone = normalize_phone(phone, region=home_boutique.country if home_boutique else country)
     country = normalize_country(country) if country is not None else None

@@ -93,3 +93,12 @@ def test_staff_of_another_boutique_cannot_settle_a_clients_conflicts(camille):
     camille.refresh_from_db()
     assert camille.first_name == "Camille"
     assert ContactConflict.objects.get().status == "open"
+
+
+@pytest.mark.parametrize("external_id", ["C-\x001", "C-\u00071", 1.5, float("nan"), True, "x" * 129])
+def test_an_identity_that_is_no_printable_bounded_id_is_refused_and_nothing_is_written(external_id):
+    with pytest.raises(ApplicationError) as refused:
+        customer_upsert(source=SourceSystem.POS, external_id=external_id, email="new@example.com")
+
+    assert list(refused.value.fields) == ["external_id"]
+    assert not Customer.objects.exists()
