@@ -3,7 +3,12 @@ follow-ups (shown; a follow-up's status can be corrected)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import zoneinfo
+from typing import Any
+
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -359,15 +364,23 @@ class TransitionAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, ViewOnlyAdmin
         return transition.enrollment.journey
 
 
+def boutique_time(moment: dt.datetime | None, boutique: Any) -> str:
+    """`moment` on the boutique's clock (the house's TIME_ZONE without one), with the clock's name."""
+    if moment is None:
+        return "—"
+    zone = boutique.timezone if boutique is not None else settings.TIME_ZONE
+    return f"{timezone.localtime(moment, zoneinfo.ZoneInfo(zone)):%d %b %Y, %H:%M} ({zone})"
+
+
 @admin.register(FollowUp)
 class FollowUpAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, admin.ModelAdmin):
     """Follow-ups are scheduled and sent by the journeys services; here staff can only correct the status, its
     reason and the outcome (an advisor task done, a message known to have failed). Everything else is shown."""
 
-    list_display = ["due_at", "customer", "template", "variant", "channel", "status", "status_reason", "advisor",
-                    "outcome", "sent_at", "attempts"]
+    list_display = ["due", "customer", "template", "variant", "channel", "status", "status_reason", "advisor",
+                    "outcome", "sent", "attempts"]
     list_filter = ["status", "channel", "outcome", "template", ("due_at", admin.DateFieldListFilter)]
-    list_select_related = ["customer", "template", "variant", "advisor__user"]
+    list_select_related = ["customer__home_boutique", "template", "variant", "advisor__user"]
     search_fields = ["customer__email"]
     ordering = ["-due_at", "-pk"]
     show_full_result_count = False
@@ -382,6 +395,15 @@ class FollowUpAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, admin.ModelAdmi
         ("Why", {"fields": ["rule", "transition"]}),
         ("Record", {"fields": TIMESTAMPS}),
     ]
+
+    # Times as the client's boutique reads its clock, saying which clock (the day and client pages do the same).
+    @admin.display(description="Due", ordering="due_at")
+    def due(self, followup: FollowUp) -> str:
+        return boutique_time(followup.due_at, followup.customer.home_boutique)
+
+    @admin.display(description="Sent", ordering="sent_at")
+    def sent(self, followup: FollowUp) -> str:
+        return boutique_time(followup.sent_at, followup.customer.home_boutique)
 
     # The machinery of delivery (attempts, the provider's id, the idempotency key) is head office's to read.
     delivery_details = ("attempts", "last_attempt_at", "provider_message_id", "idempotency_key")

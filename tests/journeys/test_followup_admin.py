@@ -205,3 +205,14 @@ def test_an_advisor_reads_a_follow_up_by_its_template_and_client_without_the_del
     assert "SM-provider-1" not in for_advisor
     assert "transition:7:template:3" in for_head_office
     assert "SM-provider-1" in for_head_office
+
+
+def test_the_follow_up_list_shows_due_times_on_the_boutiques_clock_and_says_which(head_office):
+    tokyo = BoutiqueFactory(code="TYO", country="JP", timezone="Asia/Tokyo", currency="JPY")
+    FollowUp.objects.create(customer=make_client(tokyo), template=make_template("Thank you SMS", "sms"),
+                            channel="sms", due_at=DUE, idempotency_key="f:tokyo")
+
+    page = head_office.get(reverse("admin:journeys_followup_changelist")).content.decode()
+
+    # 08:00 UTC is 17:00 in Tokyo.
+    assert "06 May 2026, 17:00 (Asia/Tokyo)" in page
