@@ -121,3 +121,23 @@ def test_the_advisors_day_is_their_landing_page(house, site, page, screenshot):
 
     assert page.url == f"{site}/admin/"
     assert page.inner_text("#day-birthdays li").startswith("Claire Martin\nToday · turns ")
+
+
+def test_at_ipad_portrait_the_day_has_a_wide_search_box_and_no_sideways_scroll(house, site, page, screenshot):
+    page.set_viewport_size({"width": 768, "height": 1024})
+    log_in(page, site, "camille", PASSWORD)
+    screenshot("advisor-day-768")
+
+    box = page.locator("#client-search-q").bounding_box()
+    button = page.locator("#client-search button").bounding_box()
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+
+    assert box["width"] >= 240
+    assert box["height"] >= 44
+    assert button["height"] >= 44
+    assert overflow <= 0
+    page.fill("#client-search-q", "Martin")
+    page.click("#client-search button")
+    page.wait_for_load_state("networkidle")
+    assert "/admin/customers/customer/?q=Martin" in page.url
+    assert "Claire Martin" in page.inner_text("#result_list")
