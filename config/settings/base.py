@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "integrations",
     "webhooks",
     "sync",
+    "insight",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,2 @@
+"""Insight's tables. One module per part (rollups, predictions, alerts), each imported here so that Django sees
+one models module for the app."""
