@@ -14,7 +14,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import filters
 from rest_framework.exceptions import ValidationError as ApiValidationError
 
-from core.querystrings import int_id
+from core.querystrings import GIVE_ONCE, int_id, repeated
 
 
 class StableOrderingFilter(filters.OrderingFilter):
@@ -22,6 +22,8 @@ class StableOrderingFilter(filters.OrderingFilter):
     rows with equal values keep one order from page to page."""
 
     def get_ordering(self, request: Any, queryset: Any, view: Any) -> list[str] | None:
+        if repeated(request.query_params, [self.ordering_param]):
+            raise ApiValidationError({self.ordering_param: [GIVE_ONCE + " List several fields with commas."]})
         ordering = super().get_ordering(request, queryset, view)
         if not ordering:
             # No ?ordering: the queryset keeps its own (models order by a unique key last).
@@ -110,7 +112,8 @@ class StrictBooleanFilter(django_filters.BooleanFilter):
 class StrictFilterBackend(DjangoFilterBackend):
     """django-filter's backend, except that a typed filter sent empty (`?customer=`, `?journey_id=`) is a 400:
     django-filter would drop it and list everything, which is not what the schema's uuid or integer says. Free
-    text filters (a CharFilter without choices) may be empty: they then filter nothing, as before."""
+    text filters (a CharFilter without choices) may be empty: they then filter nothing, as before. Every filter
+    takes one value: one sent twice is a 400 too (django-filter would use the last)."""
 
     def filter_queryset(self, request: Any, queryset: Any, view: Any) -> Any:
         filterset = self.get_filterset(request, queryset, view)
@@ -122,4 +125,7 @@ class StrictFilterBackend(DjangoFilterBackend):
             ]
             if empty:
                 raise ApiValidationError({name: ["Give a value, or leave the parameter out."] for name in empty})
+            twice = repeated(request.query_params, filterset.filters)
+            if twice:
+                raise ApiValidationError({name: [GIVE_ONCE] for name in twice})
         return super().filter_queryset(request, queryset, view)

@@ -7,16 +7,21 @@ from typing import Any
 from rest_framework import pagination
 from rest_framework.exceptions import NotFound, ValidationError
 
-from core.querystrings import count
+from core.querystrings import GIVE_ONCE, count, repeated
 
 
 class StrictPageSizeMixin:
     """`?page_size=` is a whole number from 1, or a 400 (DRF would quietly use its default for "abc" or 1.5); a size
-    above max_page_size gets max_page_size rows, as the schema says."""
+    above max_page_size gets max_page_size rows, as the schema says. The size, the page and the cursor are each
+    given once (a repeat is a 400, not the last one quietly)."""
 
     page_size_query_param = "page_size"
 
     def get_page_size(self, request: Any) -> int:
+        twice = repeated(request.query_params, [self.page_size_query_param, getattr(self, "page_query_param", None),
+                                                getattr(self, "cursor_query_param", None)])
+        if twice:
+            raise ValidationError({name: [GIVE_ONCE] for name in twice})
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None or raw == "":
             return self.page_size

@@ -10,6 +10,15 @@ from typing import Any
 
 BIGINT_MAX = 2**63 - 1
 
+GIVE_ONCE = "Give this parameter once."
+
+
+def repeated(query: Any, names: Any) -> list[str]:
+    """Those of `names` that the query string (a QueryDict) holds more than once. A page size, a page or a filter
+    sent twice (`?page_size=5&page_size=500`) is a question with two answers: Django would quietly take the last,
+    and the schema says one value."""
+    return [name for name in names if len(query.getlist(name)) > 1]
+
 
 def int_id(value: Any) -> int | None:
     """`value` as a row id, or None when it is none (not ASCII digits, zero, or beyond a bigint)."""

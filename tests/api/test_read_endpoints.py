@@ -420,3 +420,42 @@ def test_a_page_sent_empty_is_no_page():
     response = api.get("/api/v1/personas/", {"page": ""})
 
     assert (response.status_code, response.json()) == (404, {"message": "Invalid page.", "extra": {}})
+
+
+@pytest.mark.parametrize(
+    ("twice", "once", "parameter", "message"),
+    [
+        ("page_size=2&page_size=500", "page_size=2", "page_size", "Give this parameter once."),
+        ("page=1&page=2", "page=1", "page", "Give this parameter once."),
+        ("boutique_id={b}&boutique_id={b}", "boutique_id={b}", "boutique_id", "Give this parameter once."),
+        ("ordering=last_name&ordering=-last_name", "ordering=last_name", "ordering",
+         "Give this parameter once. List several fields with commas."),
+    ],
+)
+def test_a_parameter_sent_twice_is_refused_with_its_name_not_answered_with_the_last(
+    boutique_a, head_office, twice, once, parameter, message
+):
+    for number in range(3):
+        make_client(boutique_a, f"c{number}@example.com")
+    api = session_client(head_office)
+
+    response = api.get(f"/api/v1/customers/?{twice.format(b=boutique_a.pk)}")
+
+    assert response.status_code == 400
+    assert response.json()["extra"]["fields"] == {parameter: [message]}
+    assert api.get(f"/api/v1/customers/?{once.format(b=boutique_a.pk)}").status_code == 200
+
+
+def test_the_timeline_still_takes_several_kinds_but_one_page_size(boutique_a, head_office):
+    customer = make_client(boutique_a, "anna@example.com")
+    interaction_record(customer=customer, touchpoint_type="store_visit", occurred_at=timezone.now(), source="pos",
+                       external_id="V-1", boutique=boutique_a)
+    api = session_client(head_office)
+
+    response = api.get(f"/api/v1/customers/{customer.public_id}/timeline/?kind=interaction&kind=order")
+
+    assert response.status_code == 200
+    assert [entry["item"]["external_id"] for entry in response.json()["results"]] == ["V-1"]
+    twice = api.get(f"/api/v1/customers/{customer.public_id}/timeline/?page_size=1&page_size=9")
+    assert twice.status_code == 400
+    assert twice.json()["extra"]["fields"] == {"page_size": ["Give this parameter once."]}

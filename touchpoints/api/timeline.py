@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
-from core.querystrings import count
+from core.querystrings import GIVE_ONCE, count, repeated
 from customers.models import Customer
 from touchpoints.models import Interaction
 from touchpoints.selectors import customer_timeline
@@ -93,6 +93,9 @@ class CustomerTimelineView(generics.GenericAPIView):
     )
     def get(self, request: Request, public_id: str) -> Response:
         customer = get_object_or_404(self.get_queryset(), public_id=public_id)
+        twice = repeated(request.query_params, ["page_size", "cursor"])
+        if twice:
+            raise ValidationError({name: [GIVE_ONCE] for name in twice})
         page_size = request.query_params.get("page_size")
         limit = DEFAULT_PAGE_SIZE if page_size is None else count(page_size)
         if limit is None:
