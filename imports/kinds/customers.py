@@ -26,6 +26,7 @@ from customers.normalizers import (
     normalize_phone,
     normalize_preferences,
 )
+from customers.services.consent import ConsentAnswer
 from imports.kinds_fields import CONSENT_CHANNELS
 from imports.mapping import ColumnMapping
 from imports.parsing import parse_bool, parse_date, parse_datetime, parse_decimal
@@ -50,14 +51,8 @@ class RowError(Exception):
         self.message = message
 
 
-@dataclass(frozen=True)
-class ConsentValue:
-    """A consent column's answer: granted or withdrawn at `occurred_at`; `is_dated` when the file gave the moment."""
-
-    channel: str
-    is_granted: bool
-    occurred_at: dt.datetime
-    is_dated: bool
+# A consent column's answer is customers' ConsentAnswer (marketing purpose; `is_dated` when the file gave the moment).
+ConsentValue = ConsentAnswer
 
 
 @dataclass

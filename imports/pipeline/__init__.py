@@ -1,11 +1,10 @@
 """The set-based import of a client file: streamed in chunks, matched and written with a few statements per chunk.
 
-Per chunk of CHUNK_SIZE rows: every row is cleaned (imports.kinds.customers, shared with the resources); the clients
-the chunk may be about are loaded with one query per key (identities, emails, phones, Atelier ids); the rows are
-then applied in file order to that in-memory picture with customer_upsert's rules (identity first, then normalized
-email, then a phone that identifies exactly one client whose email does not contradict; blanks never erase), so a
-person who appears twice in the file is one client; finally the chunk is written with bulk statements (an UPDATE
-from arrays, INSERTs, the consent ledger, one ImportChange per row created or changed).
+Per chunk of CHUNK_SIZE rows: every row is cleaned (imports.kinds.customers, shared with the resources); the rows are
+then handed to customers_upsert_many, which matches and writes them with the golden record's rule (identity first,
+then normalized email, then a phone that identifies exactly one client whose email does not contradict; blanks
+never erase) in file order, so a person who appears twice in the file is one client, with a few statements per
+chunk; the import keeps the outcomes and one ImportChange per row created or changed.
 
 The whole file is one transaction: rejected (an invalid row without "valid rows only") and dry runs are rolled back,
 keeping only the batch record and its row errors, written after the rollback.
@@ -19,28 +18,22 @@ from imports.kinds.customers import CustomerImportContext
 from imports.models import ImportBatch
 from imports.pipeline.batches import run_batch
 from imports.pipeline.constants import (
-    BLANK_VALUES,
     CHUNK_SIZE,
     DUPLICATE_WINDOW,
-    HISTORY_TRIGGERS,
     IDENTITY_FIELDS,
     OUTCOMES,
     PREVIEW_ROWS,
-    WRITTEN_FIELDS,
     Progress,
 )
 from imports.pipeline.run import _CustomerRun
 from imports.reader import SourceTable
 
 __all__ = [
-    "BLANK_VALUES",
     "CHUNK_SIZE",
     "DUPLICATE_WINDOW",
-    "HISTORY_TRIGGERS",
     "IDENTITY_FIELDS",
     "OUTCOMES",
     "PREVIEW_ROWS",
-    "WRITTEN_FIELDS",
     "Progress",
     "run_customer_import",
 ]

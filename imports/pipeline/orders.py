@@ -20,13 +20,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import pgtrigger
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.utils import timezone
 
 from core.errors import ApplicationError
-from customers.models import Customer
 from imports.kinds.interactions import _last_interaction_moved_on
 from imports.kinds.orders import (
     ImportedOrder,
@@ -40,9 +38,9 @@ from imports.kinds_fields import CLIENT_KEY_FIELDS
 from imports.models import ImportBatch, ImportChange
 from imports.pipeline.batches import RowOutcomes, run_batch
 from imports.pipeline.clients import ClientNotFound, find_clients
-from imports.pipeline.constants import CHUNK_SIZE, DUPLICATE_WINDOW, HISTORY_TRIGGERS, Progress
+from imports.pipeline.constants import CHUNK_SIZE, DUPLICATE_WINDOW, Progress
 from imports.pipeline.records import jsonable
-from imports.pipeline.sql import _insert, _record_history
+from imports.pipeline.sql import _insert
 from imports.pipeline.state import _Change
 from imports.reader import SourceRow, SourceTable
 from touchpoints.events import interactions_recorded
@@ -375,17 +373,10 @@ class _OrderRun(RowOutcomes):
         ]
 
     def _refresh_metrics(self, customer_ids: set[int]) -> None:
-        """customer_metrics_refresh for the chunk's clients, its history rows (the tier is tracked) in one statement
-        rather than one trigger subtransaction per client (see HISTORY_TRIGGERS)."""
-        if not customer_ids:
-            return
-        ids = sorted(customer_ids)
-        tiers = dict(Customer.objects.filter(pk__in=ids).values_list("pk", "value_tier"))
-        with pgtrigger.ignore(*HISTORY_TRIGGERS):
-            customer_metrics_refresh(customer_ids=ids)
-        changed = [pk for pk, tier in Customer.objects.filter(pk__in=ids).values_list("pk", "value_tier")
-                   if tiers.get(pk) != tier]
-        _record_history(changed, label="update", context=self.history_context)
+        """customer_metrics_refresh for the chunk's clients, with the import's history context: the clients'
+        history rows (the tier is tracked) in one statement rather than one trigger subtransaction per client."""
+        if customer_ids:
+            customer_metrics_refresh(customer_ids=sorted(customer_ids), history_context=self.history_context)
 
     def _existing(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], _Existing]:
         """The orders of these keys already in Atelier, with their lines: two queries."""

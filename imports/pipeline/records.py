@@ -302,15 +302,16 @@ def rollback_records(
         after(touched - {None})
 
 
-def _refuse_when_used(model: type[Model], created: Any) -> None:
+def _refuse_when_used(model: type[Model], created: Any, *, own: tuple[str, ...] = ()) -> None:
     """Refuse when rows of other tables point at records the batch created (whatever their on_delete says: a
-    rollback must not quietly empty a reference someone made since)."""
+    rollback must not quietly empty a reference someone made since). `own` names relations whose rows the rollback
+    takes back with the records (a created client's identities)."""
     blocking = []
     for relation in model._meta.get_fields(include_hidden=True):
         if not (relation.auto_created and not relation.concrete and (relation.one_to_many or relation.one_to_one)):
             continue
         related = relation.related_model
-        if issubclass(related, pghistory.models.Event):  # history keeps what was, it depends on nothing
+        if issubclass(related, pghistory.models.Event) or relation.name in own:  # history keeps what was
             continue
         if related._base_manager.filter(**{f"{relation.field.name}__in": created}).exists():
             blocking.append(str(related._meta.verbose_name_plural))

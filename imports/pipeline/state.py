@@ -1,4 +1,4 @@
-"""The pipeline's small parts: ImportChange rows, the rollback signal, a client's state, the error spool, chunks."""
+"""The pipeline's small parts: ImportChange rows, the rollback signal, the error spool, chunks."""
 
 
 from __future__ import annotations
@@ -6,57 +6,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import tempfile
-import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
-from django.contrib.contenttypes.models import ContentType
-
 from imports.models import ImportBatch, ImportRowError
-from imports.pipeline.constants import (
-    WRITTEN_FIELDS,
-)
 from imports.reader import SourceRow
 
 # An ImportChange row as the chunk collects it: (content type id, object id, action, before).
 _Change = tuple[int, int, str, Any]
 
 
-def _change(
-    *, batch: ImportBatch, content_type: ContentType, object_id: int, action: str, before: Any = None
-) -> _Change:
-    return (content_type.pk, object_id, str(action), before)
-
-
 class _Rollback(Exception):
     """Raised inside the import's transaction to take everything back (dry run, rejected file)."""
-
-
-@dataclass
-class _Client:
-    """One client as the chunk sees it: what the database held (`original`) and what the rows made of it."""
-
-    pk: int | None
-    public_id: uuid.UUID | None
-    fields: dict[str, Any]
-    original: dict[str, Any] | None  # None for a client this chunk creates
-    consent: dict[str, bool]
-    moments: dict[str, set[dt.datetime]] = field(default_factory=dict)  # channel -> moments of marketing events
-    latest: dict[str, dt.datetime] = field(default_factory=dict)
-    new_identities: list[tuple[str, str]] = field(default_factory=list)
-    # (channel, moment) -> (the row's ConsentValue, the row's source system)
-    new_events: dict[tuple[str, dt.datetime], Any] = field(default_factory=dict)
-    is_touched: bool = False
-
-    @property
-    def is_new(self) -> bool:
-        return self.original is None
-
-    def changed_fields(self) -> list[str]:
-        if self.original is None:
-            return []
-        return [name for name in WRITTEN_FIELDS if self.fields[name] != self.original[name]]
 
 
 def _json_value(value: Any) -> Any:
