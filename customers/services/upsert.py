@@ -282,14 +282,17 @@ def _write(index: ClientIndex, *, history_context: Any, recorded_by_id: int | No
                     assignments=["updated_at = statement_timestamp()"])
         for client in created:
             client.public_id = client.public_id or uuid.uuid4()
+        # A created client's ledger holds only this batch's events, so its state is the one _record_consent kept
+        # by the ledger's rule (the latest moment per channel decides): written with the row, not derived again
+        # (a second UPDATE of thousands of fresh rows, with their indexes, would cost more than the INSERT).
         returned = insert_rows(
             Customer._meta.db_table,
-            {"public_id": "uuid", **WRITTEN_FIELDS},
-            [(client.public_id, *(client.fields[name] for name in names)) for client in created],
+            {"public_id": "uuid", **WRITTEN_FIELDS, "consent": "jsonb"},
+            [(client.public_id, *(client.fields[name] for name in names), client.consent) for client in created],
             constants={
                 "created_at": "statement_timestamp()", "updated_at": "statement_timestamp()",
                 "value_tier": f"'{ValueTier.PROSPECT.value}'", "lifetime_value": "0", "order_count": "0",
-                "average_order_value": "0", "is_anonymized": "false", "consent": "'{}'::jsonb",
+                "average_order_value": "0", "is_anonymized": "false",
             },
             suffix="RETURNING public_id, id",
         )
@@ -314,7 +317,9 @@ def _write(index: ClientIndex, *, history_context: Any, recorded_by_id: int | No
         existing = {client.pk for client in index.clients if not client.is_new}
         batch.consent_events_added = [pk for pk, customer in added if customer in existing]
         with _quiet(history_context):
-            consent_changed = consent_refresh_many(customer_ids=sorted({customer for _pk, customer in added}))
+            consent_changed = consent_refresh_many(
+                customer_ids=sorted({customer for _pk, customer in added if customer in existing})
+            )
 
     if history_context is not None:
         created_ids = set(batch.created)
