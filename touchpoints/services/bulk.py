@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import DataError, transaction
+from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
 from core.errors import ApplicationError
@@ -24,14 +24,18 @@ from customers.models import Advisor, Boutique, Customer, SourceSystem
 from customers.services import customer_upsert
 from touchpoints.models import Interaction, Order, TouchpointType
 from touchpoints.services.interactions import InteractionItem, Status, interaction_clean, interactions_record_many
-from touchpoints.services.orders import OrderLineData, order_record
+from touchpoints.services.orders import (
+    MAX_AMOUNT,
+    MAX_QUANTITY,
+    OrderItem,
+    OrderLineData,
+    order_clean,
+    orders_record_many,
+)
 
 logger = logging.getLogger(__name__)
 
 MAX_ITEMS = 1000
-# Amounts are numeric(12, 2) columns; quantities are integer columns.
-MAX_AMOUNT = Decimal(10) ** 10
-MAX_QUANTITY = 2**31 - 1
 EXTERNAL_ID_MAX_LENGTH = Interaction._meta.get_field("external_id").max_length
 
 
@@ -373,11 +377,11 @@ def _order_lines(item: dict[str, Any]) -> list[OrderLineData]:
     return parsed
 
 
-def order_record_item(
+def order_item(
     item: Any, *, clients: ClientLookup, boutiques: dict[str, Boutique], advisors: dict[int, Advisor],
-) -> tuple[Order, bool, bool]:
-    """One decoded order item through order_record: (order, created, changed). Raises ItemError or
-    ApplicationError; call inside a savepoint (it may create the client)."""
+) -> OrderItem:
+    """One decoded order item as orders_record_many takes it, checked with order_clean. Raises ItemError or
+    ApplicationError; call inside a savepoint (it may create the client, which an invalid order takes back)."""
     if not isinstance(item, dict):
         raise ItemError("non_field_errors", "Each item must be an object.")
     boutique, advisor = clients.references(item, boutiques=boutiques, advisors=advisors)
@@ -394,14 +398,15 @@ def order_record_item(
         raise ItemError("total", "This field is required.")
     customer = clients.resolve(item)
     if clients.boutique_ids is not None:
-        # Sent again for another client, order_record would move the order: not an order out of the caller's reach.
+        # Sent again for another client, the order would move: not an order out of the caller's reach.
         owner = Order.objects.filter(source=values["source"], external_id=values["external_id"]).values_list(
             "customer__home_boutique_id").first()
         if owner is not None and owner[0] not in clients.boutique_ids:
             # Said as neutrally as a unique order id allows: nothing about whose order it is, or where.
             raise ItemError("external_id", "This order cannot be recorded with this key.", is_client_unknown=True)
-    result = order_record(customer=customer, boutique=boutique, advisor=advisor, **values, **optional)
-    return result.record, result.created, result.changed
+    order_clean(**values, **optional)
+    return OrderItem(customer_id=customer.pk, boutique_id=boutique.pk if boutique else None,
+                     advisor_id=advisor.pk if advisor else None, **values, **optional)
 
 
 def orders_reference_data(items: Sequence[Any]) -> tuple[dict[str, Boutique], dict[int, Advisor]]:
@@ -412,31 +417,28 @@ def orders_reference_data(items: Sequence[Any]) -> tuple[dict[str, Boutique], di
 @transaction.atomic
 def orders_record_bulk(*, items: Sequence[Any], boutique_ids: list[int] | None = None,
                        may_write_clients: bool = True) -> list[ItemResult]:
-    """Record many orders, each through order_record in its own savepoint: one result per item, in order
-    (created, updated, unchanged or invalid with its errors). `boutique_ids` and `may_write_clients` as for
-    interactions_record_many."""
+    """The bulk API's orders: each decoded item read and its client found in its own savepoint, then all of them
+    through orders_record_many: one result per item, in order (created, updated, unchanged or invalid with its
+    errors). `boutique_ids` and `may_write_clients` as for interactions_record_bulk."""
     check_batch_size(items)
     boutiques, advisors = orders_reference_data(items)
     clients = ClientLookup(boutique_ids=boutique_ids, may_write_clients=may_write_clients)
     clients.load(items)
-    results = []
+    results: dict[int, ItemResult] = {}
+    accepted: list[tuple[int, OrderItem]] = []
     for index, item in enumerate(items):
         try:
             with transaction.atomic():
-                order, created, changed = order_record_item(item, clients=clients, boutiques=boutiques,
-                                                            advisors=advisors)
+                accepted.append((index, order_item(item, clients=clients, boutiques=boutiques, advisors=advisors)))
         except (ItemError, ApplicationError) as error:
-            results.append(_invalid(index, error))
-            continue
-        except DataError:
-            # A value the checks above let through but a column cannot hold: this item only is refused.
-            logger.warning("touchpoints.order_item_refused_by_database index=%s", index)
-            results.append(ItemResult(index=index, status=ItemStatus.INVALID, message="A value is out of range.",
-                                      errors={"non_field_errors": ["A value is out of range."]}))
-            continue
-        status = ItemStatus.CREATED if created else ItemStatus.UPDATED if changed else ItemStatus.UNCHANGED
-        results.append(ItemResult(index=index, status=status, record_id=order.pk))
-    logger.info("touchpoints.orders_recorded items=%s invalid=%s", len(items),
-                sum(not result.is_valid for result in results))
-    return results
+            results[index] = _invalid(index, error)
+    recorded = orders_record_many(items=[order for _index, order in accepted])
+    for (index, _order), result in zip(accepted, recorded, strict=True):
+        if result.error is not None:
+            results[index] = _invalid(index, result.error)
+        else:
+            results[index] = ItemResult(index=index, status=_STATUS[result.status], record_id=result.record_id)
+    logger.info("touchpoints.orders_recorded_in_bulk items=%s invalid=%s", len(items),
+                sum(not result.is_valid for result in results.values()))
+    return [results[index] for index in range(len(items))]
 
