@@ -299,6 +299,18 @@ _STATUS = {Status.CREATED: ItemStatus.CREATED, Status.UPDATED: ItemStatus.UPDATE
            Status.UNCHANGED: ItemStatus.UNCHANGED}
 
 
+def _answered(results: dict[int, ItemResult], accepted: list[tuple[int, Any]], recorded: Sequence[Any], *,
+              event: str) -> list[ItemResult]:
+    """The batch service's result for each accepted item beside the refusals already known, in the items' order."""
+    for (index, _item), result in zip(accepted, recorded, strict=True):
+        if result.error is not None:
+            results[index] = _invalid(index, result.error)
+        else:
+            results[index] = ItemResult(index=index, status=_STATUS[result.status], record_id=result.record_id)
+    logger.info("%s items=%s invalid=%s", event, len(results), sum(not result.is_valid for result in results.values()))
+    return [results[index] for index in range(len(results))]
+
+
 @transaction.atomic
 def interactions_record_bulk(
     *, items: Sequence[Any], boutique_ids: list[int] | None = None, may_write_clients: bool = True,
@@ -332,14 +344,7 @@ def interactions_record_bulk(
             results[index] = _invalid(index, error)
 
     recorded = interactions_record_many(items=[interaction for _index, interaction in accepted])
-    for (index, _interaction), result in zip(accepted, recorded, strict=True):
-        if result.error is not None:
-            results[index] = _invalid(index, result.error)
-        else:
-            results[index] = ItemResult(index=index, status=_STATUS[result.status], record_id=result.record_id)
-    logger.info("touchpoints.interactions_recorded_in_bulk items=%s invalid=%s", len(items),
-                sum(not result.is_valid for result in results.values()))
-    return [results[index] for index in range(len(items))]
+    return _answered(results, accepted, recorded, event="touchpoints.interactions_recorded_in_bulk")
 
 
 # --- orders --------------------------------------------------------------------------------------------------------
@@ -433,12 +438,5 @@ def orders_record_bulk(*, items: Sequence[Any], boutique_ids: list[int] | None =
         except (ItemError, ApplicationError) as error:
             results[index] = _invalid(index, error)
     recorded = orders_record_many(items=[order for _index, order in accepted])
-    for (index, _order), result in zip(accepted, recorded, strict=True):
-        if result.error is not None:
-            results[index] = _invalid(index, result.error)
-        else:
-            results[index] = ItemResult(index=index, status=_STATUS[result.status], record_id=result.record_id)
-    logger.info("touchpoints.orders_recorded_in_bulk items=%s invalid=%s", len(items),
-                sum(not result.is_valid for result in results.values()))
-    return [results[index] for index in range(len(items))]
+    return _answered(results, accepted, recorded, event="touchpoints.orders_recorded_in_bulk")
 
