@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from core.errors import ApplicationError
 from core.external_ids import external_id_check
@@ -288,9 +289,10 @@ def _insert(rows: list[dict[str, Any]]) -> set[int]:
         columns = ", ".join(_COLUMNS)
         cursor.execute(
             f"INSERT INTO {table} ({columns}, created_at) "  # noqa: S608
-            f"SELECT {columns}, now() FROM jsonb_to_recordset(%s::jsonb) AS v({_RECORD}) "
+            f"SELECT {columns}, %s::timestamptz FROM jsonb_to_recordset(%s::jsonb) AS v({_RECORD}) "
             "ON CONFLICT (source, external_id) WHERE external_id <> '' DO NOTHING RETURNING id",
-            [payload],
+            # The application's clock, as auto_now_add would take it (a test's frozen clock included).
+            [timezone.now(), payload],
         )
         return {pk for (pk,) in cursor.fetchall()}
 
