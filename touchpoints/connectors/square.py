@@ -13,6 +13,7 @@ page by page, for the boutique's location. The JSON is Square's (docs/connectors
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -141,7 +142,7 @@ class SquarePosConnector(Connector):
         return self._record_many(stream, page.records, page)
 
     def _record_many(self, stream: str, records: list[Any], page: Page) -> list[Outcome | Exception]:
-        """Each record read and its client found (created when new) in a savepoint of its own, then the page's
+        """Each record read and its client found (created when new, in a savepoint of its own), then the page's
         orders through orders_record_many, or its visits through interactions_record_many, in one go."""
         self._identities(records, page)
         outcomes: list[Outcome | Exception | None] = [None] * len(records)
@@ -149,8 +150,10 @@ class SquarePosConnector(Connector):
         known = page.context["clients"]
         for index, record in enumerate(records):
             before = set(known)
+            # A savepoint only when the record may create its client: reading a record writes nothing else.
+            is_known = isinstance(record, dict) and record.get("customer_id") in known
             try:
-                with transaction.atomic():
+                with nullcontext() if is_known else transaction.atomic():
                     if not isinstance(record, dict):
                         raise RecordRejected("The record is not an object.")
                     accepted.append((index, self._order_item(record, page) if stream == "orders"
