@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 UV_VERSION := 0.13.9
 CUSTOMERS ?= 2000
 
-.PHONY: install demo test lint worker beat serve bench-seed bench-admin bench-import bench-followups bench-sync clean-db
+.PHONY: install demo test lint worker beat serve bench-seed bench-admin bench-import bench-followups bench-sync \
+	bench-webhooks bench-bulk clean-db
 
 # The virtual environment is rebuilt whenever the lock file changes; installs use the pinned, hashed lock only.
 $(VENV)/.installed: requirements.lock
@@ -53,6 +54,12 @@ bench-followups: install
 
 bench-sync: install
 	$(PY) bench/sync_pos.py --orders 100000
+
+bench-webhooks: install
+	$(PY) bench/webhook_orders.py --orders 2000
+
+bench-bulk: install
+	$(PY) bench/bulk_ingest.py --interactions 20000
 
 # Stops the embedded PostgreSQL (if running) and deletes its data.
 clean-db:

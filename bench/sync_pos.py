@@ -1,6 +1,8 @@
 """Benchmark the POS sync end to end: orders per second from a fake Square on loopback, through one Celery worker,
-into PostgreSQL, next to the same number of orders written through the services directly in the same run (the
-ceiling: customer_upsert for each new client, order_record for each order, in one process, no HTTP, no broker).
+into PostgreSQL, next to the same number of orders written through the services directly in the same run: the row
+path (customer_upsert for each new client, order_record for each order: what the sync did before it wrote pages
+set-based) and the set-based one (customer_upsert for each new client, orders_record_many per page), in one
+process, no HTTP, no broker.
 
     .venv/bin/python bench/sync_pos.py [--orders 100000] [--lines 3] [--clients 25000] [--page-size 200] [--keep]
 
@@ -46,12 +48,55 @@ def square_orders(prefix: str, location: str, orders: int, lines: int, clients: 
     ]
 
 
+def _lines(order: dict) -> list:
+    from decimal import Decimal
+
+    from touchpoints.services import OrderLineData
+
+    return [OrderLineData(sku=item["catalog_object_id"], quantity=int(item["quantity"]),
+                          unit_price=Decimal(item["total_money"]["amount"]).scaleb(-2),
+                          product_name=item["name"]) for item in order["line_items"]]
+
+
+def set_based(orders: list[dict], boutique, page_size: int) -> float:
+    """The same orders through the services directly, a page at a time: customer_upsert for each new client, then
+    orders_record_many for the page, in one transaction a page as the sync writes it. Seconds taken."""
+    from decimal import Decimal
+
+    from django.db import transaction
+
+    from customers.services import customer_upsert
+    from touchpoints.services.orders import OrderItem, orders_record_many
+
+    clients: dict[str, int] = {}
+    started = time.perf_counter()
+    for start in range(0, len(orders), page_size):
+        with transaction.atomic():
+            items = []
+            for order in orders[start:start + page_size]:
+                customer_id = clients.get(order["customer_id"])
+                if customer_id is None:
+                    customer_id = clients[order["customer_id"]] = customer_upsert(
+                        source="pos", external_id=order["customer_id"],
+                        email=f"{order['customer_id'].lower()}@bench.example", home_boutique=boutique,
+                    ).customer.pk
+                lines = _lines(order)
+                items.append(OrderItem(
+                    source="pos", external_id=order["id"], customer_id=customer_id,
+                    placed_at=_moment(order["created_at"]), currency="EUR",
+                    total=sum(Decimal(line.unit_price) * line.quantity for line in lines), lines=lines,
+                    status="fulfilled", channel="boutique", boutique_id=boutique.pk,
+                ))
+            orders_record_many(items=items)
+    return time.perf_counter() - started
+
+
 def ceiling(orders: list[dict], boutique) -> float:
-    """The same orders through the services directly: seconds taken."""
+    """The same orders through the row services directly (order_record per order): seconds taken."""
     from decimal import Decimal
 
     from customers.services import customer_upsert
-    from touchpoints.services import OrderLineData, order_record
+    from touchpoints.services import order_record
 
     clients: dict[str, object] = {}
     started = time.perf_counter()
@@ -62,9 +107,7 @@ def ceiling(orders: list[dict], boutique) -> float:
                                        email=f"{order['customer_id'].lower()}@bench.example",
                                        home_boutique=boutique).customer
             clients[order["customer_id"]] = customer
-        lines = [OrderLineData(sku=item["catalog_object_id"], quantity=int(item["quantity"]),
-                               unit_price=Decimal(item["total_money"]["amount"]).scaleb(-2),
-                               product_name=item["name"]) for item in order["line_items"]]
+        lines = _lines(order)
         order_record(source="pos", external_id=order["id"], customer=customer, placed_at=_moment(order["created_at"]),
                      currency="EUR", total=sum(Decimal(line.unit_price) * line.quantity for line in lines),
                      lines=lines, status="fulfilled", channel="boutique", boutique=boutique)
@@ -151,6 +194,7 @@ def main() -> None:
     from touchpoints.models import Order, OrderLine
 
     direct = Boutique.objects.create(code="BENCH-DIRECT", name="Bench direct", city="Paris", country="FR")
+    paged = Boutique.objects.create(code="BENCH-PAGED", name="Bench paged", city="Paris", country="FR")
     synced = Boutique.objects.create(code="BENCH-SYNC", name="Bench sync", city="Paris", country="FR")
     print(f"PostgreSQL {version}, Python {platform.python_version()}, {os.cpu_count()} cores; "
           f"{options.orders:,} orders of {options.lines} lines for {options.clients:,} clients per method")
@@ -158,14 +202,20 @@ def main() -> None:
     direct_orders = square_orders("D", direct.code, options.orders, options.lines, options.clients)
     seconds = ceiling(direct_orders, direct)
     ceiling_rate = options.orders / seconds
-    print(f"ceiling  services directly, one process:          {seconds:8.1f} s  {ceiling_rate:8.0f} orders/s")
+    print(f"row      order_record per order, one process:     {seconds:8.1f} s  {ceiling_rate:8.0f} orders/s")
+    paged_orders = square_orders("P", paged.code, options.orders, options.lines, options.clients)
+    seconds = set_based(paged_orders, paged, options.page_size)
+    paged_rate = options.orders / seconds
+    print(f"ceiling  orders_record_many per page, one process: {seconds:8.1f} s  {paged_rate:8.0f} orders/s  "
+          f"({paged_rate / ceiling_rate:.2f}x the row path)")
 
     synced_orders = square_orders("S", synced.code, options.orders, options.lines, options.clients)
     seconds, run = end_to_end(synced_orders, synced, options.page_size, options.clients)
     rate = options.orders / seconds
     print(f"sync     fake Square -> 1 worker -> PostgreSQL:   {seconds:8.1f} s  {rate:8.0f} orders/s  "
           f"({run.status}: {run.pages} pages, {run.created:,} created, {run.rejected} rejected)")
-    print(f"ratio    ceiling / sync: {ceiling_rate / rate:.2f}x (target: within 2x)")
+    print(f"ratio    sync / row path: {rate / ceiling_rate:.2f}x; set-based ceiling / sync: {paged_rate / rate:.2f}x "
+          "(target: 1,000 orders/s end to end)")
     counted = Order.objects.filter(boutique=synced).count(), OrderLine.objects.filter(order__boutique=synced).count()
     print(f"check    synced orders {counted[0]:,}, lines {counted[1]:,}")
     if not options.keep:

@@ -26,13 +26,13 @@ from typing import Any
 import pghistory
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ValidationError
 from django.db import DataError, IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from core.connectors import (
+    RECORD_ERRORS,
     Connector,
     ConnectorError,
     HttpClient,
@@ -52,9 +52,6 @@ from touchpoints.events import listeners_paused
 logger = logging.getLogger(__name__)
 
 Status = SyncRun.Status
-# What a record's mapping or a service may raise for one bad record: the record is refused, the page goes on.
-RECORD_ERRORS = (RecordRejected, ApplicationError, ValidationError, DataError, IntegrityError, ValueError, TypeError,
-                 KeyError, AttributeError, ArithmeticError)
 
 
 # --- settings and schedules ------------------------------------------------------------------------------------------
@@ -332,13 +329,10 @@ def _write_page(run: SyncRun, connector: Connector, stream: str, cursor: SyncCur
             # Moved under us (only possible without the lock, e.g. an operator's edit): this page is stale.
             logger.warning("sync.page_skipped run_id=%s stream=%s reason=cursor_moved", run.pk, stream)
             return stored, False
-        for record in page.records:
-            try:
-                with transaction.atomic():
-                    outcome = connector.record(stream, record, page)
-            except RECORD_ERRORS as error:
-                rejections.append(_rejection(run, connector, stream, record, error))
-                _remember_rejection(run, connector, stream, record, error)
+        for record, outcome in zip(page.records, connector.record_page(stream, page), strict=True):
+            if isinstance(outcome, Exception):
+                rejections.append(_rejection(run, connector, stream, record, outcome))
+                _remember_rejection(run, connector, stream, record, outcome)
                 continue
             counts[Outcome(outcome)] += 1
         SyncRejection.objects.bulk_create(rejections)

@@ -7,6 +7,7 @@ new POS or CRM is one class in one of those packages plus its configuration row 
 """
 
 from core.connectors.base import (
+    RECORD_ERRORS,
     Connector,
     ConnectorError,
     MalformedPage,
@@ -23,6 +24,7 @@ from core.connectors.base import (
 from core.connectors.http import HttpClient, RetryPolicy
 
 __all__ = [
+    "RECORD_ERRORS",
     "Connector",
     "ConnectorError",
     "HttpClient",

@@ -15,6 +15,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from django.core.exceptions import ValidationError
+from django.db import DataError, IntegrityError, transaction
+
+from core.errors import ApplicationError
+
 if TYPE_CHECKING:
     from core.connectors.http import HttpClient
 
@@ -80,6 +85,10 @@ class RecordRejected(Exception):  # noqa: N818 (a record is rejected: the name s
         self.field_errors = field_errors or {}
 
 
+# What a record's mapping or a service may raise for one bad record: the record is refused, the page goes on.
+RECORD_ERRORS = (RecordRejected, ApplicationError, ValidationError, DataError, IntegrityError, ValueError, TypeError,
+                 KeyError, AttributeError, ArithmeticError)
+
 _registry: dict[str, type[Connector]] = {}
 
 
@@ -138,6 +147,20 @@ class Connector:
     def record(self, stream: str, record: Any, page: Page) -> Outcome:
         """Write one record through the services; raise RecordRejected (or ApplicationError) to refuse it."""
         raise NotImplementedError
+
+    def record_page(self, stream: str, page: Page) -> list[Outcome | Exception]:
+        """Write a page's records inside the page's transaction: one outcome, or the exception that refused the
+        record, per record, in order. By default each record through `record` in a savepoint of its own; a
+        connector whose records map onto a batch service (orders_record_many) overrides it, to write the page
+        with a handful of statements instead of a few per record."""
+        outcomes: list[Outcome | Exception] = []
+        for record in page.records:
+            try:
+                with transaction.atomic():
+                    outcomes.append(Outcome(self.record(stream, record, page)))
+            except RECORD_ERRORS as error:
+                outcomes.append(error)
+        return outcomes
 
     def rejected(self, stream: str, record: Any, error: Exception) -> None:
         """Called in the page's transaction after a record was refused (its savepoint rolled back): where a

@@ -12,11 +12,10 @@ import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
 from django.utils import timezone
 
 from core.errors import ApplicationError
-from customers.models import Customer
+from customers.services.activity import customers_last_interaction_record_many
 from imports.kinds.common import advisor_of, boutique_of, client_key, json_object, parsed, text_value
 from imports.kinds.customers import DEFAULT_SOURCE, CustomerImportContext, RowError, row_cells
 from imports.models import ImportBatch
@@ -25,9 +24,16 @@ from imports.pipeline.batches import run_batch
 from imports.pipeline.constants import Progress
 from imports.pipeline.records import CleanRecord, RecordKind, RecordRun, rollback_records
 from imports.reader import SourceTable
+from touchpoints.events import listeners_paused
 from touchpoints.models import Interaction, TouchpointType
 from touchpoints.resources import NOTE_KEY
-from touchpoints.services.interactions import interaction_clean
+from touchpoints.services.interactions import (
+    InteractionItem,
+    Status,
+    customers_last_interaction_recompute,
+    interaction_clean,
+    interactions_record_many,
+)
 
 # What is left of an amount once its number is taken out: a currency code or symbol, if any.
 _NOT_CURRENCY = re.compile(r"[\d\s.,'’()+\-\u2212]")
@@ -157,30 +163,48 @@ def _check(values: dict[str, Any], original: dict[str, Any] | None) -> None:
 
 
 def _last_interaction_moved_on(written: list[dict[str, Any]]) -> None:
-    """What interaction_record does for each client: their last interaction moves on, never back."""
+    """Records the import changed: their clients' last interaction moves on (never back), by customers' service."""
     latest: dict[int, Any] = {}
     for values in written:
         customer_pk = values["customer_id"]
         if customer_pk not in latest or values["occurred_at"] > latest[customer_pk]:
             latest[customer_pk] = values["occurred_at"]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {Customer._meta.db_table} AS c SET last_interaction_at = v.moment "  # noqa: S608
-            "FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, moment) "
-            "WHERE c.id = v.id AND (c.last_interaction_at IS NULL OR c.last_interaction_at < v.moment)",
-            [list(latest), list(latest.values())],
+    customers_last_interaction_record_many(moments=latest)
+
+
+def _create(rows: list[dict[str, Any]], notifies: bool) -> list[int]:
+    """The chunk's new interactions through touchpoints' interactions_record_many (its rules, the clients' last
+    interaction, the journey listeners when the batch opted in)."""
+    types = TouchpointType.objects.in_bulk({values["touchpoint_type_id"] for values in rows})
+    items = [
+        InteractionItem(
+            customer_id=values["customer_id"], touchpoint_type=types[values["touchpoint_type_id"]],
+            occurred_at=values["occurred_at"], source=values["source"], external_id=values["external_id"],
+            channel=values["channel"], boutique_id=values["boutique_id"], advisor_id=values["advisor_id"],
+            amount=values["amount"], currency=values["currency"], metadata=values["metadata"],
         )
+        for values in rows
+    ]
+    if notifies:
+        results = interactions_record_many(items=items)
+    else:
+        with listeners_paused():
+            results = interactions_record_many(items=items)
+    for values, result in zip(rows, results, strict=True):
+        if result.error is not None:
+            raise result.error
+        if result.status != Status.CREATED:
+            # Recorded by someone else since the chunk looked: not this import's to take back on a rollback.
+            raise ApplicationError(
+                f"The interaction {values['source']} {values['external_id']} was recorded by someone else while this "
+                "file was imported; import the file again.",
+                extra={"external_id": values["external_id"]},
+            )
+    return [result.record_id for result in results]  # type: ignore[misc]
 
 
 def _last_interaction_recomputed(customer_ids: set[int]) -> None:
-    """After a rollback: each client's last interaction is again the latest one left on their timeline."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {Customer._meta.db_table} AS c SET last_interaction_at = "  # noqa: S608
-            f"(SELECT max(i.occurred_at) FROM {Interaction._meta.db_table} AS i WHERE i.customer_id = c.id) "
-            "WHERE c.id = ANY(%s::bigint[])",
-            [sorted(customer_ids)],
-        )
+    customers_last_interaction_recompute(customer_ids=customer_ids)
 
 
 INTERACTIONS = RecordKind(
@@ -199,6 +223,7 @@ INTERACTIONS = RecordKind(
     merge=_merge,
     check=_check,
     after_write=_last_interaction_moved_on,
+    create=_create,
 )
 
 

@@ -3,10 +3,10 @@
 Per chunk: exact repeated lines are skipped; the lines are put together into orders (contiguous in the file) and
 each order is checked whole with order_record's rules (imports.kinds.orders), so that an order with one bad line is
 refused with all its lines; the clients are found with find_clients (never created); the orders already in Atelier
-are loaded with their lines in two queries and compared, as order_record compares them: identical → "unchanged",
-different → "updated" (its fields, and its lines replaced when they differ). Then the chunk is written with a few
-statements: the orders, their lines, the interactions order_record puts on the timeline (order_timeline), the
-clients' last interaction and metrics (customer_metrics_refresh), and one ImportChange per order created or updated.
+are written by touchpoints' orders_record_many, which holds every rule of recording an order (new, updated or
+unchanged; lines, timeline, the clients' last interaction); this module keeps the batch's bookkeeping: one
+ImportChange per order created or updated (with what it was, for a rollback), and the clients' metrics refreshed
+with their history rows in one statement.
 
 Counts are per order: new, updated, unchanged and invalid count orders; skipped counts the lines that repeat an
 earlier line exactly (they belong to an order counted once under its own outcome).
@@ -14,18 +14,14 @@ earlier line exactly (they belong to an order counted once under its own outcome
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from contextlib import nullcontext
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import connection
 from django.utils import timezone
 
-from core.errors import ApplicationError
-from imports.kinds.interactions import _last_interaction_moved_on
 from imports.kinds.orders import (
     ImportedOrder,
     OrderImportContext,
@@ -43,72 +39,17 @@ from imports.pipeline.records import jsonable
 from imports.pipeline.sql import _insert
 from imports.pipeline.state import _Change
 from imports.reader import SourceRow, SourceTable
-from touchpoints.events import interactions_recorded
-from touchpoints.models import Interaction, Order, OrderLine, Product, TouchpointType
+from touchpoints.events import listeners_paused
+from touchpoints.models import Interaction, Order
 from touchpoints.services import customer_metrics_refresh
-from touchpoints.services.orders import order_lines_attach_products, order_lines_signature, order_timeline
+from touchpoints.services.interactions import Status
+from touchpoints.services.orders import OrderItem, OrderLineData, orders_record_many
 
 logger = logging.getLogger(__name__)
 
-# An order's columns as order_record sets them (foreign keys by id), with their PostgreSQL types.
-ORDER_COLUMN_TYPES = {
-    "customer_id": "bigint",
-    "boutique_id": "bigint",
-    "advisor_id": "bigint",
-    "channel": "text",
-    "placed_at": "timestamptz",
-    "status": "text",
-    "currency": "text",
-    "total": "numeric",
-    "total_house": "numeric",
-}
-LINE_COLUMN_TYPES = {
-    "order_id": "bigint",
-    "line_number": "integer",
-    "sku": "text",
-    "product_id": "bigint",
-    "product_name": "text",
-    "category": "text",
-    "quantity": "integer",
-    "unit_price": "numeric",
-    "is_return": "boolean",
-}
-INTERACTION_COLUMN_TYPES = {
-    "customer_id": "bigint",
-    "touchpoint_type_id": "bigint",
-    "occurred_at": "timestamptz",
-    "channel": "text",
-    "boutique_id": "bigint",
-    "advisor_id": "bigint",
-    "source": "text",
-    "external_id": "text",
-    "amount": "numeric",
-    "currency": "text",
-    "order_id": "bigint",
-    "metadata": "jsonb",
-}
 # Orders remembered (key -> first line) to recognise an order whose lines come back later in the file.
 ORDER_WINDOW = DUPLICATE_WINDOW
 COUNTED_AS = "Counts are per order; skipped counts lines repeating an earlier line exactly."
-
-
-@dataclass
-class _Written:
-    """An order the chunk creates or updates: as saved (in memory), what it was, whether its lines are written."""
-
-    order: Order
-    imported: ImportedOrder
-    previous: _Existing | None
-    writes_lines: bool
-
-
-@dataclass
-class _Existing:
-    """An order already in Atelier, as the chunk compares it."""
-
-    pk: int
-    fields: dict[str, Any]
-    lines: list[tuple[Any, ...]]  # (line_number, sku, product_id, product_name, category, quantity, unit_price, …)
 
 
 def _order_chunks(rows: Iterable[SourceRow], size: int) -> Iterator[list[SourceRow]]:
@@ -151,10 +92,6 @@ class _OrderRun(RowOutcomes):
         self.context = context
         self._recent_orders: dict[tuple[str, str], int] = {}
         self._content_types = {model: ContentType.objects.get_for_model(model) for model in (Order, Interaction)}
-        types = dict(TouchpointType.objects.filter(code__in=("purchase", "return")).values_list("code", "pk"))
-        if len(types) != 2:
-            raise ApplicationError("The touchpoint types purchase and return are missing; orders cannot be imported.")
-        self._touchpoint_types = types
 
     # --- Outcomes ---------------------------------------------------------------------------------------------
 
@@ -226,109 +163,70 @@ class _OrderRun(RowOutcomes):
     # --- Writing ----------------------------------------------------------------------------------------------
 
     def _write(self, placed: list[tuple[ImportedOrder, list[SourceRow], int]]) -> None:
-        existing = self._existing([order.key for order, _rows, _client in placed])
+        """The chunk's orders through touchpoints' orders_record_many (its rules, lines, timeline and the clients'
+        last interaction), then one ImportChange per order created or updated (and per interaction an update put
+        on the timeline), and the clients' metrics with their history rows in one statement."""
+        order_type, interaction_type = self._content_types[Order], self._content_types[Interaction]
+        keys = {order.key for order, _rows, _client in placed}
+        known = {
+            (source, external_id): pk
+            for source, external_id, pk in Order.objects.filter(
+                source__in={key[0] for key in keys}, external_id__in={key[1] for key in keys}
+            ).values_list("source", "external_id", "pk")
+            if (source, external_id) in keys
+        }
         # An order this import wrote in an earlier chunk, back again further down the file.
-        order_type = self._content_types[Order]
         written = set(
             ImportChange.objects.filter(
-                batch=self.batch, content_type=order_type, object_id__in=[item.pk for item in existing.values()]
+                batch=self.batch, content_type=order_type, object_id__in=list(known.values())
             ).values_list("object_id", flat=True)
-        ) if existing else set()
-        skus = {line.sku for order, _rows, _client in placed for line in order.clean.lines}
-        products = {product.sku: product for product in Product.objects.filter(sku__in=skus).only("pk", "sku", "name",
-                                                                                                 "category")}
-        now = timezone.now()
-        created: list[tuple[ImportedOrder, dict[str, Any]]] = []
-        updated: list[tuple[ImportedOrder, dict[str, Any], _Existing, list[str], bool]] = []
-        for order, group, client in placed:
-            clean, header = order.clean, order.header
-            fields = {
-                "customer_id": client,
-                "boutique_id": header.boutique_id,
-                "advisor_id": header.advisor_id,
-                **clean.fields(),
-            }
-            before = existing.get(order.key)
-            if before is None:
-                created.append((order, fields))
-                self._order_outcome("new", order, group[0])
-                continue
-            if before.pk in written:
-                self._refuse(group, self._apart(group, order.key, "earlier in this file, imported already"))
-                continue
-            changed = [name for name, value in fields.items() if before.fields[name] != value]
-            lines_changed = [(line[1], line[5], line[6], line[7]) for line in before.lines] != order_lines_signature(
-                clean.lines
+        ) if known else set()
+        to_record = [(order, group, client) for order, group, client in placed
+                     if order.key not in known or known[order.key] not in written]
+        items = [
+            OrderItem(
+                source=order.header.source, external_id=order.clean.external_id, customer_id=client,
+                placed_at=order.clean.placed_at, currency=order.clean.currency, total=order.clean.total,
+                lines=[OrderLineData(sku=line.sku, quantity=line.quantity, unit_price=line.unit_price,
+                                     product_name=line.product_name, category=line.category, is_return=line.is_return)
+                       for line in order.clean.lines],
+                status=order.clean.status, channel=order.clean.channel, boutique_id=order.header.boutique_id,
+                advisor_id=order.header.advisor_id,
             )
-            if not changed and not lines_changed:
-                self._order_outcome("unchanged", order, group[0])
-                continue
-            updated.append((order, fields, before, changed, lines_changed))
-            self._order_outcome("updated", order, group[0], fields=[*changed, *(["lines"] if lines_changed else [])])
-        for order, _fields in created:
-            order_lines_attach_products(order.clean.lines, products)
-        for order, *_rest, lines_changed in updated:
-            if lines_changed:
-                order_lines_attach_products(order.clean.lines, products)
+            for order, _group, client in to_record
+        ]
+        # The journey rules hear of these purchases only when the batch opted in.
+        with nullcontext() if self.batch.runs_automation else listeners_paused():
+            recorded = dict(zip((id(order) for order, _g, _c in to_record),
+                                orders_record_many(items=items, refresh_metrics=False), strict=True))
 
         changes: list[_Change] = []
         touched: set[int] = set()
-        written_orders: list[_Written] = []
-
-        if created:
-            returned = _insert(
-                Order._meta.db_table,
-                {"source": "text", "external_id": "text", **ORDER_COLUMN_TYPES},
-                [(*order.key, *fields.values()) for order, fields in created],
-                constants={"created_at": "statement_timestamp()", "updated_at": "statement_timestamp()"},
-                suffix="ON CONFLICT (source, external_id) DO NOTHING RETURNING source, external_id, id, updated_at",
-            )
-            pks = {(source, external_id): (pk, updated_at) for source, external_id, pk, updated_at in returned}
-            for order, fields in created:
-                if order.key not in pks:
-                    raise ApplicationError(
-                        f"The order {describe(order.key)} was recorded by someone else while this file was imported; "
-                        "import the file again.",
-                        extra={"order": describe(order.key)},
-                    )
-                pk, updated_at = pks[order.key]
-                written_orders.append(_Written(_order(order, fields, pk, updated_at), order, None, True))
-                changes.append((order_type.pk, pk, ImportChange.Action.CREATED, None))
-                touched.add(fields["customer_id"])
-
-        if updated:
-            _update_orders([(before.pk, fields) for _order, fields, before, _changed, _lines in updated], now=now)
-            replaced = [before.pk for _order, _fields, before, _changed, lines_changed in updated if lines_changed]
-            if replaced:
-                with connection.cursor() as cursor:
-                    cursor.execute(
-                        f"DELETE FROM {OrderLine._meta.db_table} WHERE order_id = ANY(%s)",  # noqa: S608
-                        [replaced],
-                    )
-            moved = [
-                (before.pk, fields["customer_id"])
-                for _order, fields, before, changed, _lines in updated
-                if "customer_id" in changed
-            ]
-            if moved:
-                _move_interactions(moved)
-            for order, fields, before, changed, lines_changed in updated:
-                was = {name: jsonable(before.fields[name]) for name in changed}
-                if lines_changed:
-                    was["lines"] = [[jsonable(value) for value in line] for line in before.lines]
-                changes.append((order_type.pk, before.pk, ImportChange.Action.UPDATED, was))
-                touched.update({fields["customer_id"], before.fields["customer_id"]})
-                written_orders.append(_Written(_order(order, fields, before.pk, now), order, before, lines_changed))
-
-        lines = [
-            (item.order.pk, number, line.sku, line.product_id, line.product_name, line.category, line.quantity,
-             line.unit_price, line.is_return)
-            for item in written_orders
-            if item.writes_lines
-            for number, line in enumerate(item.imported.clean.lines, start=1)
-        ]
-        _insert(OrderLine._meta.db_table, LINE_COLUMN_TYPES, lines)
-        changes.extend(self._write_timeline(written_orders))
+        for order, group, _client in placed:
+            result = recorded.get(id(order))
+            if result is None:
+                self._refuse(group, self._apart(group, order.key, "earlier in this file, imported already"))
+            elif result.error is not None:
+                self._refuse(group, [(row.line, next(iter(result.error.fields), None), result.error.message)
+                                     for row in group])
+            elif result.status == Status.CREATED:
+                self._order_outcome("new", order, group[0])
+                changes.append((order_type.pk, result.record_id, ImportChange.Action.CREATED, None))
+                touched.add(result.customer_id)
+            elif result.status == Status.UPDATED:
+                fields = [*result.changed_fields, *(["lines"] if result.lines_changed else [])]
+                self._order_outcome("updated", order, group[0], fields=fields)
+                previous = result.previous or {}
+                was = {name: jsonable(previous[name]) for name in result.changed_fields}
+                if result.lines_changed:
+                    was["lines"] = [[jsonable(value) for value in line] for line in result.previous_lines]
+                changes.append((order_type.pk, result.record_id, ImportChange.Action.UPDATED, was))
+                # A created order's interactions go with it on rollback; an updated order's new ones are recorded.
+                changes += [(interaction_type.pk, pk, ImportChange.Action.CREATED, None)
+                            for pk in result.interaction_ids]
+                touched.update({result.customer_id, previous["customer_id"]})
+            else:
+                self._order_outcome("unchanged", order, group[0])
         _insert(
             ImportChange._meta.db_table,
             {"batch_id": "bigint", "content_type_id": "integer", "object_id": "bigint", "action": "text",
@@ -337,99 +235,8 @@ class _OrderRun(RowOutcomes):
         )
         self._refresh_metrics(touched)
 
-    def _write_timeline(self, written_orders: list[_Written]) -> list[_Change]:
-        """The interactions order_record would put on the timeline, the clients' last interaction moved forward."""
-        rows = []
-        for item in written_orders:
-            order = item.order
-            previous_status = item.previous.fields["status"] if item.previous is not None else None
-            for entry in order_timeline(order, previous_status=previous_status):
-                rows.append((
-                    order.customer_id, self._touchpoint_types[entry.touchpoint_type], entry.occurred_at, order.channel,
-                    order.boutique_id, order.advisor_id, order.source, entry.external_id, entry.amount,
-                    order.currency, order.pk, entry.metadata or {},
-                ))
-        if not rows:
-            return []
-        # A replayed interaction is the same interaction (interaction_record's rule): conflicts change nothing.
-        returned = _insert(
-            Interaction._meta.db_table, INTERACTION_COLUMN_TYPES, rows,
-            constants={"created_at": "statement_timestamp()"},
-            suffix="ON CONFLICT DO NOTHING RETURNING id, customer_id, occurred_at, order_id",
-        )
-        _last_interaction_moved_on(
-            [{"customer_id": customer_id, "occurred_at": occurred_at} for _pk, customer_id, occurred_at, _ in returned]
-        )
-        if self.batch.runs_automation:
-            # Opted in: the journey rules hear of these purchases once the chunk commits, as for order_record.
-            interactions_recorded(pk for pk, *_ in returned)
-        # A created order's interactions go with it on rollback; an updated order's new ones are recorded.
-        updated_pks = {item.order.pk for item in written_orders if item.previous is not None}
-        interaction_type = self._content_types[Interaction]
-        return [
-            (interaction_type.pk, pk, ImportChange.Action.CREATED, None)
-            for pk, _customer, _at, order_pk in returned
-            if order_pk in updated_pks
-        ]
-
     def _refresh_metrics(self, customer_ids: set[int]) -> None:
         """customer_metrics_refresh for the chunk's clients, with the import's history context: the clients'
         history rows (the tier is tracked) in one statement rather than one trigger subtransaction per client."""
         if customer_ids:
             customer_metrics_refresh(customer_ids=sorted(customer_ids), history_context=self.history_context)
-
-    def _existing(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], _Existing]:
-        """The orders of these keys already in Atelier, with their lines: two queries."""
-        if not keys:
-            return {}
-        names = list(ORDER_COLUMN_TYPES)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT o.source, o.external_id, o.id, {', '.join(f'o.{name}' for name in names)} "  # noqa: S608
-                f"FROM {Order._meta.db_table} AS o "
-                "JOIN unnest(%s::text[], %s::text[]) AS k(source, external_id) "
-                "ON o.source = k.source AND o.external_id = k.external_id",
-                [[key[0] for key in keys], [key[1] for key in keys]],
-            )
-            found = {
-                (source, external_id): _Existing(pk=pk, fields=dict(zip(names, values, strict=True)), lines=[])
-                for source, external_id, pk, *values in cursor.fetchall()
-            }
-            if not found:
-                return {}
-            by_pk = {item.pk: item for item in found.values()}
-            cursor.execute(
-                "SELECT order_id, line_number, sku, product_id, product_name, category, quantity, unit_price, "  # noqa: S608
-                f"is_return FROM {OrderLine._meta.db_table} WHERE order_id = ANY(%s) ORDER BY order_id, line_number",
-                [list(by_pk)],
-            )
-            for order_id, *line in cursor.fetchall():
-                by_pk[order_id].lines.append(tuple(line))
-        return found
-
-
-def _update_orders(rows: list[tuple[int, dict[str, Any]]], *, now: dt.datetime) -> None:
-    """One UPDATE ... FROM unnest(arrays) for the chunk's changed orders (every field order_record sets)."""
-    names = list(ORDER_COLUMN_TYPES)
-    arrays = ", ".join(["%s::bigint[]", *(f"%s::{ORDER_COLUMN_TYPES[name]}[]" for name in names)])
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {Order._meta.db_table} AS o SET {', '.join(f'{name} = v.{name}' for name in names)}, "  # noqa: S608
-            f"updated_at = %s FROM unnest({arrays}) AS v(id, {', '.join(names)}) WHERE o.id = v.id",
-            [now, [pk for pk, _fields in rows], *([fields[name] for _pk, fields in rows] for name in names)],
-        )
-
-
-def _move_interactions(moved: list[tuple[int, int]]) -> None:
-    """An order now of another client takes its interactions along (as order_record does)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {Interaction._meta.db_table} AS i SET customer_id = v.customer_id "  # noqa: S608
-            "FROM unnest(%s::bigint[], %s::bigint[]) AS v(order_id, customer_id) WHERE i.order_id = v.order_id",
-            [[order_pk for order_pk, _customer in moved], [customer for _order, customer in moved]],
-        )
-
-
-def _order(order: ImportedOrder, fields: dict[str, Any], pk: int, updated_at: dt.datetime) -> Order:
-    """The order as saved, in memory (no query): what order_timeline reads."""
-    return Order(pk=pk, source=order.key[0], external_id=order.key[1], updated_at=updated_at, **fields)

@@ -29,8 +29,6 @@ from imports.pipeline.batches import RowOutcomes
 from imports.pipeline.clients import ClientKey, find_clients
 from imports.pipeline.sql import _insert, _staged
 from imports.reader import SourceRow, SourceTable
-from touchpoints.events import interactions_recorded
-from touchpoints.models import Interaction
 
 # Where a row names its client, in the order a refusal points at.
 CLIENT_FIELDS = ("public_id", "crm_id", "pos_id", "ecommerce_id", "email", "phone")
@@ -54,7 +52,9 @@ class RecordKind:
     `columns` are the written columns with their PostgreSQL types; `key(values)` names the key a record is found
     again by, as (key name, values of `keys[name]`); `merge(current, record)` applies a row to a record's values
     (default: the given values over the current ones); `check(values, original)` refuses a result the model would
-    (RowError); `after_write(written)` follows a chunk's writes with what the kind's service would do besides.
+    (RowError); `after_write(written)` follows a chunk's writes with what the kind's service would do besides;
+    `create(values, notifies)` writes the chunk's new records through the owning app's batch service instead of a
+    plain INSERT (`notifies`: the batch runs the journey rules) and returns their ids, in order.
     """
 
     model: type[Model]
@@ -68,6 +68,7 @@ class RecordKind:
     merge: Callable[[dict[str, Any], CleanRecord], dict[str, Any]] | None = None
     check: Callable[[dict[str, Any], dict[str, Any] | None], None] | None = None
     after_write: Callable[[list[dict[str, Any]]], None] | None = None
+    create: Callable[[list[dict[str, Any]], bool], list[int]] | None = None
 
     @property
     def table(self) -> str:
@@ -211,7 +212,12 @@ class RecordRun(RowOutcomes):
                 (item.pk, ImportChange.Action.UPDATED, {name: jsonable(item.original[name]) for name in columns})
                 for item in changed
             ]
-        if created:
+        if created and self.kind.create is not None:
+            pks = self.kind.create([item.values for item in created], self.batch.runs_automation)
+            for item, pk in zip(created, pks, strict=True):
+                item.pk = pk
+            changes += [(item.pk, ImportChange.Action.CREATED, None) for item in created]
+        elif created:
             timestamps = ["created_at", "updated_at"] if self.kind.has_updated_at else ["created_at"]
             returned = _insert(
                 self.kind.table,
@@ -225,9 +231,6 @@ class RecordRun(RowOutcomes):
             for item in created:
                 item.pk = by_key[self.kind.key(item.values)]
             changes += [(item.pk, ImportChange.Action.CREATED, None) for item in created]
-            if self.kind.model is Interaction and self.batch.runs_automation:
-                # Opted in: the journey rules hear of the new interactions once the chunk commits.
-                interactions_recorded(item.pk for item in created)
         _insert(
             ImportChange._meta.db_table,
             {"batch_id": "bigint", "content_type_id": "integer", "object_id": "bigint", "action": "text",

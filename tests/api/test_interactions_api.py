@@ -13,7 +13,7 @@ from customers.models import Customer
 from tests.api.conftest import key_client, session_client
 from touchpoints.models import Interaction
 from touchpoints.services import interaction_record
-from touchpoints.services.bulk import interactions_record_many
+from touchpoints.services.bulk import interactions_record_bulk
 
 pytestmark = pytest.mark.django_db
 
@@ -125,7 +125,7 @@ def test_an_advisor_logs_for_their_boutiques_clients_only(advisor_a, client_a, c
 
 def test_bulk_reports_each_item_and_writes_the_valid_ones(client_a, client_b, boutique_b):
     api, _ = key_client(scopes=WRITE, boutiques=[boutique_b])
-    interactions_record_many(items=[visit(client_b, "old")])
+    interactions_record_bulk(items=[visit(client_b, "old")])
 
     response = api.post(BULK_URL, {"items": [
         visit(client_b, "new"),
@@ -183,7 +183,7 @@ def test_bulk_refuses_more_than_a_thousand_items(client_a):
 
 
 def test_the_list_is_scoped_filtered_and_pages_by_cursor(client_a, client_b, boutique_b):
-    interactions_record_many(items=[visit(client_b, f"B-{n}", occurred_at=f"2026-03-0{n + 1}T10:00:00Z")
+    interactions_record_bulk(items=[visit(client_b, f"B-{n}", occurred_at=f"2026-03-0{n + 1}T10:00:00Z")
                                     for n in range(3)] + [visit(client_a, "A-1")])
     api, _ = key_client(scopes=["customers:read"], boutiques=[boutique_b])
 
@@ -198,7 +198,7 @@ def test_the_list_is_scoped_filtered_and_pages_by_cursor(client_a, client_b, bou
 
 
 def test_filters_by_type_channel_and_time(client_a):
-    interactions_record_many(items=[
+    interactions_record_bulk(items=[
         visit(client_a, "1", occurred_at="2026-03-01T10:00:00Z"),
         visit(client_a, "2", touchpoint_type="product_view", occurred_at="2026-03-05T10:00:00Z"),
     ])
@@ -218,7 +218,7 @@ def test_the_list_runs_the_same_queries_for_one_row_or_thirty(client_a):
 
     def queries(rows: int, prefix: str) -> int:
         Interaction.objects.all().delete()
-        interactions_record_many(items=[visit(client_a, f"{prefix}{n}") for n in range(rows)])
+        interactions_record_bulk(items=[visit(client_a, f"{prefix}{n}") for n in range(rows)])
         with CaptureQueriesContext(connection) as captured:
             response = api.get(URL, {"page_size": 50})
         assert len(response.json()["results"]) == rows

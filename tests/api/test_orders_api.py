@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from customers.models import Customer
 from tests.api.conftest import key_client
 from touchpoints.models import Interaction, Order, OrderLine
-from touchpoints.services.bulk import orders_record_many
+from touchpoints.services.bulk import orders_record_bulk
 
 pytestmark = pytest.mark.django_db
 
@@ -83,7 +83,7 @@ def test_a_key_without_the_scope_is_refused(client_a):
 
 
 def test_a_key_of_one_boutique_can_neither_write_nor_take_another_boutiques_orders(client_a, client_b, boutique_b):
-    orders_record_many(items=[sale(client_a, "O-A")])
+    orders_record_bulk(items=[sale(client_a, "O-A")])
     api, _ = key_client(scopes=WRITE, boutiques=[boutique_b])
 
     for_other_client = api.post(URL, sale(client_a, "O-new"), format="json")
@@ -96,7 +96,7 @@ def test_a_key_of_one_boutique_can_neither_write_nor_take_another_boutiques_orde
 
 def test_bulk_reports_each_order(client_a):
     api, _ = key_client(scopes=WRITE)
-    orders_record_many(items=[sale(client_a, "O-old")])
+    orders_record_bulk(items=[sale(client_a, "O-old")])
 
     response = api.post(BULK_URL, {"items": [
         sale(client_a, "O-1"),
@@ -123,7 +123,7 @@ def test_the_list_filters_and_shows_lines_with_the_same_queries_for_one_row_or_t
     def queries(rows: int) -> int:
         Interaction.objects.all().delete()
         Order.objects.all().delete()
-        orders_record_many(items=[sale(client_a, f"O-{n}") for n in range(rows)])
+        orders_record_bulk(items=[sale(client_a, f"O-{n}") for n in range(rows)])
         with CaptureQueriesContext(connection) as captured:
             response = api.get(URL, {"page_size": 50})
         assert len(response.json()["results"]) == rows
@@ -131,13 +131,13 @@ def test_the_list_filters_and_shows_lines_with_the_same_queries_for_one_row_or_t
         return len(captured)
 
     assert queries(1) == queries(30)
-    orders_record_many(items=[sale(client_b, "B-1", status="fulfilled")])
+    orders_record_bulk(items=[sale(client_b, "B-1", status="fulfilled")])
     assert [row["external_id"] for row in api.get(URL, {"status": "fulfilled"}).json()["results"]] == ["B-1"]
     assert api.get(URL, {"customer": str(client_b.public_id)}).json()["count"] == 1
 
 
 def test_a_key_reads_only_its_boutiques_orders(client_a, client_b, boutique_b):
-    orders_record_many(items=[sale(client_a, "O-A"), sale(client_b, "O-B")])
+    orders_record_bulk(items=[sale(client_a, "O-A"), sale(client_b, "O-B")])
     api, _ = key_client(scopes=["customers:read"], boutiques=[boutique_b])
 
     listed = api.get(URL).json()["results"]

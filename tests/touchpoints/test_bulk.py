@@ -13,7 +13,7 @@ from customers.models import Customer, CustomerIdentity
 from customers.services import customer_upsert
 from tests.factories import BoutiqueFactory
 from touchpoints.models import Interaction, Order
-from touchpoints.services.bulk import interactions_record_many, orders_record_many
+from touchpoints.services.bulk import interactions_record_bulk, orders_record_bulk
 
 pytestmark = pytest.mark.django_db
 
@@ -35,9 +35,9 @@ def sale(customer: Customer, external_id: str = "O-1", **extra) -> dict:
 
 
 def test_a_batch_reports_created_unchanged_and_invalid_items_in_order(claire):
-    interactions_record_many(items=[visit(claire, "V-0")])
+    interactions_record_bulk(items=[visit(claire, "V-0")])
 
-    results = interactions_record_many(items=[
+    results = interactions_record_bulk(items=[
         visit(claire, "V-1"),
         visit(claire, "V-0"),  # recorded by an earlier batch
         visit(claire, "V-1"),  # earlier in this batch
@@ -58,7 +58,7 @@ def test_a_batch_reports_created_unchanged_and_invalid_items_in_order(claire):
 
 
 def test_interaction_clean_rules_apply_to_each_item(claire):
-    results = interactions_record_many(items=[
+    results = interactions_record_bulk(items=[
         visit(claire, "A", amount="-5", currency="EUR"),
         visit(claire, "B", amount="15", currency=""),
         visit(claire, "C", source="fax"),
@@ -74,9 +74,9 @@ def test_interaction_clean_rules_apply_to_each_item(claire):
 
 
 def test_created_interactions_move_the_clients_last_interaction_on_never_back(claire):
-    interactions_record_many(items=[visit(claire, "late", occurred_at="2026-03-09T10:00:00Z"),
+    interactions_record_bulk(items=[visit(claire, "late", occurred_at="2026-03-09T10:00:00Z"),
                                     visit(claire, "early", occurred_at="2026-03-01T10:00:00Z")])
-    interactions_record_many(items=[visit(claire, "earlier", occurred_at="2026-02-01T10:00:00Z")])
+    interactions_record_bulk(items=[visit(claire, "earlier", occurred_at="2026-02-01T10:00:00Z")])
 
     claire.refresh_from_db()
     assert claire.last_interaction_at == dt.datetime(2026, 3, 9, 10, tzinfo=dt.UTC)
@@ -85,7 +85,7 @@ def test_created_interactions_move_the_clients_last_interaction_on_never_back(cl
 def test_values_are_written_as_interaction_record_would(claire):
     boutique = BoutiqueFactory(code="PAR")
 
-    [result] = interactions_record_many(items=[
+    [result] = interactions_record_bulk(items=[
         visit(claire, "V-9", touchpoint_type="product_view", boutique="PAR", amount="12.5", currency="eur",
               metadata={"sku": "BAG-1"}),
     ])
@@ -99,7 +99,7 @@ def test_values_are_written_as_interaction_record_would(claire):
 def test_an_unknown_or_out_of_reach_client_is_an_invalid_item(claire):
     paris, lyon = BoutiqueFactory(code="PAR"), BoutiqueFactory(code="LYO")
     Customer.objects.filter(pk=claire.pk).update(home_boutique=paris)
-    results = interactions_record_many(
+    results = interactions_record_bulk(
         items=[visit(claire, "V-1"), {**visit(claire, "V-2"), "customer": "not-a-uuid"}],
         boutique_ids=[lyon.pk],
     )
@@ -112,7 +112,7 @@ def test_an_unknown_or_out_of_reach_client_is_an_invalid_item(claire):
 
 
 def test_a_client_named_by_identity_is_found_or_created_by_customer_upsert(claire):
-    results = interactions_record_many(items=[
+    results = interactions_record_bulk(items=[
         {**visit(claire, "V-1"), "customer": None, "client": {"system": "crm", "external_id": "C-1"}},
         {**visit(claire, "V-2"), "customer": None, "client": {"system": "ecommerce", "external_id": "E-7",
                                                               "email": "Nina@Example.com"}},
@@ -129,7 +129,7 @@ def test_a_client_named_by_identity_is_found_or_created_by_customer_upsert(clair
 def test_the_number_of_queries_does_not_grow_with_the_batch(claire):
     def queries(count: int, prefix: str) -> int:
         with CaptureQueriesContext(connection) as captured:
-            interactions_record_many(items=[visit(claire, f"{prefix}{n}") for n in range(count)])
+            interactions_record_bulk(items=[visit(claire, f"{prefix}{n}") for n in range(count)])
         return len(captured)
 
     assert queries(1, "a") == queries(200, "b")
@@ -137,7 +137,7 @@ def test_the_number_of_queries_does_not_grow_with_the_batch(claire):
 
 def test_more_than_a_thousand_items_are_refused_whole(claire):
     with pytest.raises(ApplicationError):
-        interactions_record_many(items=[visit(claire)] * 1001)
+        interactions_record_bulk(items=[visit(claire)] * 1001)
     assert Interaction.objects.count() == 0
 
 
@@ -145,7 +145,7 @@ def test_more_than_a_thousand_items_are_refused_whole(claire):
 
 
 def test_orders_batch_reports_each_order_and_writes_the_valid_ones(claire):
-    results = orders_record_many(items=[
+    results = orders_record_bulk(items=[
         sale(claire, "O-1"),
         sale(claire, "O-1"),
         sale(claire, "O-1", status="fulfilled"),
@@ -166,7 +166,7 @@ def test_orders_batch_reports_each_order_and_writes_the_valid_ones(claire):
 
 
 def test_values_no_column_can_hold_are_refused_per_item_never_failing_the_batch(claire):
-    results = interactions_record_many(items=[
+    results = interactions_record_bulk(items=[
         visit(claire, "big", amount="1e20", currency="EUR"),
         visit(claire, "nul\x00"),
         visit(claire, "meta", metadata={"note": "a\x00b"}),
@@ -181,15 +181,15 @@ def test_values_no_column_can_hold_are_refused_per_item_never_failing_the_batch(
 
 
 def test_an_offset_python_accepts_but_postgresql_does_not_is_recorded_in_utc(claire):
-    [interaction] = interactions_record_many(items=[visit(claire, "far-east", occurred_at="2026-03-02T15:00:00+23:00")])
-    [order] = orders_record_many(items=[sale(claire, "O-far", placed_at="2026-03-02T15:00:00+23:00")])
+    [interaction] = interactions_record_bulk(items=[visit(claire, "far-east", occurred_at="2026-03-02T15:00:00+23:00")])
+    [order] = orders_record_bulk(items=[sale(claire, "O-far", placed_at="2026-03-02T15:00:00+23:00")])
 
     assert Interaction.objects.get(pk=interaction.record_id).occurred_at == dt.datetime(2026, 3, 1, 16, tzinfo=dt.UTC)
     assert Order.objects.get(pk=order.record_id).placed_at == dt.datetime(2026, 3, 1, 16, tzinfo=dt.UTC)
 
 
 def test_order_values_no_column_can_hold_are_refused_per_item(claire):
-    results = orders_record_many(items=[
+    results = orders_record_bulk(items=[
         sale(claire, "O-big", total="1e15", lines=[{"sku": "A", "quantity": 1, "unit_price": "1e15"}]),
         sale(claire, "O-many", total="0", lines=[{"sku": "A", "quantity": "99999999999", "unit_price": "0"}]),
         sale(claire, "O-nul", lines=[{"sku": "BAG-1", "quantity": 1, "unit_price": "2400.00", "category": "\x00"}]),
@@ -214,7 +214,7 @@ def test_concurrent_batches_sharing_keys_record_each_interaction_once():
     def send(offset: int) -> None:
         try:
             barrier.wait()
-            results = interactions_record_many(items=[visit(claire, f"V-{n}") for n in range(offset, offset + 300)])
+            results = interactions_record_bulk(items=[visit(claire, f"V-{n}") for n in range(offset, offset + 300)])
             outcomes.append([result.status for result in results])
         finally:
             connections.close_all()

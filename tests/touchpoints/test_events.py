@@ -10,7 +10,7 @@ from django.db import transaction
 from customers.services import customer_upsert
 from touchpoints import events
 from touchpoints.services import interaction_record
-from touchpoints.services.bulk import interactions_record_many
+from touchpoints.services.bulk import interactions_record_bulk
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +53,7 @@ def test_a_bulk_write_is_one_call_with_the_created_interactions_only(
     items = [item("appointment", "V-1"), item("appointment", "V-2"), item("appointment", "V-2"), item("no-such-type")]
 
     with django_capture_on_commit_callbacks(execute=True):
-        results = interactions_record_many(items=items)
+        results = interactions_record_bulk(items=items)
 
     assert [result.status for result in results] == ["created", "created", "unchanged", "invalid"]
     assert heard == [[results[0].record_id, results[1].record_id]]

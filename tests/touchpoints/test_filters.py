@@ -8,7 +8,7 @@ from customers.services import customer_upsert
 from tests.factories import BoutiqueFactory
 from touchpoints.filters import InteractionFilterSet, OrderFilterSet
 from touchpoints.models import Interaction, Order
-from touchpoints.services.bulk import interactions_record_many, orders_record_many
+from touchpoints.services.bulk import interactions_record_bulk, orders_record_bulk
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +18,7 @@ def house():
     paris = BoutiqueFactory(code="PAR")
     ana = customer_upsert(source="crm", external_id="A", email="ana@example.com", home_boutique=paris).customer
     ben = customer_upsert(source="crm", external_id="B", email="ben@example.com").customer
-    interactions_record_many(items=[
+    interactions_record_bulk(items=[
         {"customer": str(ana.public_id), "touchpoint_type": "store_visit", "source": "pos", "external_id": "V-1",
          "occurred_at": "2026-03-01T10:00:00Z", "boutique": "PAR"},
         {"customer": str(ana.public_id), "touchpoint_type": "product_view", "source": "ecommerce",
@@ -27,7 +27,7 @@ def house():
          "occurred_at": "2026-03-09T10:00:00Z"},
     ])
     line = [{"sku": "BAG-1", "quantity": 1, "unit_price": "100.00"}]
-    orders_record_many(items=[
+    orders_record_bulk(items=[
         {"customer": str(ana.public_id), "source": "pos", "external_id": "O-1", "placed_at": "2026-03-01T10:00:00Z",
          "currency": "EUR", "total": "100.00", "lines": line, "boutique": "PAR"},
         {"customer": str(ben.public_id), "source": "ecommerce", "external_id": "O-2", "channel": "web",

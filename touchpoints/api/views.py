@@ -29,7 +29,7 @@ from touchpoints.api.serializers import (
 )
 from touchpoints.filters import InteractionFilterSet, OrderFilterSet
 from touchpoints.models import Interaction, Order
-from touchpoints.services.bulk import ItemResult, ItemStatus, interactions_record_many, orders_record_many
+from touchpoints.services.bulk import ItemResult, ItemStatus, interactions_record_bulk, orders_record_bulk
 
 CLIENTS_READ = "customers:read"
 
@@ -93,7 +93,7 @@ class InteractionViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet)
     @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Record one interaction. The same (source, external_id) again changes nothing and answers 200."""
-        [result] = interactions_record_many(items=[request.data], **writer_reach(request))
+        [result] = interactions_record_bulk(items=[request.data], **writer_reach(request))
         code = single_result(result)
         interaction = self.get_queryset().filter(pk=result.record_id).first()
         if interaction is None:
@@ -109,7 +109,7 @@ class InteractionViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet)
     def bulk(self, request: Request) -> Response:
         """Record up to 1,000 interactions: one result per item (created, unchanged, or invalid with its errors);
         the valid items are written whatever the others."""
-        results = interactions_record_many(items=bulk_items(request), **writer_reach(request))
+        results = interactions_record_bulk(items=bulk_items(request), **writer_reach(request))
         return bulk_response(results)
 
 
@@ -136,7 +136,7 @@ class OrderViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Record one order, or update it (same source and external_id with another status or other lines: 200)."""
-        [result] = orders_record_many(items=[request.data], **writer_reach(request))
+        [result] = orders_record_bulk(items=[request.data], **writer_reach(request))
         code = single_result(result)
         order = self.get_queryset().get(pk=result.record_id)
         return Response(OrderSerializer(order, context=shown(request)).data, status=code)
@@ -149,5 +149,5 @@ class OrderViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     def bulk(self, request: Request) -> Response:
         """Record up to 1,000 orders: one result per item (created, updated, unchanged, or invalid with its
         errors); the valid orders are written whatever the others."""
-        results = orders_record_many(items=bulk_items(request), **writer_reach(request))
+        results = orders_record_bulk(items=bulk_items(request), **writer_reach(request))
         return bulk_response(results)

@@ -13,16 +13,29 @@ page by page, for the boutique's location. The JSON is Square's (docs/connectors
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from core.connectors import Connector, MalformedPage, Outcome, Page, RecordRejected, fetch_isolating_refusals
+from django.db import transaction
+
+from core.connectors import (
+    RECORD_ERRORS,
+    Connector,
+    MalformedPage,
+    Outcome,
+    Page,
+    RecordRejected,
+    fetch_isolating_refusals,
+)
 from core.connectors.values import iso, items, moment, obj, reject, text
 from core.errors import ApplicationError
-from customers.models import Channel, Customer, CustomerIdentity, SourceSystem
+from customers.models import Channel, CustomerIdentity, SourceSystem
 from customers.services import customer_upsert
 from touchpoints.models import Order
-from touchpoints.services import OrderLineData, interaction_record, order_record
+from touchpoints.services.interactions import InteractionItem, interactions_record_many, resolve_touchpoint_type
+from touchpoints.services.orders import OrderItem, OrderLineData, order_clean, orders_record_many
 
 # Digits after the decimal point of each currency's minor unit (ISO 4217); two unless named.
 MINOR_UNIT_DIGITS = {"JPY": 0, "KRW": 0, "CLP": 0, "ISK": 0, "BHD": 3, "KWD": 3, "OMR": 3, "JOD": 3, "TND": 3}
@@ -120,26 +133,80 @@ class SquarePosConnector(Connector):
     # --- recording ---------------------------------------------------------------------------------------------
 
     def record(self, stream: str, record: Any, page: Page) -> Outcome:
-        if not isinstance(record, dict):
-            raise RecordRejected("The record is not an object.")
-        if stream == "orders":
-            return self._record_order(record, page)
-        return self._record_visit(record, page)
+        [outcome] = self._record_many(stream, [record], page)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
 
-    def _customer(self, record: dict[str, Any], page: Page, what: str) -> Customer:
+    def record_page(self, stream: str, page: Page) -> list[Outcome | Exception]:
+        return self._record_many(stream, page.records, page)
+
+    def _record_many(self, stream: str, records: list[Any], page: Page) -> list[Outcome | Exception]:
+        """Each record read and its client found (created when new, in a savepoint of its own), then the page's
+        orders through orders_record_many, or its visits through interactions_record_many, in one go."""
+        self._identities(records, page)
+        outcomes: list[Outcome | Exception | None] = [None] * len(records)
+        accepted: list[tuple[int, Any]] = []
+        known = page.context["clients"]
+        for index, record in enumerate(records):
+            before = set(known)
+            # A savepoint only when the record may create its client: reading a record writes nothing else.
+            is_known = isinstance(record, dict) and record.get("customer_id") in known
+            try:
+                with nullcontext() if is_known else transaction.atomic():
+                    if not isinstance(record, dict):
+                        raise RecordRejected("The record is not an object.")
+                    accepted.append((index, self._order_item(record, page) if stream == "orders"
+                                     else self._visit_item(record, page)))
+            except RECORD_ERRORS as error:
+                outcomes[index] = error
+                # A client created in the rolled-back savepoint is gone with it.
+                for gone in set(known) - before:
+                    del known[gone]
+        record_many = orders_record_many if stream == "orders" else interactions_record_many
+        try:
+            with transaction.atomic():
+                results = record_many(items=[item for _index, item in accepted])
+        except RECORD_ERRORS:
+            # A value the checks let through but the database refused: each record alone, so it costs only itself.
+            results = []
+            for _index, item in accepted:
+                try:
+                    with transaction.atomic():
+                        results += record_many(items=[item])
+                except RECORD_ERRORS as error:
+                    results.append(_Refused(error))
+        for (index, _item), result in zip(accepted, results, strict=True):
+            if isinstance(result, _Refused):
+                outcomes[index] = result.error
+            elif result.error is not None:
+                outcomes[index] = RecordRejected(result.error.message, field_errors=result.error.fields)
+            else:
+                outcomes[index] = Outcome(result.status)
+        return outcomes  # type: ignore[return-value]
+
+    def _identities(self, records: list[Any], page: Page) -> None:
+        """The clients the records name by their POS id, found in one query and kept with the page."""
+        known = page.context.setdefault("clients", {})
+        wanted = {record["customer_id"] for record in records if isinstance(record, dict)
+                  and isinstance(record.get("customer_id"), str) and record["customer_id"] not in known}
+        if wanted:
+            known.update(CustomerIdentity.objects.filter(system=self.system, external_id__in=wanted)
+                         .values_list("external_id", "customer_id"))
+
+    def _customer(self, record: dict[str, Any], page: Page, what: str) -> int:
         customer_id = text(record, "customer_id", max_length=128)
         if not customer_id:
             raise reject("customer_id", f"An anonymous {what} (no customer_id) belongs to no client.")
-        identity = CustomerIdentity.objects.filter(system=self.system, external_id=customer_id).select_related(
-            "customer").first()
-        if identity is not None:
-            return identity.customer
+        known = page.context.setdefault("clients", {})
+        if customer_id in known:
+            return known[customer_id]
         refusal = page.context.get("refused_customers", {}).get(customer_id)
         if refusal is not None:
             raise reject("customer_id", f"The POS refused the client's profile: {refusal}")
         profile = page.context.get("customers", {}).get(customer_id, {})
         try:
-            return customer_upsert(
+            customer = customer_upsert(
                 source=self.system, external_id=customer_id,
                 email=_profile_text(profile, "email_address"), phone=_profile_text(profile, "phone_number"),
                 first_name=_profile_text(profile, "given_name"), last_name=_profile_text(profile, "family_name"),
@@ -147,8 +214,10 @@ class SquarePosConnector(Connector):
             ).customer
         except ApplicationError as error:
             raise RecordRejected(f"customer {customer_id}: {error.message}", field_errors=error.fields) from None
+        known[customer_id] = customer.pk
+        return customer.pk
 
-    def _record_order(self, order: dict[str, Any], page: Page) -> Outcome:
+    def _order_item(self, order: dict[str, Any], page: Page) -> OrderItem:
         external_id = text(order, "id", required=True, max_length=128)
         if _is_stub(order):
             refusal = page.context.get("refused_orders", {}).get(external_id)
@@ -190,31 +259,37 @@ class SquarePosConnector(Connector):
                     refunded += amount
         if status != Order.Status.CANCELLED and total > 0 and refunded >= total:
             status = Order.Status.RETURNED
-        customer = self._customer(order, page, "sale")
+        customer_id = self._customer(order, page, "sale")
+        values = {"source": self.system, "external_id": external_id, "placed_at": placed_at, "currency": currency,
+                  "total": total, "lines": lines, "status": status, "channel": Channel.BOUTIQUE}
         try:
-            result = order_record(
-                source=self.system, external_id=external_id, customer=customer, placed_at=placed_at,
-                currency=currency, total=total, lines=lines, status=status, channel=Channel.BOUTIQUE,
-                boutique=self.boutique,
-            )
+            # Checked here, so that a refused order takes back (with its savepoint) the client it created.
+            order_clean(**values)
         except ApplicationError as error:
             raise RecordRejected(error.message, field_errors=error.fields) from None
-        if result.created:
-            return Outcome.CREATED
-        return Outcome.UPDATED if result.changed else Outcome.UNCHANGED
+        return OrderItem(customer_id=customer_id, boutique_id=self.boutique.pk if self.boutique else None, **values)
 
-    def _record_visit(self, visit: dict[str, Any], page: Page) -> Outcome:
+    def _visit_item(self, visit: dict[str, Any], page: Page) -> InteractionItem:
         external_id = text(visit, "id", required=True, max_length=150)
         location = text(visit, "location_id", required=True)
         if location != self.location_id:
             raise reject("location_id", f"The visit is at location {location!r}, not {self.location_id!r}.")
         visited_at = moment(visit, "visited_at")
-        customer = self._customer(visit, page, "visit")
-        result = interaction_record(
-            customer=customer, touchpoint_type="store_visit", occurred_at=visited_at, source=self.system,
-            external_id=f"visit:{external_id}", channel=Channel.BOUTIQUE, boutique=self.boutique,
+        customer_id = self._customer(visit, page, "visit")
+        store_visit = page.context.get("store_visit") or page.context.setdefault(
+            "store_visit", resolve_touchpoint_type("store_visit"))
+        return InteractionItem(
+            customer_id=customer_id, touchpoint_type=store_visit, occurred_at=visited_at, source=self.system,
+            external_id=f"visit:{external_id}", channel=Channel.BOUTIQUE,
+            boutique_id=self.boutique.pk if self.boutique else None,
         )
-        return Outcome.CREATED if result.created else Outcome.UNCHANGED
+
+
+@dataclass
+class _Refused:
+    """A record the database refused when written alone."""
+
+    error: Exception
 
 
 def _is_stub(order: Any) -> bool:

@@ -9,7 +9,6 @@ CONFLICT DO NOTHING for the batch), orders one by one through order_record, each
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import uuid
 from collections.abc import Sequence
@@ -17,23 +16,26 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import DataError, connection, transaction
+from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
 from core.errors import ApplicationError
 from customers.models import Advisor, Boutique, Customer, SourceSystem
 from customers.services import customer_upsert
-from touchpoints.events import interactions_recorded
 from touchpoints.models import Interaction, Order, TouchpointType
-from touchpoints.services.interactions import interaction_clean
-from touchpoints.services.orders import OrderLineData, order_record
+from touchpoints.services.interactions import InteractionItem, Status, interaction_clean, interactions_record_many
+from touchpoints.services.orders import (
+    MAX_AMOUNT,
+    MAX_QUANTITY,
+    OrderItem,
+    OrderLineData,
+    order_clean,
+    orders_record_many,
+)
 
 logger = logging.getLogger(__name__)
 
 MAX_ITEMS = 1000
-# Amounts are numeric(12, 2) columns; quantities are integer columns.
-MAX_AMOUNT = Decimal(10) ** 10
-MAX_QUANTITY = 2**31 - 1
 EXTERNAL_ID_MAX_LENGTH = Interaction._meta.get_field("external_id").max_length
 
 
@@ -241,16 +243,12 @@ def _holds_nul(value: Any) -> bool:
 # --- interactions --------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class _CleanInteraction:
-    index: int
-    values: dict[str, Any]
-
-
 def _clean_interaction(
-    index: int, item: Any, *, types: dict[str, TouchpointType], boutiques: dict[str, Boutique],
-    advisors: dict[int, Advisor], clients: ClientLookup,
-) -> _CleanInteraction:
+    item: Any, *, types: dict[str, TouchpointType], boutiques: dict[str, Boutique], advisors: dict[int, Advisor],
+    clients: ClientLookup,
+) -> InteractionItem:
+    """One decoded item as interactions_record_many takes it. Raises ItemError or ApplicationError; call inside a
+    savepoint when the item may create its client."""
     if not isinstance(item, dict):
         raise ItemError("non_field_errors", "Each item must be an object.")
     code = _text(item, "touchpoint_type", required=True)
@@ -266,6 +264,7 @@ def _clean_interaction(
     metadata = item.get("metadata")
     if isinstance(metadata, dict) and _holds_nul(metadata):
         raise ItemError("metadata", "Metadata cannot hold the NUL character.")
+    # Checked here, before the references and the client, so that an item hears of its own values first.
     clean = interaction_clean(
         touchpoint_type=touchpoint_type, occurred_at=occurred_at, source=source,
         channel=_text(item, "channel") or None, amount=_amount(item, "amount"),
@@ -273,12 +272,12 @@ def _clean_interaction(
     )
     boutique, advisor = clients.references(item, boutiques=boutiques, advisors=advisors)
     customer = clients.resolve(item)
-    return _CleanInteraction(index=index, values={
-        "customer_id": customer.pk, "touchpoint_type_id": touchpoint_type.pk, "occurred_at": occurred_at,
-        "channel": clean.channel, "boutique_id": boutique.pk if boutique else None,
-        "advisor_id": advisor.pk if advisor else None, "source": source, "external_id": external_id,
-        "amount": clean.amount, "currency": clean.currency, "metadata": clean.metadata,
-    })
+    return InteractionItem(
+        customer_id=customer.pk, touchpoint_type=touchpoint_type, occurred_at=occurred_at, source=source,
+        external_id=external_id, channel=clean.channel, boutique_id=boutique.pk if boutique else None,
+        advisor_id=advisor.pk if advisor else None, amount=clean.amount, currency=clean.currency,
+        metadata=clean.metadata,
+    )
 
 
 def _reference_data(items: Sequence[Any]) -> tuple[dict[str, TouchpointType], dict[str, Boutique],
@@ -296,22 +295,28 @@ def _reference_data(items: Sequence[Any]) -> tuple[dict[str, TouchpointType], di
     return types, boutiques, advisors
 
 
-# The batch travels as one JSON document read by jsonb_to_recordset: psycopg would build one array per column in
-# Python, a third of a 1,000-item request's time.
-_RECORD = (
-    "id bigint, customer_id bigint, touchpoint_type_id bigint, occurred_at timestamptz, channel text, "
-    "boutique_id bigint, advisor_id bigint, source text, external_id text, amount numeric, currency text, "
-    "metadata jsonb"
-)
-_COLUMNS = ("id", "customer_id", "touchpoint_type_id", "occurred_at", "channel", "boutique_id", "advisor_id",
-            "source", "external_id", "amount", "currency", "metadata")
+_STATUS = {Status.CREATED: ItemStatus.CREATED, Status.UPDATED: ItemStatus.UPDATED,
+           Status.UNCHANGED: ItemStatus.UNCHANGED}
+
+
+def _answered(results: dict[int, ItemResult], accepted: list[tuple[int, Any]], recorded: Sequence[Any], *,
+              event: str) -> list[ItemResult]:
+    """The batch service's result for each accepted item beside the refusals already known, in the items' order."""
+    for (index, _item), result in zip(accepted, recorded, strict=True):
+        if result.error is not None:
+            results[index] = _invalid(index, result.error)
+        else:
+            results[index] = ItemResult(index=index, status=_STATUS[result.status], record_id=result.record_id)
+    logger.info("%s items=%s invalid=%s", event, len(results), sum(not result.is_valid for result in results.values()))
+    return [results[index] for index in range(len(results))]
 
 
 @transaction.atomic
-def interactions_record_many(
+def interactions_record_bulk(
     *, items: Sequence[Any], boutique_ids: list[int] | None = None, may_write_clients: bool = True,
 ) -> list[ItemResult]:
-    """Put many touchpoints on their clients' timelines, with interaction_record's rules, in one transaction.
+    """The bulk API's interactions: each decoded item read, its references and client found, then all of them
+    through interactions_record_many in one transaction.
 
     Returns one result per item, in order: created, unchanged (its (source, external id) is already recorded, or
     came earlier in the same batch) or invalid with the item's errors; the valid items are written whatever the
@@ -324,120 +329,22 @@ def interactions_record_many(
     clients.load(items)
 
     results: dict[int, ItemResult] = {}
-    accepted: list[_CleanInteraction] = []
+    accepted: list[tuple[int, InteractionItem]] = []
     for index, item in enumerate(items):
         try:
             # A savepoint only when the item may create its client: the other lookups write nothing.
             if isinstance(item, dict) and not item.get("customer") and item.get("client"):
                 with transaction.atomic():
-                    accepted.append(_clean_interaction(index, item, types=types, boutiques=boutiques,
-                                                       advisors=advisors, clients=clients))
+                    accepted.append((index, _clean_interaction(item, types=types, boutiques=boutiques,
+                                                               advisors=advisors, clients=clients)))
             else:
-                accepted.append(_clean_interaction(index, item, types=types, boutiques=boutiques,
-                                                   advisors=advisors, clients=clients))
+                accepted.append((index, _clean_interaction(item, types=types, boutiques=boutiques,
+                                                           advisors=advisors, clients=clients)))
         except (ItemError, ApplicationError) as error:
             results[index] = _invalid(index, error)
 
-    # The same (source, external id) twice in one batch is one interaction, like two calls.
-    first_of_key: dict[tuple[str, str], _CleanInteraction] = {}
-    repeats: list[tuple[_CleanInteraction, tuple[str, str]]] = []
-    to_write: list[_CleanInteraction] = []
-    for row in accepted:
-        key = (row.values["source"], row.values["external_id"])
-        if not key[1]:
-            to_write.append(row)
-        elif key in first_of_key:
-            repeats.append((row, key))
-        else:
-            first_of_key[key] = row
-            to_write.append(row)
-
-    existing = _existing_ids(list(first_of_key))
-    fresh = [row for row in to_write if (row.values["source"], row.values["external_id"]) not in existing]
-    written_ids = _insert(fresh)
-    # A concurrent call may have recorded a key between the lookup and the insert: it is the same interaction.
-    lost = [(row.values["source"], row.values["external_id"]) for row in fresh if row.values["id"] not in written_ids]
-    if lost:
-        existing.update(_existing_ids(lost))
-
-    ids_by_key: dict[tuple[str, str], int] = dict(existing)
-    for row in fresh:
-        key = (row.values["source"], row.values["external_id"])
-        if row.values["id"] in written_ids:
-            results[row.index] = ItemResult(index=row.index, status=ItemStatus.CREATED, record_id=row.values["id"])
-            if key[1]:
-                ids_by_key[key] = row.values["id"]
-    for row in to_write:
-        key = (row.values["source"], row.values["external_id"])
-        if row.index not in results:
-            results[row.index] = ItemResult(index=row.index, status=ItemStatus.UNCHANGED, record_id=ids_by_key[key])
-    for row, key in repeats:
-        results[row.index] = ItemResult(index=row.index, status=ItemStatus.UNCHANGED, record_id=ids_by_key[key])
-
-    _last_interaction_moved_on([row.values for row in fresh if row.values["id"] in written_ids])
-    interactions_recorded(sorted(written_ids))
-    created = sum(result.status == ItemStatus.CREATED for result in results.values())
-    logger.info("touchpoints.interactions_recorded items=%s created=%s invalid=%s", len(items), created,
-                sum(not result.is_valid for result in results.values()))
-    return [results[index] for index in range(len(items))]
-
-
-def _existing_ids(keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    if not keys:
-        return {}
-    table = Interaction._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT i.source, i.external_id, i.id FROM {table} AS i "  # noqa: S608
-            "JOIN unnest(%s::text[], %s::text[]) AS k(source, external_id) "
-            # `external_id <> ''` repeats the unique index's condition: without it PostgreSQL cannot use that partial
-            # index and reads every interaction (3.7 s a request at ten million).
-            "ON i.source = k.source AND i.external_id = k.external_id AND i.external_id <> ''",
-            [[key[0] for key in keys], [key[1] for key in keys]],
-        )
-        return {(source, external_id): pk for source, external_id, pk in cursor.fetchall()}
-
-
-def _insert(rows: list[_CleanInteraction]) -> set[int]:
-    """Insert the rows in one statement; returns the ids written (a row whose key a concurrent call recorded first
-    is skipped). Ids are drawn from the sequence first, so that each item knows its row whatever order RETURNING
-    gives."""
-    if not rows:
-        return set()
-    table = Interaction._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, len(rows)]
-        )
-        for row, (pk,) in zip(rows, cursor.fetchall(), strict=True):
-            row.values["id"] = pk
-        payload = json.dumps([row.values for row in rows], default=str)
-        columns = ", ".join(_COLUMNS)
-        cursor.execute(
-            f"INSERT INTO {table} ({columns}, order_id, created_at) "  # noqa: S608
-            f"SELECT {columns}, NULL, now() FROM jsonb_to_recordset(%s::jsonb) AS v({_RECORD}) "
-            "ON CONFLICT (source, external_id) WHERE external_id <> '' DO NOTHING RETURNING id",
-            [payload],
-        )
-        return {pk for (pk,) in cursor.fetchall()}
-
-
-def _last_interaction_moved_on(written: list[dict[str, Any]]) -> None:
-    """What interaction_record does for each client: their last interaction moves on, never back."""
-    latest: dict[int, dt.datetime] = {}
-    for values in written:
-        customer_pk = values["customer_id"]
-        if customer_pk not in latest or values["occurred_at"] > latest[customer_pk]:
-            latest[customer_pk] = values["occurred_at"]
-    if not latest:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {Customer._meta.db_table} AS c SET last_interaction_at = v.moment "  # noqa: S608
-            "FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, moment) "
-            "WHERE c.id = v.id AND (c.last_interaction_at IS NULL OR c.last_interaction_at < v.moment)",
-            [list(latest), list(latest.values())],
-        )
+    recorded = interactions_record_many(items=[interaction for _index, interaction in accepted])
+    return _answered(results, accepted, recorded, event="touchpoints.interactions_recorded_in_bulk")
 
 
 # --- orders --------------------------------------------------------------------------------------------------------
@@ -475,11 +382,11 @@ def _order_lines(item: dict[str, Any]) -> list[OrderLineData]:
     return parsed
 
 
-def order_record_item(
+def order_item(
     item: Any, *, clients: ClientLookup, boutiques: dict[str, Boutique], advisors: dict[int, Advisor],
-) -> tuple[Order, bool, bool]:
-    """One decoded order item through order_record: (order, created, changed). Raises ItemError or
-    ApplicationError; call inside a savepoint (it may create the client)."""
+) -> OrderItem:
+    """One decoded order item as orders_record_many takes it, checked with order_clean. Raises ItemError or
+    ApplicationError; call inside a savepoint (it may create the client, which an invalid order takes back)."""
     if not isinstance(item, dict):
         raise ItemError("non_field_errors", "Each item must be an object.")
     boutique, advisor = clients.references(item, boutiques=boutiques, advisors=advisors)
@@ -496,14 +403,15 @@ def order_record_item(
         raise ItemError("total", "This field is required.")
     customer = clients.resolve(item)
     if clients.boutique_ids is not None:
-        # Sent again for another client, order_record would move the order: not an order out of the caller's reach.
+        # Sent again for another client, the order would move: not an order out of the caller's reach.
         owner = Order.objects.filter(source=values["source"], external_id=values["external_id"]).values_list(
             "customer__home_boutique_id").first()
         if owner is not None and owner[0] not in clients.boutique_ids:
             # Said as neutrally as a unique order id allows: nothing about whose order it is, or where.
             raise ItemError("external_id", "This order cannot be recorded with this key.", is_client_unknown=True)
-    result = order_record(customer=customer, boutique=boutique, advisor=advisor, **values, **optional)
-    return result.record, result.created, result.changed
+    order_clean(**values, **optional)
+    return OrderItem(customer_id=customer.pk, boutique_id=boutique.pk if boutique else None,
+                     advisor_id=advisor.pk if advisor else None, **values, **optional)
 
 
 def orders_reference_data(items: Sequence[Any]) -> tuple[dict[str, Boutique], dict[int, Advisor]]:
@@ -512,33 +420,23 @@ def orders_reference_data(items: Sequence[Any]) -> tuple[dict[str, Boutique], di
 
 
 @transaction.atomic
-def orders_record_many(*, items: Sequence[Any], boutique_ids: list[int] | None = None,
+def orders_record_bulk(*, items: Sequence[Any], boutique_ids: list[int] | None = None,
                        may_write_clients: bool = True) -> list[ItemResult]:
-    """Record many orders, each through order_record in its own savepoint: one result per item, in order
-    (created, updated, unchanged or invalid with its errors). `boutique_ids` and `may_write_clients` as for
-    interactions_record_many."""
+    """The bulk API's orders: each decoded item read and its client found in its own savepoint, then all of them
+    through orders_record_many: one result per item, in order (created, updated, unchanged or invalid with its
+    errors). `boutique_ids` and `may_write_clients` as for interactions_record_bulk."""
     check_batch_size(items)
     boutiques, advisors = orders_reference_data(items)
     clients = ClientLookup(boutique_ids=boutique_ids, may_write_clients=may_write_clients)
     clients.load(items)
-    results = []
+    results: dict[int, ItemResult] = {}
+    accepted: list[tuple[int, OrderItem]] = []
     for index, item in enumerate(items):
         try:
             with transaction.atomic():
-                order, created, changed = order_record_item(item, clients=clients, boutiques=boutiques,
-                                                            advisors=advisors)
+                accepted.append((index, order_item(item, clients=clients, boutiques=boutiques, advisors=advisors)))
         except (ItemError, ApplicationError) as error:
-            results.append(_invalid(index, error))
-            continue
-        except DataError:
-            # A value the checks above let through but a column cannot hold: this item only is refused.
-            logger.warning("touchpoints.order_item_refused_by_database index=%s", index)
-            results.append(ItemResult(index=index, status=ItemStatus.INVALID, message="A value is out of range.",
-                                      errors={"non_field_errors": ["A value is out of range."]}))
-            continue
-        status = ItemStatus.CREATED if created else ItemStatus.UPDATED if changed else ItemStatus.UNCHANGED
-        results.append(ItemResult(index=index, status=status, record_id=order.pk))
-    logger.info("touchpoints.orders_recorded items=%s invalid=%s", len(items),
-                sum(not result.is_valid for result in results))
-    return results
+            results[index] = _invalid(index, error)
+    recorded = orders_record_many(items=[order for _index, order in accepted])
+    return _answered(results, accepted, recorded, event="touchpoints.orders_recorded_in_bulk")
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from django.db.models.functions import Greatest
-
 from customers.models import Customer
+from customers.services.activity import customers_last_interaction_record_many
 from touchpoints.models import Interaction, Order
 from touchpoints.services.metrics import customer_metrics_refresh
 
@@ -17,7 +16,5 @@ def move_touchpoints(*, surviving: Customer, merged: Customer) -> dict[str, int]
     }
     customer_metrics_refresh(customer_ids=[surviving.pk])
     if merged.last_interaction_at:
-        Customer.objects.filter(pk=surviving.pk).update(
-            last_interaction_at=Greatest("last_interaction_at", merged.last_interaction_at)
-        )
+        customers_last_interaction_record_many(moments={surviving.pk: merged.last_interaction_at})
     return moved
