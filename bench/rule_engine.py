@@ -1,31 +1,42 @@
-"""Benchmark the journey rule engine on a scratch database, next to the raw cost of Celery in the same run.
+"""Benchmark the journey rule engine on scratch databases: the engine before and after a change, in the same run and
+on the same data, next to the raw cost of Celery.
 
-    .venv/bin/python bench/rule_engine.py [--clients 1000000] [--interactions 20000] [--batch 500] [--keep]
+    .venv/bin/python bench/rule_engine.py [--clients 1000000] [--interactions 20000] [--batch 500]
+                                          [--before eff7570] [--keep]
 
 1. The scratch database (default atelier_bench_rules) is created and migrated (the default lifecycle rules come
    with it); four more interaction rules make ten active ones. `--clients` clients are seeded set-based in SQL, each
    enrolled in the lifecycle journey with a purchase on the timeline; one in a hundred last bought 400 days ago.
-2. Interactions through the engine with ONE worker: `--interactions` new interactions (ten touchpoint types in
-   the proportions of EVENT_MIX) are sent to a real worker on Redis in tasks of `--batch` ids, as the listener
-   queues them. Baseline, same run, same worker, same payloads: Celery's built-in no-op task (celery.accumulate).
-3. One time-based rule over every client: "No purchase for a year → Consideration, with a win-back email" run by
+   `--interactions` new interactions (ten touchpoint types in the proportions of EVENT_MIX) are added for the first
+   clients. The database is then cloned (CREATE DATABASE ... TEMPLATE): the engine "before" (journeys/services/
+   rules.py and enrollments.py as they were at the commit `--before`, read with git show) runs on the clone, the
+   engine of the working tree ("after") on the original, so that both decide on the same data.
+2. Interactions through the engine with ONE worker: the interactions are sent to a real worker on Redis in tasks
+   of `--batch` ids, as the listener queues them. Baseline, same run, same worker, same payloads: Celery's
+   built-in no-op task (celery.accumulate).
+3. One time-based rule over every client: "No purchase for a year -> Consideration, with a win-back email" run by
    rules_apply_time_based, then run again (the steady state of a day with nothing new). Baseline, same run: one
    plain scan joining every enrollment to its client.
 
-The database is dropped at the end unless --keep is given.
+Before and after must take the same decisions (evaluated, fired, enrolled, moved, follow-ups ... identical); the
+run says so, or exits with status 1. The databases are dropped at the end unless --keep is given.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
+
+from celery import shared_task
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:
@@ -37,8 +48,13 @@ os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-long-enough-012345678
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 os.environ.setdefault("CELERY_RESULT_BACKEND", os.environ["CELERY_BROKER_URL"])
 
-from bench.seed import _drop_database, _recreate_database, _setup_django  # noqa: E402
+from bench.seed import _drop_database, _recreate_database, _server_connection, _setup_django  # noqa: E402
 from config.queues import queue_name  # noqa: E402
+
+# The engine before the change: the commit whose rules.py and enrollments.py are measured next to the working tree's.
+DEFAULT_BEFORE = "eff7570"
+BEFORE_PACKAGE = "rule_engine_before"
+BEFORE_DIR_VARIABLE = "BENCH_RULE_ENGINE_BEFORE_DIR"
 
 RESULT_MARKER = "BENCH-RESULT "
 # The mix of touchpoints a house records (per cent): mostly digital signals, a few sales and carts.
@@ -146,6 +162,39 @@ def seed_interactions(count: int) -> list[int]:
         return sorted(row[0] for row in cursor.fetchall())
 
 
+def write_before_package(ref: str) -> Path:
+    """journeys/services/enrollments.py and rules.py as they were at `ref`, as a package of their own (rules.py
+    importing that enrollments.py), in a temporary directory; returns the directory."""
+    directory = Path(tempfile.mkdtemp(prefix="bench-rules-before-"))
+    package = directory / BEFORE_PACKAGE
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    for name in ("enrollments", "rules"):
+        try:
+            source = subprocess.run(["git", "show", f"{ref}:journeys/services/{name}.py"], cwd=PROJECT_ROOT,
+                                    check=True, capture_output=True, text=True).stdout
+        except (OSError, subprocess.CalledProcessError) as error:
+            raise SystemExit(f"Cannot read journeys/services/{name}.py at {ref!r} with git: {error}") from error
+        source = source.replace("from journeys.services.enrollments import",
+                                f"from {BEFORE_PACKAGE}.enrollments import")
+        (package / f"{name}.py").write_text(source)
+    return directory
+
+
+def before_rules():
+    """The rules module before the change (write_before_package's, found through BEFORE_DIR_VARIABLE)."""
+    directory = os.environ[BEFORE_DIR_VARIABLE]
+    if directory not in sys.path:
+        sys.path.insert(0, directory)
+    return importlib.import_module(f"{BEFORE_PACKAGE}.rules")
+
+
+@shared_task(name="bench.rule_engine.before")
+def rules_before_task(interaction_ids: list[int]) -> dict[str, int]:
+    """rules_apply_to_interactions_task, with the engine before the change (runs in the bench's worker)."""
+    return before_rules().rules_apply_to_interactions(interaction_ids=interaction_ids).as_dict()
+
+
 def start_worker(database: str) -> tuple[subprocess.Popen, str]:
     from django.conf import settings
 
@@ -163,7 +212,7 @@ def start_worker(database: str) -> tuple[subprocess.Popen, str]:
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--concurrency=1",
          "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=WARNING",
-         "-n", f"{prefix}@%h"],
+         "-n", f"{prefix}@%h", "--include", "bench.rule_engine"],
         cwd=PROJECT_ROOT, env=env,
     )
     deadline = time.monotonic() + 60
@@ -181,11 +230,11 @@ def run_tasks(send, batches: list[list[int]]) -> tuple[float, list]:
     return time.perf_counter() - started, values
 
 
-def event_phase(*, database: str, interactions: int, batch: int) -> dict:
+def event_phase(*, database: str, ids: list[int], batch: int, engine: str) -> dict:
+    """The interactions through the engine ("before" or "after") on one worker, next to empty tasks."""
     from config.celery import app
     from journeys.tasks import rules_apply_to_interactions_task
 
-    ids = seed_interactions(interactions)
     batches = [ids[start:start + batch] for start in range(0, len(ids), batch)]
     worker, queue = start_worker(database)
     try:
@@ -194,26 +243,29 @@ def event_phase(*, database: str, interactions: int, batch: int) -> dict:
         baseline, _ = run_tasks(
             lambda ids: app.signature("celery.accumulate", args=(ids,)).apply_async(queue=queue), batches
         )
-        engine, outcomes = run_tasks(
-            lambda ids: rules_apply_to_interactions_task.apply_async(args=[ids], queue=queue), batches
-        )
+        task = rules_before_task if engine == "before" else rules_apply_to_interactions_task
+        seconds, outcomes = run_tasks(lambda ids: task.apply_async(args=[ids], queue=queue), batches)
     finally:
         worker.terminate()
         worker.wait(timeout=30)
     totals = {name: sum(outcome[name] for outcome in outcomes) for name in outcomes[0]}
     return {
         "interactions": len(ids), "tasks": len(batches), "batch": batch,
-        "baseline_seconds": round(baseline, 2), "engine_seconds": round(engine, 2),
-        "baseline_per_second": round(len(ids) / baseline), "engine_per_second": round(len(ids) / engine),
+        "baseline_seconds": round(baseline, 2), "engine_seconds": round(seconds, 2),
+        "baseline_per_second": round(len(ids) / baseline), "engine_per_second": round(len(ids) / seconds),
         "outcome": totals,
     }
 
 
-def time_phase() -> dict:
+def time_phase(*, engine: str) -> dict:
     from django.db import connection
 
     from journeys.models import Rule
-    from journeys.services import rules_apply_time_based
+
+    if engine == "before":
+        rules_apply_time_based = before_rules().rules_apply_time_based
+    else:
+        from journeys.services import rules_apply_time_based
 
     rule = Rule.objects.get(name__startswith="No purchase for a year")
     started = time.perf_counter()
@@ -233,8 +285,45 @@ def time_phase() -> dict:
     return {
         "clients_in_journey": scanned, "baseline_scan_seconds": round(baseline, 2),
         "first_run_seconds": round(first_seconds, 2), "first_run": first.as_dict(),
+        "first_run_per_second": round(scanned / first_seconds) if first_seconds else None,
         "second_run_seconds": round(again_seconds, 2), "second_run": again.as_dict(),
     }
+
+
+def use_database(name: str) -> None:
+    """Point this process's Django connection at another scratch database."""
+    from django.db import connections
+
+    connections.close_all()
+    connections["default"].settings_dict["NAME"] = name
+
+
+def clone_database(source: str, target: str) -> None:
+    from django.db import connections
+    from psycopg import sql
+
+    connections.close_all()
+    with _server_connection() as server:
+        server.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(target)))
+        server.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(target),
+                                                                        sql.Identifier(source)))
+
+
+def print_engine(label: str, events: dict, timed: dict, active_rules: int) -> None:
+    print(
+        f"\n[{label}] interactions through the rule engine, one worker, {events['tasks']} tasks of {events['batch']}:\n"
+        f"  baseline (empty tasks, same payloads): {events['baseline_seconds']:>7} s  "
+        f"{events['baseline_per_second']:>7,} interactions/s\n"
+        f"  rule engine ({active_rules} rules):          {events['engine_seconds']:>7} s  "
+        f"{events['engine_per_second']:>7,} interactions/s\n"
+        f"  outcome: {events['outcome']}\n"
+        f"[{label}] one time-based rule (no purchase for a year) over {timed['clients_in_journey']:,} clients:\n"
+        f"  baseline (one scan of enrollments and clients): {timed['baseline_scan_seconds']:>7} s\n"
+        f"  first run:  {timed['first_run_seconds']:>7} s  {timed['first_run_per_second'] or 0:>9,} clients/s  "
+        f"{timed['first_run']}\n"
+        f"  second run: {timed['second_run_seconds']:>7} s  {timed['second_run']}",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -243,9 +332,13 @@ def main() -> None:
     parser.add_argument("--interactions", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=500, help="Interaction ids per task (JOURNEY_RULES_BATCH_SIZE).")
     parser.add_argument("--database", default="atelier_bench_rules")
+    parser.add_argument("--before", default=DEFAULT_BEFORE,
+                        help="The git commit whose rule engine is measured next to the working tree's.")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
 
+    os.environ[BEFORE_DIR_VARIABLE] = str(write_before_package(args.before))
+    before_database = f"{args.database}_before"
     _setup_django()
     server_version = _recreate_database(args.database)
     from django.db import connections
@@ -256,32 +349,42 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     active_rules = add_rules()
-    print(f"PostgreSQL {server_version}; {active_rules} active interaction rules.", flush=True)
-    seed_seconds = seed_clients(args.clients)
-    print(f"Seeded {args.clients:,} clients, enrollments and purchases in {seed_seconds:.1f} s.", flush=True)
+    print(f"PostgreSQL {server_version}; {active_rules} active interaction rules; before = {args.before}.", flush=True)
     try:
-        events = event_phase(database=args.database, interactions=args.interactions, batch=args.batch)
+        seed_seconds = seed_clients(args.clients)
+        ids = seed_interactions(args.interactions)
+        print(f"Seeded {args.clients:,} clients, enrollments and purchases, and {len(ids):,} new interactions in "
+              f"{seed_seconds:.1f} s.", flush=True)
+        clone_database(args.database, before_database)
+        results = {}
+        for engine, database in (("before", before_database), ("after", args.database)):
+            use_database(database)
+            events = event_phase(database=database, ids=ids, batch=args.batch, engine=engine)
+            timed = time_phase(engine=engine)
+            results[engine] = {"events": events, "time_based": timed}
+            print_engine(engine, events, timed, active_rules)
+        before, after = results["before"], results["after"]
+        same = (before["events"]["outcome"] == after["events"]["outcome"]
+                and before["time_based"]["first_run"] == after["time_based"]["first_run"]
+                and before["time_based"]["second_run"] == after["time_based"]["second_run"])
+        event_ratio = after["events"]["engine_per_second"] / before["events"]["engine_per_second"]
+        time_ratio = before["time_based"]["first_run_seconds"] / max(after["time_based"]["first_run_seconds"], 1e-9)
         print(
-            f"\nInteractions through the rule engine, one worker, {events['tasks']} tasks of {args.batch}:\n"
-            f"  baseline (empty tasks, same payloads): {events['baseline_seconds']:>7} s  "
-            f"{events['baseline_per_second']:>7,} interactions/s\n"
-            f"  rule engine ({active_rules} rules):          {events['engine_seconds']:>7} s  "
-            f"{events['engine_per_second']:>7,} interactions/s\n"
-            f"  outcome: {events['outcome']}",
-            flush=True,
-        )
-        timed = time_phase()
-        print(
-            f"\nOne time-based rule (no purchase for a year) over {timed['clients_in_journey']:,} clients:\n"
-            f"  baseline (one scan of enrollments and clients): {timed['baseline_scan_seconds']:>7} s\n"
-            f"  first run:  {timed['first_run_seconds']:>7} s  {timed['first_run']}\n"
-            f"  second run: {timed['second_run_seconds']:>7} s  {timed['second_run']}",
+            f"\nSame decisions before and after: {'yes' if same else 'NO'}.\n"
+            f"Interactions: {before['events']['engine_per_second']:,}/s before, "
+            f"{after['events']['engine_per_second']:,}/s after ({event_ratio:.2f}x).\n"
+            f"Time rule, first run: {before['time_based']['first_run_seconds']} s before, "
+            f"{after['time_based']['first_run_seconds']} s after ({time_ratio:.2f}x faster).\n"
+            f"Load average: {' '.join(f'{load:.2f}' for load in os.getloadavg())} on {os.cpu_count()} cores.",
             flush=True,
         )
         print(RESULT_MARKER + json.dumps({"clients": args.clients, "seed_seconds": round(seed_seconds, 1),
-                                          "events": events, "time_based": timed}))
+                                          "before_commit": args.before, "same_decisions": same, **results}))
+        if not same:
+            raise SystemExit(1)
     finally:
         if not args.keep:
+            _drop_database(before_database)
             _drop_database(args.database)
 
 

@@ -27,22 +27,38 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
-from django.core.exceptions import EmptyResultSet
-from django.db import connection, transaction
+from django.db import transaction
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    DateField,
+    DateTimeField,
+    DecimalField,
+    Exists,
+    F,
+    Func,
+    IntegerField,
+    Max,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce, Concat, ExtractYear, Greatest, TruncDate
 from django.utils import timezone
 
-from customers.models import Boutique, Customer
+from customers.models import Customer
 from customers.selectors import segment_customers
 from journeys import selectors
 from journeys.models import TIER_ORDER, Enrollment, FollowUp, HandsOff, Rule, Transition
-from journeys.services.enrollments import enrollment_enroll
+from journeys.services.enrollments import EnrolledMeanwhile, StageMove, StageMoveBatch, StageMoveResult
 from journeys.services.followups import FollowUpRequest, followups_schedule_many
 from touchpoints.models import Interaction
 
@@ -99,70 +115,109 @@ def grace_start(now: dt.datetime) -> dt.datetime:
     return now - dt.timedelta(days=settings.JOURNEY_MANUAL_GRACE_DAYS)
 
 
-def _score(interaction: Interaction) -> Decimal | None:
-    value = (interaction.metadata or {}).get("score") if isinstance(interaction.metadata, dict) else None
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
+# --- The conditions: one home, querysets both paths run -------------------------------------------------------
+
+
+def _clients_in_scope(loaded: _LoadedRule, *, now: dt.datetime, among: Iterable[int] | None = None
+                      ) -> QuerySet[Customer]:
+    """The clients a rule may act on at `now` (of `among`, when given): not anonymized, not on hands-off, of the
+    rule's value tiers, and, for a journey meant for a segment, held by the segment now (its filters are
+    CustomerFilterSet's, run inside this query)."""
+    clients = Customer.objects.filter(is_anonymized=False).filter(
+        ~Exists(HandsOff.objects.filter(selectors.hands_off_active_q(at=now), customer_id=OuterRef("pk")))
+    )
+    if among is not None:
+        clients = clients.filter(pk__in=sorted(set(among)))
+    if loaded.tiers:
+        clients = clients.filter(value_tier__in=sorted(loaded.tiers))
+    segment = loaded.rule.journey.segment
+    if segment is not None:
+        clients = clients.filter(pk__in=segment_customers(segment=segment).values("pk"))
+    return clients
+
+
+def _interactions_of(loaded: _LoadedRule, *, customer: OuterRef) -> QuerySet[Interaction]:
+    """The client's interactions of the rule's touchpoint types (what a count counts, what inactivity watches)."""
+    return Interaction.objects.filter(customer_id=customer, touchpoint_type_id__in=sorted(loaded.type_ids))
+
+
+class _Score(Func):
+    """An interaction's survey score: its metadata "score" when that is a number, or text that reads as one;
+    else NULL (no score)."""
+
+    output_field = DecimalField()
+    template = (
+        "CASE WHEN jsonb_typeof(%(expressions)s -> 'score') = 'number' THEN (%(expressions)s ->> 'score')::numeric "
+        "WHEN jsonb_typeof(%(expressions)s -> 'score') = 'string' AND (%(expressions)s ->> 'score') "
+        r"~ '^\s*[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$' "
+        "THEN (%(expressions)s ->> 'score')::numeric END"
+    )
+
+
+def _interactions_matching(loaded: _LoadedRule, *, interaction_ids: list[int], customer_ids: Iterable[int],
+                           now: dt.datetime) -> QuerySet[Interaction]:
+    """Which of these interactions meet the rule's conditions on the interaction and its client: its touchpoint
+    types, amount, channel, boutique, survey score, count of the types in the window ending at it (itself
+    included), for a client in scope (_clients_in_scope). What the stage conditions say is decided against the
+    batch's own moves (_stage_allows)."""
+    rule = loaded.rule
+    interactions = Interaction.objects.filter(
+        pk__in=interaction_ids, touchpoint_type_id__in=sorted(loaded.type_ids),
+        customer__in=_clients_in_scope(loaded, now=now, among=customer_ids),
+    )
+    if rule.min_amount is not None:
+        interactions = interactions.filter(amount__gte=rule.min_amount)
+    if rule.channel:
+        interactions = interactions.filter(channel=rule.channel)
+    if loaded.boutique_ids:
+        interactions = interactions.filter(boutique_id__in=sorted(loaded.boutique_ids))
+    if rule.min_score is not None:
+        interactions = interactions.alias(score=_Score("metadata")).filter(score__gte=rule.min_score)
+    if rule.min_count is not None:
+        in_window = (
+            _interactions_of(loaded, customer=OuterRef("customer_id"))
+            .filter(occurred_at__gt=OuterRef("occurred_at") - dt.timedelta(days=rule.window_days),
+                    occurred_at__lte=OuterRef("occurred_at"))
+            .order_by().values("customer_id").annotate(total=Count("pk")).values("total")
+        )
+        interactions = interactions.alias(
+            window_count=Coalesce(Subquery(in_window, output_field=IntegerField()), 0)
+        ).filter(window_count__gte=rule.min_count)
+    return interactions
+
+
+def _stage_allows(loaded: _LoadedRule, enrollment: Enrollment | None, customer: Customer) -> bool:
+    """The rule's conditions on where the client is in its journey, read as the batch has moved them so far: in
+    one of `from_stages` (empty: any) and not left; a client not yet in the journey only when the rule enrolls
+    new clients, and, for a journey meant for one persona, only a client of that persona."""
+    rule = loaded.rule
+    if enrollment is None:
+        persona_id = rule.journey.persona_id
+        return rule.enrolls_new_clients and not (persona_id and customer.persona_id != persona_id)
+    return enrollment.exited_at is None and (
+        not loaded.from_stage_ids or enrollment.stage_id in loaded.from_stage_ids
+    )
 
 
 # --- On an interaction ------------------------------------------------------------------------------------------
 
 
-def _counts_in_window(loaded: _LoadedRule, interaction_ids: list[int]) -> dict[int, int]:
-    """For a rule with a count condition: per interaction, how many interactions of the rule's types its client had
-    in the window ending at it (itself included). One query for the batch."""
-    if not interaction_ids:
-        return {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT i.id, (
-                SELECT count(*) FROM {Interaction._meta.db_table} j
-                WHERE j.customer_id = i.customer_id AND j.touchpoint_type_id = ANY(%(types)s)
-                  AND j.occurred_at > i.occurred_at - make_interval(days => %(days)s) AND j.occurred_at <= i.occurred_at
-            )
-            FROM {Interaction._meta.db_table} i WHERE i.id = ANY(%(ids)s)
-            """,  # noqa: S608 (table names from the models; values are parameters)
-            {"types": sorted(loaded.type_ids), "days": loaded.rule.window_days, "ids": interaction_ids},
-        )
-        return dict(cursor.fetchall())
+def _matching_pairs(loaded: list[_LoadedRule], interactions: list[Interaction], now: dt.datetime
+                    ) -> set[tuple[int, int]]:
+    """(rule, interaction) for every rule whose conditions (_interactions_matching) an interaction of the batch
+    meets: one statement for the batch, a UNION ALL of the rules' querysets."""
+    ids = [interaction.pk for interaction in interactions]
+    customer_ids = {interaction.customer_id for interaction in interactions}
+    parts = [
+        _interactions_matching(item, interaction_ids=ids, customer_ids=customer_ids, now=now)
+        .annotate(rule_id=Value(item.rule.pk, output_field=IntegerField())).order_by().values_list("rule_id", "pk")
+        for item in loaded
+    ]
+    if not parts:
+        return set()
+    return set(parts[0].union(*parts[1:], all=True)) if len(parts) > 1 else set(parts[0])
 
 
-def _matches(
-    loaded: _LoadedRule, interaction: Interaction, enrollment: Enrollment | None, counts: dict[tuple[int, int], int]
-) -> bool:
-    rule = loaded.rule
-    if interaction.touchpoint_type_id not in loaded.type_ids:
-        return False
-    if enrollment is None:
-        # A journey for one persona enrolls only clients of that persona.
-        persona_id = rule.journey.persona_id
-        if not rule.enrolls_new_clients or (persona_id and interaction.customer.persona_id != persona_id):
-            return False
-    elif enrollment.exited_at is not None or (
-        loaded.from_stage_ids and enrollment.stage_id not in loaded.from_stage_ids
-    ):
-        return False
-    if rule.min_amount is not None and (interaction.amount is None or interaction.amount < rule.min_amount):
-        return False
-    if rule.channel and interaction.channel != rule.channel:
-        return False
-    if loaded.boutique_ids and interaction.boutique_id not in loaded.boutique_ids:
-        return False
-    if loaded.tiers and interaction.customer.value_tier not in loaded.tiers:
-        return False
-    if rule.min_score is not None:
-        score = _score(interaction)
-        if score is None or score < rule.min_score:
-            return False
-    return not (rule.min_count is not None and counts.get((rule.pk, interaction.pk), 0) < rule.min_count)
-
-
-@transaction.atomic
 def rules_apply_to_interactions(*, interaction_ids: Iterable[int], now: dt.datetime | None = None) -> RulesOutcome:
     """Run the active interaction rules on these interactions (in the order they happened), acting on each rule that
     matches: enroll or move the client (a Transition naming the rule and the interaction), schedule the rule's
@@ -170,14 +225,25 @@ def rules_apply_to_interactions(*, interaction_ids: Iterable[int], now: dt.datet
     again for the same ids changes nothing.
 
     One transaction for the batch, set-based: the interactions with their clients, the rules, the enrollments
-    (locked, in id order, so two workers never deadlock), the pauses, the recent manual moves and the counts are
-    read in a handful of queries; the moves are decided in memory in the order the interactions happened, then
-    written with one INSERT of their Transitions and one UPDATE of the enrollments. Follow-ups go through
-    followups_schedule_many (it owns their idempotency, variants and holdout).
+    (locked, in id order, so two workers never deadlock), the pauses, the recent manual moves and the conditions
+    every rule checks (one statement) are read in a handful of queries; the moves are decided in memory in the order
+    the interactions happened, then written by the one writer of stage moves (StageMoveBatch). Follow-ups go
+    through followups_schedule_many (it owns their idempotency, variants and holdout).
     """
     now = now or timezone.now()
+    for attempt in (1, 2):
+        try:
+            with transaction.atomic():
+                return _apply_to_interactions(sorted(set(interaction_ids)), now)
+        except EnrolledMeanwhile:
+            # Another worker enrolled one of the clients after this batch read them: decide again, seeing it.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _apply_to_interactions(ids: list[int], now: dt.datetime) -> RulesOutcome:
     outcome = RulesOutcome()
-    ids = sorted(set(interaction_ids))
     loaded = _load(selectors.rules_active(triggers=[Rule.Trigger.INTERACTION]))
     if not ids or not loaded:
         return outcome
@@ -192,37 +258,21 @@ def rules_apply_to_interactions(*, interaction_ids: Iterable[int], now: dt.datet
         return outcome
 
     customer_ids = {interaction.customer_id for interaction in interactions}
-    journey_ids = {item.rule.journey_id for item in loaded}
-    enrollments = {
-        (enrollment.customer_id, enrollment.journey_id): enrollment
-        for enrollment in Enrollment.objects.select_for_update()
-        .filter(customer_id__in=customer_ids, journey_id__in=journey_ids)
-        .order_by("pk")
-    }
+    batch = StageMoveBatch.lock(customer_ids=customer_ids, journey_ids={item.rule.journey_id for item in loaded},
+                                now=now)
     paused = selectors.customers_on_hands_off(customer_ids=customer_ids, at=now)
     in_grace = selectors.enrollments_in_manual_grace(
-        enrollment_ids=[enrollment.pk for enrollment in enrollments.values()], since=grace_start(now)
+        enrollment_ids=[enrollment.pk for enrollment in batch.enrollments.values()], since=grace_start(now)
     )
     done = set(
         Transition.objects.filter(interaction_id__in=ids, rule__isnull=False).values_list("rule_id", "interaction_id")
     )
-    counts: dict[tuple[int, int], int] = {}
-    for item in loaded:
-        if item.rule.min_count is not None:
-            candidates = [i.pk for i in interactions if i.touchpoint_type_id in item.type_ids]
-            for interaction_id, count in _counts_in_window(item, candidates).items():
-                counts[(item.rule.pk, interaction_id)] = count
+    matching = _matching_pairs(loaded, interactions, now)
     by_journey: dict[int, list[_LoadedRule]] = defaultdict(list)
     for item in loaded:
         by_journey[item.rule.journey_id].append(item)
-    # A journey for a segment: who of the batch's clients it holds now, one query per such journey.
-    members = {
-        journey.pk: set(segment_customers(segment=journey.segment).filter(pk__in=customer_ids)
-                        .values_list("pk", flat=True))
-        for journey in {item.rule.journey for item in loaded if item.rule.journey.segment_id is not None}
-    }
 
-    plan = _Plan(enrollments=enrollments, in_grace=in_grace, now=now, outcome=outcome)
+    plan = _Plan(batch=batch, in_grace=in_grace, now=now, outcome=outcome)
     for interaction in interactions:
         if interaction.customer.is_anonymized:
             continue
@@ -230,11 +280,11 @@ def rules_apply_to_interactions(*, interaction_ids: Iterable[int], now: dt.datet
             outcome.skipped_hands_off += 1
             continue
         for journey_id, journey_rules in by_journey.items():
-            if journey_id in members and interaction.customer_id not in members[journey_id]:
-                continue
             for item in journey_rules:
                 key = (interaction.customer_id, journey_id)
-                if not _matches(item, interaction, enrollments.get(key), counts):
+                if (item.rule.pk, interaction.pk) not in matching or not _stage_allows(
+                    item, batch.enrollments.get(key), interaction.customer
+                ):
                     continue
                 # A pair acted on by an earlier run of this batch counts as fired (for stop_processing) and is not
                 # acted on again.
@@ -251,46 +301,32 @@ def rules_apply_to_interactions(*, interaction_ids: Iterable[int], now: dt.datet
 
 @dataclass
 class _Plan:
-    """The moves and follow-ups a batch decided, in order: moves applied to the enrollments in memory at once (the
-    next rules see the new stage), written together by write()."""
+    """The moves and follow-ups a batch decided, in order: moves go to the StageMoveBatch at once (the next rules
+    see the new stage), written together by write()."""
 
-    enrollments: dict[tuple[int, int], Enrollment]
+    batch: StageMoveBatch
     in_grace: set[int]
     now: dt.datetime
     outcome: RulesOutcome
-    transitions: list[Transition] = field(default_factory=list)
-    moved: dict[int, Enrollment] = field(default_factory=dict)
     followups: list[tuple[Rule, Interaction, Transition | None]] = field(default_factory=list)
 
     def fire(self, rule: Rule, interaction: Interaction, key: tuple[int, int]) -> bool:
         """Plan one rule for one interaction; False when the grace period after a manual move holds it back."""
-        enrollment = self.enrollments.get(key)
+        enrollment = self.batch.enrollments.get(key)
         transition = None
         if rule.to_stage_id is not None:
-            if enrollment is None:
-                # A new client (rare): enrolled at once, so that the next interactions of the batch find them.
-                enrollment, created = enrollment_enroll(
-                    customer=interaction.customer, journey=rule.journey, stage=rule.to_stage,
-                    cause=Transition.Cause.RULE, occurred_at=self.now, rule=rule, interaction=interaction,
-                )
-                self.enrollments[key] = enrollment
-                if created:
-                    transition = enrollment.transitions.get()
-                    self.outcome.enrolled += 1
-            elif enrollment.stage_id != rule.to_stage_id:
-                if enrollment.pk in self.in_grace:
-                    self.outcome.skipped_grace += 1
-                    return False
-                moment = max(self.now, enrollment.stage_entered_at)
-                transition = Transition(
-                    enrollment=enrollment, from_stage_id=enrollment.stage_id, to_stage_id=rule.to_stage_id,
-                    occurred_at=moment, cause=Transition.Cause.RULE, rule=rule, interaction=interaction,
-                )
-                self.transitions.append(transition)
-                enrollment.stage_id, enrollment.stage_entered_at, enrollment.updated_at = (
-                    rule.to_stage_id, moment, self.now
-                )
-                self.moved[enrollment.pk] = enrollment
+            if enrollment is not None and enrollment.stage_id != rule.to_stage_id and enrollment.pk in self.in_grace:
+                self.outcome.skipped_grace += 1
+                return False
+            result = self.batch.add(StageMove(
+                customer_id=interaction.customer_id, journey_id=rule.journey_id, to_stage=rule.to_stage,
+                cause=Transition.Cause.RULE, enroll=True, occurred_at=self.now, clamp_to_stage_entry=True,
+                rule_id=rule.pk, interaction_id=interaction.pk,
+            ))
+            transition = result.transition
+            if result.status == StageMoveResult.ENROLLED:
+                self.outcome.enrolled += 1
+            elif result.status == StageMoveResult.MOVED:
                 self.outcome.moved += 1
         if rule.followup_template_id is not None:
             if not rule.followup_template.is_active:
@@ -303,8 +339,7 @@ class _Plan:
         return True
 
     def write(self) -> None:
-        Transition.objects.bulk_create(self.transitions)
-        Enrollment.objects.bulk_update(list(self.moved.values()), ["stage", "stage_entered_at", "updated_at"])
+        self.batch.write()
         self.outcome.followups += followups_schedule_many([
             FollowUpRequest(customer=interaction.customer, template=rule.followup_template,
                             key=f"rule:{rule.pk}:interaction:{interaction.pk}", trigger_at=interaction.occurred_at,
@@ -316,124 +351,101 @@ class _Plan:
 # --- On time ----------------------------------------------------------------------------------------------------
 
 
-def _time_condition(rule: Rule, loaded: _LoadedRule) -> tuple[str, str, dict]:
-    """The rule's trigger in SQL over `e` (the enrollment) and `c` (the client): (condition, the date the rule
-    looked at, parameters)."""
-    interaction_table = Interaction._meta.db_table
+class _AtTimeZone(Func):
+    """A moment on the wall clock of a zone given per row (PostgreSQL's AT TIME ZONE)."""
+
+    output_field = DateTimeField()
+    arg_joiner = " AT TIME ZONE "
+    template = "(%(expressions)s)"
+
+
+class _YearsLater(Func):
+    """A date moved on by a whole number of years; a 29 February falls on the 28th in other years (PostgreSQL's
+    date + interval does that)."""
+
+    output_field = DateField()
+    arg_joiner = " + make_interval(years => "
+    template = "(%(expressions)s))::date"
+
+
+class _DaysLater(Func):
+    output_field = DateField()
+    arg_joiner = " + "
+    template = "(%(expressions)s)::date"
+
+
+class _DayText(Func):
+    """A date as YYYY-MM-DD, for the follow-up's key."""
+
+    function = "to_char"
+    template = "to_char(%(expressions)s, 'YYYY-MM-DD')"
+    output_field = CharField()
+
+
+def _on_time(loaded: _LoadedRule, *, now: dt.datetime) -> QuerySet[Enrollment]:
+    """The enrollments of the rule's journey its trigger holds for at `now`, annotated with `anchor`: the date the
+    rule looked at (the day of the last watched interaction or of entering the stage, or the date coming up)."""
+    rule = loaded.rule
+    enrollments = Enrollment.objects.filter(journey_id=rule.journey_id)
+    cutoff = now - dt.timedelta(days=rule.days)
+    utc = dt.UTC
     if rule.trigger == Rule.Trigger.TIME_IN_STAGE:
-        return "e.stage_entered_at <= %(cutoff)s", "(e.stage_entered_at AT TIME ZONE 'UTC')::date", {}
+        return enrollments.filter(stage_entered_at__lte=cutoff).alias(anchor=TruncDate("stage_entered_at", tzinfo=utc))
     if rule.trigger == Rule.Trigger.INACTIVITY:
-        last_seen = (
-            f"(SELECT max(i.occurred_at) FROM {interaction_table} i WHERE i.customer_id = e.customer_id "  # noqa: S608
-            "AND i.touchpoint_type_id = ANY(%(types)s))"
-        )
-        condition = (
-            "e.stage_entered_at <= %(cutoff)s AND NOT EXISTS ("
-            f"SELECT 1 FROM {interaction_table} i WHERE i.customer_id = e.customer_id "  # noqa: S608
-            "AND i.touchpoint_type_id = ANY(%(types)s) AND i.occurred_at > %(cutoff)s)"
-        )
-        anchor = f"(GREATEST(e.stage_entered_at, {last_seen}) AT TIME ZONE 'UTC')::date"
-        return condition, anchor, {"types": sorted(loaded.type_ids)}
+        watched = _interactions_of(loaded, customer=OuterRef("customer_id"))
+        last_seen = watched.order_by().values("customer_id").annotate(last=Max("occurred_at")).values("last")
+        return enrollments.filter(stage_entered_at__lte=cutoff).filter(
+            ~Exists(watched.filter(occurred_at__gt=cutoff))
+        ).alias(anchor=TruncDate(Greatest("stage_entered_at", Subquery(last_seen)), tzinfo=utc))
     # A date in the profile: its next occurrence (today or later) within `days`, on the calendar of the client's
-    # home boutique (else the house's TIME_ZONE): a birthday is the client's day where they live, not in UTC. A
-    # 29 February falls on the 28th in other years (PostgreSQL's date + interval does that).
-    zone = "COALESCE(b.timezone, %(house_zone)s)"
-    today = f"(%(now)s AT TIME ZONE {zone})::date"
+    # home boutique (else the house's TIME_ZONE): a birthday is the client's day where they live, not in UTC.
+    zone = Coalesce(F("customer__home_boutique__timezone"), Value(settings.TIME_ZONE), output_field=CharField())
+    today = Cast(_AtTimeZone(Value(now), zone), DateField())
     source = (
-        "c.birth_date" if rule.profile_date == Rule.ProfileDate.BIRTHDAY
-        else f"(c.first_order_at AT TIME ZONE {zone})::date"
+        F("customer__birth_date") if rule.profile_date == Rule.ProfileDate.BIRTHDAY
+        else Cast(_AtTimeZone(F("customer__first_order_at"), zone), DateField())
     )
-    year = f"extract(year FROM {today})::int"
-    this_year = f"({source} + make_interval(years => ({year} - extract(year FROM {source}))::int))::date"
-    next_year = f"({source} + make_interval(years => ({year} + 1 - extract(year FROM {source}))::int))::date"
-    occurrence = f"(CASE WHEN {this_year} >= {today} THEN {this_year} ELSE {next_year} END)"
-    condition = f"{source} IS NOT NULL AND {occurrence} <= {today} + %(days)s AND {occurrence} > {source}"
-    return condition, occurrence, {"house_zone": settings.TIME_ZONE, "days": rule.days or 0}
+    enrollments = enrollments.alias(today=today, source=source).filter(source__isnull=False)
+    years_to_this = Cast(ExtractYear("today") - ExtractYear("source"), IntegerField())
+    enrollments = enrollments.alias(
+        this_year=_YearsLater(F("source"), years_to_this),
+        next_year=_YearsLater(F("source"), years_to_this + 1),
+    ).alias(anchor=Case(When(this_year__gte=F("today"), then=F("this_year")), default=F("next_year"),
+                        output_field=DateField()))
+    return enrollments.filter(anchor__lte=_DaysLater(F("today"), Value(rule.days)), anchor__gt=F("source"))
 
 
-def _time_candidates_sql(rule: Rule, loaded: _LoadedRule) -> tuple[str, dict]:
-    condition, anchor, params = _time_condition(rule, loaded)
-    enrollment, customer, boutique = Enrollment._meta.db_table, Customer._meta.db_table, Boutique._meta.db_table
-    hands_off, transition, followup = HandsOff._meta.db_table, Transition._meta.db_table, FollowUp._meta.db_table
-    key = f"'rule:' || %(rule)s || ':customer:' || e.customer_id || ':' || to_char({anchor}, 'YYYY-MM-DD')"
-    clauses = [
-        "e.journey_id = %(journey)s", "e.exited_at IS NULL", "e.id > %(after)s", "NOT c.is_anonymized", condition,
-        f"NOT EXISTS (SELECT 1 FROM {hands_off} h WHERE h.customer_id = e.customer_id AND h.lifted_at IS NULL "
-        "AND h.starts_at <= %(now)s AND (h.until IS NULL OR h.until > %(now)s))",
-    ]
+def _time_candidates(loaded: _LoadedRule, *, now: dt.datetime) -> QuerySet[Enrollment]:
+    """The enrollments a time rule acts on: its trigger holds (_on_time), in the journey (not left), in one of
+    `from_stages`, a client in scope (_clients_in_scope); for a move, not already in its stage nor moved by hand
+    within the grace period; for a follow-up, its key (`key`) not scheduled yet."""
+    rule = loaded.rule
+    candidates = _on_time(loaded, now=now).filter(
+        exited_at__isnull=True, customer__in=_clients_in_scope(loaded, now=now)
+    ).annotate(
+        key=Concat(Value(f"rule:{rule.pk}:customer:"), Cast("customer_id", CharField()), Value(":"),
+                   _DayText("anchor"), output_field=CharField())
+    )
     if loaded.from_stage_ids:
-        clauses.append("e.stage_id = ANY(%(from_stages)s)")
-    if loaded.tiers:
-        clauses.append("c.value_tier = ANY(%(tiers)s)")
-    if rule.journey.segment_id is not None:
-        try:
-            compiled = segment_customers(segment=rule.journey.segment).values("pk").query.sql_with_params()
-        except EmptyResultSet:  # a segment that holds nobody (one that does not filter cleanly)
-            clauses.append("FALSE")
-        else:
-            members, members_params = _as_named_parameters(compiled, prefix="segment")
-            clauses.append(f"c.id IN ({members})")
-            params = {**params, **members_params}
+        candidates = candidates.filter(stage_id__in=sorted(loaded.from_stage_ids))
     if rule.to_stage_id is not None:
-        clauses.append("e.stage_id <> %(to_stage)s")
-        clauses.append(
-            f"NOT EXISTS (SELECT 1 FROM {transition} t WHERE t.enrollment_id = e.id AND t.cause = 'manual' "
-            "AND t.occurred_at >= %(grace)s)"
-        )
+        candidates = candidates.exclude(stage_id=rule.to_stage_id).filter(~Exists(
+            Transition.objects.filter(enrollment_id=OuterRef("pk"), cause=Transition.Cause.MANUAL,
+                                      occurred_at__gte=grace_start(now))
+        ))
     if rule.followup_template_id is not None:
-        clauses.append(f"NOT EXISTS (SELECT 1 FROM {followup} f WHERE f.idempotency_key = {key})")
-    sql = (
-        f"SELECT e.id, e.customer_id, {key} FROM {enrollment} e JOIN {customer} c ON c.id = e.customer_id "  # noqa: S608
-        f"LEFT JOIN {boutique} b ON b.id = c.home_boutique_id "
-        f"WHERE {' AND '.join(clauses)} ORDER BY e.id LIMIT %(limit)s FOR UPDATE OF e SKIP LOCKED"
-    )
-    return sql, params
-
-
-def _as_named_parameters(compiled: tuple[str, tuple], *, prefix: str) -> tuple[str, dict]:
-    """A Django query's SQL (positional %s parameters) made fit to join a statement with named ones, so that a
-    segment's filters run inside the time rule's own query (one home for the filters: CustomerFilterSet)."""
-    sql, values = compiled
-    names = iter(range(len(values)))
-    # A literal % is doubled in Django's SQL and stays so; every lone %s is one parameter, in order.
-    named = re.sub(r"%%|%s", lambda match: match.group(0) if match.group(0) == "%%" else f"%({prefix}_{next(names)})s",
-                   sql)
-    return named, {f"{prefix}_{index}": value for index, value in enumerate(values)}
-
-
-def _move_all(rule: Rule, enrollment_ids: list[int], now: dt.datetime) -> dict[int, int]:
-    """Move these enrollments to the rule's stage in one statement, each with its Transition; returns
-    {enrollment id: transition id}."""
-    enrollment, transition = Enrollment._meta.db_table, Transition._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            WITH previous AS (
-                SELECT id, stage_id, GREATEST(stage_entered_at, %(now)s) AS moment FROM {enrollment}
-                WHERE id = ANY(%(ids)s) AND stage_id <> %(to_stage)s
-            ), moved AS (
-                UPDATE {enrollment} e SET stage_id = %(to_stage)s, stage_entered_at = previous.moment,
-                    updated_at = %(now)s
-                FROM previous WHERE e.id = previous.id
-                RETURNING e.id, previous.stage_id AS from_stage_id, previous.moment
-            )
-            INSERT INTO {transition} (enrollment_id, from_stage_id, to_stage_id, occurred_at, cause, rule_id,
-                                      actor_label, note)
-            SELECT id, from_stage_id, %(to_stage)s, moment, 'rule', %(rule)s, '', '' FROM moved
-            RETURNING enrollment_id, id
-            """,  # noqa: S608 (table names from the models; values are parameters)
-            {"ids": enrollment_ids, "to_stage": rule.to_stage_id, "now": now, "rule": rule.pk},
-        )
-        return dict(cursor.fetchall())
+        candidates = candidates.filter(~Exists(FollowUp.objects.filter(idempotency_key=OuterRef("key"))))
+    return candidates
 
 
 def rules_apply_time_based(
     *, now: dt.datetime | None = None, rule_ids: Iterable[int] | None = None, chunk_size: int = TIME_CHUNK_SIZE
 ) -> dict[int, RulesOutcome]:
     """Run the active time-based rules (all, or `rule_ids`) over every client in their journeys: the clients a rule
-    selects are found in SQL, a chunk at a time (locked, skipping rows another run holds), moved with one statement
-    per chunk and given their follow-ups through followups_schedule_many. Within a journey, rules run by priority and a
-    client a `stop_processing` rule acted on is left alone by the later ones in the same run.
+    selects are found by one query (_time_candidates), a chunk at a time (locked, skipping rows another run holds),
+    moved by the one writer of stage moves (StageMoveBatch, a handful of statements per chunk) and given their
+    follow-ups through followups_schedule_many. Within a journey, rules run by priority and a client a
+    `stop_processing` rule acted on is left alone by the later ones in the same run.
 
     Returns the outcome per rule. Idempotent: a second run the same day finds nothing left to do.
     """
@@ -451,43 +463,46 @@ def rules_apply_time_based(
             # rather than failing the whole run.
             logger.warning("journeys.rule_template_inactive rule_id=%s", rule.pk)
             continue
-        sql, extra = _time_candidates_sql(rule, loaded)
-        params = {
-            "journey": rule.journey_id, "rule": str(rule.pk), "now": now, "grace": grace_start(now),
-            "cutoff": now - dt.timedelta(days=rule.days), "from_stages": sorted(loaded.from_stage_ids),
-            "tiers": sorted(loaded.tiers), "to_stage": rule.to_stage_id, "limit": chunk_size, "after": 0, **extra,
-        }
+        candidates = (
+            _time_candidates(loaded, now=now).select_related("customer").order_by("pk")
+            .select_for_update(skip_locked=True, of=("self",))
+        )
+        after = 0
         while True:
             with transaction.atomic():
-                with connection.cursor() as cursor:
-                    cursor.execute(sql, params)
-                    rows = cursor.fetchall()
+                rows = list(candidates.filter(pk__gt=after)[:chunk_size])
                 if not rows:
                     break
-                params["after"] = rows[-1][0]
-                rows = [row for row in rows if row[1] not in stopped[rule.journey_id]]
+                after = rows[-1].pk
+                rows = [row for row in rows if row.customer_id not in stopped[rule.journey_id]]
                 outcome.evaluated += len(rows)
                 _act_on_chunk(loaded, rows, now, outcome)
                 if rule.stop_processing:
-                    stopped[rule.journey_id].update(customer_id for _, customer_id, _ in rows)
+                    stopped[rule.journey_id].update(row.customer_id for row in rows)
         logger.info("journeys.time_rule_applied rule_id=%s fired=%s moved=%s followups=%s", rule.pk, outcome.fired,
                     outcome.moved, outcome.followups)
     return outcomes
 
 
-def _act_on_chunk(loaded: _LoadedRule, rows: list[tuple[int, int, str]], now: dt.datetime,
-                  outcome: RulesOutcome) -> None:
+def _act_on_chunk(loaded: _LoadedRule, rows: list[Enrollment], now: dt.datetime, outcome: RulesOutcome) -> None:
     rule = loaded.rule
-    transitions: dict[int, int] = {}
+    transitions: dict[int, Transition] = {}
     if rule.to_stage_id is not None and rows:
-        transitions = _move_all(rule, [enrollment_id for enrollment_id, _, _ in rows], now)
+        batch = StageMoveBatch(enrollments={(row.customer_id, row.journey_id): row for row in rows},
+                               journeys={rule.journey_id: rule.journey}, now=now)
+        for row in rows:
+            result = batch.add(StageMove(
+                customer_id=row.customer_id, journey_id=row.journey_id, to_stage=rule.to_stage,
+                cause=Transition.Cause.RULE, occurred_at=now, clamp_to_stage_entry=True, rule_id=rule.pk,
+            ))
+            if result.status == StageMoveResult.MOVED:
+                transitions[row.pk] = result.transition
+        batch.write()
         outcome.moved += len(transitions)
     if rule.followup_template_id is not None and rows:
-        customers = Customer.objects.in_bulk([customer_id for _, customer_id, _ in rows])
         outcome.followups += followups_schedule_many([
-            FollowUpRequest(customer=customers[customer_id], template=rule.followup_template, key=key, trigger_at=now,
-                            rule=rule, transition=Transition(pk=transitions[enrollment_id])
-                            if enrollment_id in transitions else None)
-            for enrollment_id, customer_id, key in rows
+            FollowUpRequest(customer=row.customer, template=rule.followup_template, key=row.key, trigger_at=now,
+                            rule=rule, transition=transitions.get(row.pk))
+            for row in rows
         ])
     outcome.fired += len(rows)
