@@ -35,7 +35,10 @@ sent, not to the stored body, since it is a key to the client's consent (journey
 Held-out follow-ups go through the same checks when they come due (_weigh_held_out), so the holdout is made of
 clients who would have received the message.
 
-Frequency cap: at most FOLLOWUP_MAX_PER_7_DAYS emails and SMS per client in any 7 days (sent, or being sent).
+Consent, address, hands-off, quiet hours and the frequency cap are the house's contact-pressure policy
+(touchpoints.contact_pressure), which survey messages obey too; this module registers the follow-ups' contact log.
+Frequency cap: at most FOLLOWUP_MAX_PER_7_DAYS emails and SMS per client in any 7 days (sent, or being sent), across
+follow-ups and surveys.
 A follow-up over the cap is postponed to the moment the oldest message of the full window turns 7 days old,
 unless that is more than FOLLOWUP_MAX_LATE_HOURS after it was first due: then it is cancelled with the reason
 (a thank-you a week late reads worse than none). The same limit drops a follow-up that is already that late
@@ -49,7 +52,6 @@ import hashlib
 import logging
 import smtplib
 import socket
-import zoneinfo
 from collections import Counter
 from dataclasses import dataclass
 
@@ -61,19 +63,24 @@ from django.utils import timezone
 
 from core.errors import ApplicationError
 from customers.models import Customer
-from customers.services.consent import consent_key, current_consent
 from journeys.channels import PermanentSendError, RecipientOptedOutError, SendError, TransientSendError
 from journeys.channels.sms import sms_backend
 from journeys.models import FollowUp, FollowUpTemplate
+from journeys.selectors import customers_on_hands_off
 from journeys.services.rendering import RenderedMessage, followup_context, render_message, with_unsubscribe_link
 from journeys.services.unsubscribe import sms_stop_record, unsubscribe_url
+from touchpoints.contact_pressure import client_time_zone, contact_verdict, quiet_hours_end
+
+# Where the quiet hours and the client's clock used to live; kept importable from here.
+__all__ = ["client_time_zone", "followups_dispatch_due", "quiet_hours_end"]
 
 logger = logging.getLogger(__name__)
 
 MESSAGE_CHANNELS = (FollowUpTemplate.Channel.EMAIL, FollowUpTemplate.Channel.SMS)
 # How the reason of an email whose delivery is unknown begins; staff may confirm it sent (followup_update_by_staff).
 NEEDS_REVIEW = "Needs review:"
-CAP_WINDOW = dt.timedelta(days=7)
+# The follow-ups' name in the contact-pressure policy's contact logs.
+CONTACT_LOG = "followup"
 REASON_MAX_LENGTH = FollowUp._meta.get_field("status_reason").max_length
 
 
@@ -81,57 +88,25 @@ def _reason(text: str) -> str:
     return text if len(text) <= REASON_MAX_LENGTH else text[: REASON_MAX_LENGTH - 1] + "…"
 
 
-# --- Quiet hours ----------------------------------------------------------------------------------------------
+# --- Frequency cap: the follow-ups' contact log -----------------------------------------------------------------
 
 
-def _clock(value: str, name: str) -> dt.time:
-    try:
-        return dt.time.fromisoformat(value)
-    except ValueError as error:
-        raise ApplicationError(f"{name} is {value!r}; give a time as HH:MM.") from error
-
-
-def client_time_zone(customer: Customer) -> zoneinfo.ZoneInfo:
-    """The client's clock: their home boutique's time zone, else the house's (TIME_ZONE)."""
-    boutique = customer.home_boutique
-    return zoneinfo.ZoneInfo(boutique.timezone if boutique is not None else settings.TIME_ZONE)
-
-
-def quiet_hours_end(moment: dt.datetime, zone: zoneinfo.ZoneInfo) -> dt.datetime | None:
-    """When the quiet hours that `moment` falls in end (local FOLLOWUP_QUIET_HOURS_END), or None if it is not
-    within them. The quiet hours may span midnight (21:00–09:00) or not (12:00–14:00); equal bounds: none."""
-    start = _clock(settings.FOLLOWUP_QUIET_HOURS_START, "FOLLOWUP_QUIET_HOURS_START")
-    end = _clock(settings.FOLLOWUP_QUIET_HOURS_END, "FOLLOWUP_QUIET_HOURS_END")
-    local = moment.astimezone(zone)
-    now = local.time().replace(tzinfo=None)
-    if start == end:
-        return None
-    if start < end:
-        is_quiet, end_day = start <= now < end, local.date()
-    else:
-        is_quiet = now >= start or now < end
-        end_day = local.date() if now < end else local.date() + dt.timedelta(days=1)
-    return dt.datetime.combine(end_day, end, tzinfo=zone) if is_quiet else None
-
-
-# --- Frequency cap --------------------------------------------------------------------------------------------
-
-
-def cap_frees_at(*, customer_id: int, now: dt.datetime, excluding: int) -> dt.datetime | None:
-    """None if the client may get one more message now; else the moment the 7-day window has room again."""
-    limit = settings.FOLLOWUP_MAX_PER_7_DAYS
-    moments = list(
-        FollowUp.objects.filter(customer_id=customer_id, channel__in=MESSAGE_CHANNELS,
-                                status__in=(FollowUp.Status.SENT, FollowUp.Status.SENDING))
-        .exclude(pk=excluding)
-        .annotate(moment=Coalesce("sent_at", "last_attempt_at"))
-        .filter(moment__gt=now - CAP_WINDOW)
-        .order_by("-moment")
-        .values_list("moment", flat=True)[:limit]
+def followup_contact_log(customer_id: int, since: dt.datetime, excluding: tuple[str, int] | None) -> list[dt.datetime]:
+    """The follow-ups' part of the frequency cap (touchpoints.contact_pressure, registered in JourneysConfig.ready):
+    the client's emails and SMS sent, or being sent, after `since`."""
+    rows = FollowUp.objects.filter(customer_id=customer_id, channel__in=MESSAGE_CHANNELS,
+                                   status__in=(FollowUp.Status.SENT, FollowUp.Status.SENDING))
+    if excluding is not None and excluding[0] == CONTACT_LOG:
+        rows = rows.exclude(pk=excluding[1])
+    return list(
+        rows.annotate(moment=Coalesce("sent_at", "last_attempt_at")).filter(moment__gt=since)
+        .order_by("-moment").values_list("moment", flat=True)[:settings.FOLLOWUP_MAX_PER_7_DAYS]
     )
-    if len(moments) < limit:
-        return None
-    return moments[limit - 1] + CAP_WINDOW
+
+
+def customer_on_hands_off(customer_id: int, at: dt.datetime) -> bool:
+    """The hands-off check of the contact-pressure policy (registered in JourneysConfig.ready)."""
+    return bool(customers_on_hands_off(customer_ids=[customer_id], at=at))
 
 
 # --- Claiming -------------------------------------------------------------------------------------------------
@@ -278,38 +253,28 @@ class Verdict:
 
 
 def _why_not_now(followup: FollowUp, customer: Customer, now: dt.datetime) -> Verdict | None:
-    """The checks made at send time, in order; None when the follow-up may go now. Reads only."""
+    """The checks made at send time, in order; None when the follow-up may go now. Reads only. Lateness is the
+    follow-ups' own; the rest is the house's contact-pressure policy (touchpoints.contact_pressure)."""
     cancelled, failed = FollowUp.Status.CANCELLED, FollowUp.Status.FAILED
     if customer.is_anonymized:
         return Verdict("Cancelled: the client's personal data was erased.", cancelled)
     late = settings.FOLLOWUP_MAX_LATE_HOURS
     first_due = followup.first_due_at or followup.due_at
-    if now > first_due + dt.timedelta(hours=late):
+    latest = first_due + dt.timedelta(hours=late)
+    if now > latest:
         return Verdict(f"Dropped: due {first_due.isoformat(timespec='minutes')}, it is now over {late} h late.",
                        cancelled)
-    purpose = followup.template.purpose
-    consent = current_consent(customer).get(consent_key(followup.channel, purpose))
-    label = f"{FollowUpTemplate.Channel(followup.channel).label} {purpose}"
-    if consent is False:
-        return Verdict(f"Cancelled: the client withdrew consent to {label} messages.", cancelled)
-    if consent is None:
-        return Verdict(f"Cancelled: the client never gave consent to {label} messages.", cancelled)
-    if not _recipient(followup):
-        kind = "email address" if followup.channel == FollowUpTemplate.Channel.EMAIL else "mobile number"
-        return Verdict(f"The client has no {kind}.", failed)
-    zone = client_time_zone(customer)
-    quiet_end = quiet_hours_end(now, zone)
-    if quiet_end is not None:
-        return Verdict(f"Postponed: quiet hours in {zone.key} until {quiet_end.strftime('%H:%M')} local time.",
-                       until=quiet_end)
-    frees_at = cap_frees_at(customer_id=customer.pk, now=now, excluding=followup.pk)
-    if frees_at is not None:
+    verdict = contact_verdict(customer=customer, channel=followup.channel, purpose=followup.template.purpose,
+                              now=now, latest=latest, excluding=(CONTACT_LOG, followup.pk))
+    if verdict is None:
+        return None
+    if verdict.is_postponed:
+        return Verdict(verdict.reason, until=verdict.until)
+    if verdict.code == "too_late":
         limit = settings.FOLLOWUP_MAX_PER_7_DAYS
-        if frees_at > first_due + dt.timedelta(hours=late):
-            return Verdict(f"Dropped: the client already has {limit} messages in 7 days, and waiting for room would "
-                           f"send it over {late} h late.", cancelled)
-        return Verdict(f"Postponed: {limit} messages in 7 days already (frequency cap).", until=frees_at)
-    return None
+        return Verdict(f"Dropped: the client already has {limit} messages in 7 days, and waiting for room would "
+                       f"send it over {late} h late.", cancelled)
+    return Verdict(verdict.reason, failed if verdict.code == "no_address" else cancelled)
 
 
 def _apply(followup: FollowUp, verdict: Verdict) -> str:
