@@ -22,3 +22,20 @@ class FeedbackConfig(AppConfig):
         # Every interaction committed, whatever recorded it (admin, API, webhook, sync, an import that opts in),
         # schedules the invitations of the surveys it triggers, in a task.
         register_interactions_listener(interactions_listener)
+        # Survey messages are sent by the follow-up dispatcher through these outboxes, obey the house's
+        # contact-pressure policy, and count against its frequency cap (feedback.services.sending).
+        from feedback.services.sending import (
+            INVITATION_LOG,
+            MESSAGE_LOG,
+            InvitationOutbox,
+            SurveyMessageOutbox,
+            invitation_contact_log,
+            message_contact_log,
+        )
+        from touchpoints.contact_pressure import register_contact_log
+        from touchpoints.outbox import register_outbox
+
+        register_contact_log(INVITATION_LOG, invitation_contact_log)
+        register_contact_log(MESSAGE_LOG, message_contact_log)
+        register_outbox(InvitationOutbox())
+        register_outbox(SurveyMessageOutbox())
