@@ -249,7 +249,7 @@ class _SurveyOutbox:
     @transaction.atomic
     def record(self, message: OutgoingMessage, *, now: dt.datetime, message_id: str = "",
                failure: SendFailure | None = None) -> str:
-        row = (self.model.objects.select_for_update().select_related(*self.related)
+        row = (self.model.objects.select_for_update(of=("self",)).select_related(*self.related)
                .filter(pk=message.row_id, status="sending", attempts=message.attempt).first())
         if row is None:  # a worker that outlived its lease: the row was taken over
             logger.warning("feedback.%s_attempt_superseded id=%s", self.name, message.row_id)
