@@ -8,8 +8,16 @@ class FeedbackConfig(AppConfig):
         # Feedback adds survey responses to the timeline and its rows to client merges, and listens to new touchpoints
         # (apps depend one way: touchpoints calls what feedback registers here).
         from customers.services import register_merge_handler
-        from feedback.api.timeline import ResponseTimelineSerializer
-        from feedback.selectors import response_timeline_source
+        from feedback.api.timeline import (
+            RecoveryEventTimelineSerializer,
+            ResponseTimelineSerializer,
+            SurveyMessageTimelineSerializer,
+        )
+        from feedback.selectors import (
+            recovery_event_timeline_source,
+            response_timeline_source,
+            survey_message_timeline_source,
+        )
         from feedback.services import move_feedback
         from feedback.tasks import interactions_listener
         from touchpoints.api.timeline import register_timeline_serializer
@@ -17,6 +25,10 @@ class FeedbackConfig(AppConfig):
         from touchpoints.selectors import register_timeline_source
 
         register_timeline_source(response_timeline_source())
+        register_timeline_source(recovery_event_timeline_source())
+        register_timeline_source(survey_message_timeline_source())
+        register_timeline_serializer("recovery", RecoveryEventTimelineSerializer)
+        register_timeline_serializer("survey_message", SurveyMessageTimelineSerializer)
         register_timeline_serializer("response", ResponseTimelineSerializer)
         register_merge_handler(move_feedback)
         # Every interaction committed, whatever recorded it (admin, API, webhook, sync, an import that opts in),

@@ -256,7 +256,8 @@ class SurveyMessage(SendingState, TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.number} of survey {self.survey_id} for {self.customer_id}"
+        what = f"Survey reminder {self.number}" if self.kind == self.Kind.REMINDER else "Referral ask"
+        return f"{what} ({self.get_status_display().lower()})"
 
 
 class Response(models.Model):
@@ -403,4 +404,4 @@ class RecoveryEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} ({self.case_id})"
+        return f"{self.get_kind_display()}: {self.note}" if self.note else self.get_kind_display()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from feedback.models import Invitation, Response
+from feedback.models import Invitation, RecoveryEvent, Response, SurveyMessage
 from touchpoints.selectors import TimelineSource
 
 
@@ -18,6 +18,29 @@ def response_timeline_source() -> TimelineSource:
         rows=lambda customer: Response.objects.filter(customer=customer),
         time_field="responded_at",
         load=_load_responses,
+    )
+
+
+def _load_recovery_events(pks: list[int]) -> dict[int, RecoveryEvent]:
+    return {event.pk: event for event in RecoveryEvent.objects.filter(pk__in=pks).select_related("case", "advisor")}
+
+
+def recovery_event_timeline_source() -> TimelineSource:
+    """The steps of a client's service recovery (opened, contacted, escalated, closed), when each happened."""
+    return TimelineSource(kind="recovery", rows=lambda customer: RecoveryEvent.objects.filter(customer=customer),
+                          time_field="occurred_at", load=_load_recovery_events)
+
+
+def _load_survey_messages(pks: list[int]) -> dict[int, SurveyMessage]:
+    return {message.pk: message for message in SurveyMessage.objects.filter(pk__in=pks).select_related("survey")}
+
+
+def survey_message_timeline_source() -> TimelineSource:
+    """The survey reminders and referral asks sent to a client, when they went."""
+    return TimelineSource(
+        kind="survey_message",
+        rows=lambda customer: SurveyMessage.objects.filter(customer=customer, status=SurveyMessage.Status.SENT),
+        time_field="sent_at", load=_load_survey_messages,
     )
 
 
