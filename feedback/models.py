@@ -10,6 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from core.errors import ApplicationError
 from core.models import TimeStampedModel
 from core.moments import stored_range
 from customers.models import Advisor, Customer, SourceSystem
@@ -124,6 +125,12 @@ class Survey(TimeStampedModel):
                 f"Give an object of language codes ({', '.join(sorted(languages))}) to questions of 1 to 240 "
                 "characters."
             )})
+        from feedback.services.sending import referral_check  # the services import the models
+
+        try:
+            referral_check(subject=self.referral_subject, body=self.referral_body)
+        except ApplicationError as error:
+            raise ValidationError({field: messages for field, messages in error.fields.items()}) from error
 
 
 class Invitation(SendingState, TimeStampedModel):

@@ -56,3 +56,24 @@ def invitation_for_link(*, token: str) -> Invitation | None:
         .filter(token=token)
         .first()
     )
+
+
+def survey_invitation_counts(*, survey_id: int) -> list[tuple[str, int]]:
+    """A survey's invitations by outcome, every outcome named even when none has it: scheduled, being sent, sent
+    (and of those, answered), failed, then not sent by each reason. One query."""
+    from django.db.models import Count, Q
+
+    reasons = Invitation.Reason
+    counts = Invitation.objects.filter(survey_id=survey_id).aggregate(
+        scheduled=Count("pk", filter=Q(status=Invitation.Status.SCHEDULED)),
+        sending=Count("pk", filter=Q(status=Invitation.Status.SENDING)),
+        sent=Count("pk", filter=Q(status=Invitation.Status.SENT)),
+        answered=Count("pk", filter=Q(answered_at__isnull=False)),
+        failed=Count("pk", filter=Q(status=Invitation.Status.FAILED)),
+        **{f"not_sent_{reason}": Count("pk", filter=Q(status=Invitation.Status.NOT_SENT, reason=reason))
+           for reason in reasons.values},
+    )
+    labels = [("scheduled", "Scheduled"), ("sending", "Being sent"), ("sent", "Sent"), ("answered", "Answered"),
+              ("failed", "Failed")]
+    labels += [(f"not_sent_{reason.value}", f"Not sent: {reason.label}") for reason in reasons]
+    return [(label, counts[key]) for key, label in labels]

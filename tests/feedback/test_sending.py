@@ -10,6 +10,7 @@ import re
 import pytest
 import time_machine
 from django.core import mail
+from django.core.exceptions import ValidationError
 
 from customers.services.consent import consent_record
 from feedback.models import Invitation, SurveyMessage
@@ -181,3 +182,38 @@ def test_a_promoter_with_marketing_consent_gets_the_referral_ask_48_hours_later_
     assert (message.to, message.subject) == ([promoter.email], "A friend, Élise?")
     assert message.body.startswith("Dear Élise,\n\nWould a friend enjoy a visit too?")
     assert "List-Unsubscribe" in message.extra_headers
+
+
+def test_the_survey_admin_counts_invitations_by_outcome_with_every_reason_they_were_not_sent(paris, admin_client):
+    sent, paused, no_consent = make_client(paris), make_client(paris), make_client(paris, consent=())
+    invitation = invite(sent)
+    after_visit = invitation.survey
+    for customer, moment in ((sent, VISIT + dt.timedelta(days=1)), (no_consent, VISIT)):
+        recorded = interaction_record(customer=customer, touchpoint_type="store_visit", occurred_at=moment,
+                                      source="pos").record
+        invitations_schedule_many(interaction_ids=[recorded.pk], now=moment)
+    second = interaction_record(customer=paused, touchpoint_type="store_visit", occurred_at=VISIT,
+                                source="pos").record
+    invitations_schedule_many(interaction_ids=[second.pk], now=VISIT)
+    with time_machine.travel(VISIT, tick=False):
+        hands_off_set(customer=paused, actor=None)
+    followups_dispatch_due(now=DUE)
+
+    page = admin_client.get(f"/admin/feedback/survey/{after_visit.pk}/change/").content.decode()
+
+    rows = dict(re.findall(r"<tr><th>([^<]+)</th><td>(\d+)</td></tr>", page))
+    assert rows == {
+        "Scheduled": "0", "Being sent": "0", "Sent": "1", "Answered": "0", "Failed": "0",
+        "Not sent: Throttled: surveyed recently": "1", "Not sent: No consent for the channel": "1",
+        "Not sent: Sampled out": "0", "Not sent: No address for the channel": "0", "Not sent: Erased client": "0",
+        "Not sent: Client on hands-off": "1", "Not sent: Expired before it could go": "0",
+    }
+
+
+def test_a_referral_template_that_does_not_read_is_refused_on_the_survey():
+    after_visit = survey(referral_body="Dear {% debug %}")  # no tags at all: nothing reaches past the name
+
+    with pytest.raises(ValidationError) as refused:
+        after_visit.full_clean()
+
+    assert list(refused.value.message_dict) == ["referral_body"]
