@@ -5,8 +5,8 @@ PY := $(VENV)/bin/python
 UV_VERSION := 0.13.9
 CUSTOMERS ?= 2000
 
-.PHONY: install demo test lint worker beat serve bench-seed bench-admin bench-import bench-followups bench-sync \
-	bench-webhooks bench-bulk clean-db
+.PHONY: install demo test lint worker beat serve bench-seed bench-admin bench-import bench-followups bench-surveys \
+	bench-sync bench-webhooks bench-bulk clean-db
 
 # The virtual environment is rebuilt whenever the lock file changes; installs use the pinned, hashed lock only.
 $(VENV)/.installed: requirements.lock
@@ -51,6 +51,9 @@ bench-import: install
 
 bench-followups: install
 	$(PY) bench/followup_dispatch.py --followups 1000
+
+bench-surveys: install
+	$(PY) bench/survey_schedule.py --interactions 100000 --send 1000
 
 bench-sync: install
 	$(PY) bench/sync_pos.py --orders 100000

@@ -24,3 +24,9 @@ class JourneysConfig(AppConfig):
         # goes through the journey rules in a task; orders among them are attributed to the follow-ups before them.
         register_interactions_listener(interactions_listener)
         register_interactions_listener(queue_attribution)
+        # The contact-pressure policy every message obeys counts the follow-ups sent, and respects hands-off.
+        from journeys.services.dispatch import CONTACT_LOG, customer_on_hands_off, followup_contact_log
+        from touchpoints.contact_pressure import register_contact_log, register_hands_off_check
+
+        register_contact_log(CONTACT_LOG, followup_contact_log)
+        register_hands_off_check(customer_on_hands_off)

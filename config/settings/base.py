@@ -260,6 +260,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "webhooks.tasks.webhook_deliveries_purge_task",
         "schedule": 24 * 60 * 60,
     },
+    # Service-recovery cases whose first contact is overdue are escalated to the boutique manager.
+    "escalate-overdue-recovery-cases": {
+        "task": "feedback.tasks.recovery_cases_escalate_task",
+        "schedule": 5 * 60,
+    },
     "dispatch-due-followups-every-minute": {
         "task": "journeys.tasks.followups_dispatch_task",
         "schedule": 60,
@@ -434,6 +439,19 @@ SURVEY_EXPIRES_DAYS = env.int("SURVEY_EXPIRES_DAYS", default=14)
 SURVEY_PAGE_RATE = env.str("SURVEY_PAGE_RATE", default="30/min")
 # A detractor's answer opens a service-recovery case: first contact due within this many hours.
 RECOVERY_CONTACT_HOURS = env.int("RECOVERY_CONTACT_HOURS", default=24)
+# The boutiques' opening hours (their own clock) and days, in which the recovery SLA counts: "10:00-19:00" and ISO
+# weekdays (1 Monday ... 7 Sunday).
+BOUTIQUE_OPENING_HOURS = env.str("BOUTIQUE_OPENING_HOURS", default="10:00-19:00")
+BOUTIQUE_OPENING_DAYS = env.list("BOUTIQUE_OPENING_DAYS", cast=int, default=[1, 2, 3, 4, 5, 6])
+try:
+    _opens, _closes = (_time.fromisoformat(_part) for _part in BOUTIQUE_OPENING_HOURS.split("-"))
+except ValueError:
+    raise ImproperlyConfigured(
+        f"BOUTIQUE_OPENING_HOURS is {BOUTIQUE_OPENING_HOURS!r}; give opening and closing as HH:MM-HH:MM."
+    ) from None
+if _opens >= _closes or not BOUTIQUE_OPENING_DAYS or not set(BOUTIQUE_OPENING_DAYS) <= set(range(1, 8)):
+    raise ImproperlyConfigured("BOUTIQUE_OPENING_HOURS must open before it closes, and BOUTIQUE_OPENING_DAYS name "
+                               "ISO weekdays from 1 (Monday) to 7 (Sunday).")
 
 # POS and CRM syncs (sync app). Connector settings live in the admin; their secrets in environment variables the
 # settings name. A sync task works this long, then hands the rest of the run to a fresh task (a checkpoint per page).

@@ -6,8 +6,9 @@ Every committed interaction reaches `invitations_schedule_many` through touchpoi
 registers the listener, feedback.tasks queues the task), whatever recorded it; the historical syncs record with the
 listeners paused and imports tell them only when they opt in (ImportBatch.runs_automation), as for the journey rules.
 
-What is left to the sending (the dispatch): hands-off (it lives in journeys, which feedback may not import), quiet
-hours and the frequency cap, and consent and erasure again at send time.
+What is left to the sending (feedback.services.sending, through the dispatcher): the house's contact-pressure
+policy at send time (consent and erasure again, hands-off, quiet hours, the frequency cap), the throttle again
+against what was sent meanwhile, and expiry.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from customers.models import Customer
@@ -38,6 +40,11 @@ SCHEDULING_REASONS = (
     Invitation.Reason.SAMPLED_OUT,
     Invitation.Reason.THROTTLED,
 )
+# The invitations the recontact throttle counts: to be sent, being sent, sent.
+THROTTLE_STATUSES = (Invitation.Status.SCHEDULED, Invitation.Status.SENDING, Invitation.Status.SENT)
+# How much later than its due time an invitation may go (quiet hours, the cap, retries), for the throttle's read:
+# its link is dead after that, so it is never sent later (feedback.services.sending).
+MAX_SEND_DRIFT = dt.timedelta(days=90)
 # The class of the transaction advisory locks that serialize scheduling per client (the client's id is the key).
 THROTTLE_LOCK_CLASS = 0xFEED
 
@@ -170,10 +177,11 @@ def invitations_schedule_many(*, interaction_ids: Iterable[int], now: dt.datetim
                  for survey, interaction in pairs}
     widest = dt.timedelta(days=max(recontact_days(survey) for survey, _ in pairs))
     taken: dict[int, list[dt.datetime]] = defaultdict(list)
+    # Invitations to be sent count at their due time, those sent (or being sent) at the moment they went.
     for customer_id, due_at in Invitation.objects.filter(
-        customer_id__in=customer_ids, status=Invitation.Status.SCHEDULED,
-        due_at__gt=min(due_times.values()) - widest, due_at__lt=max(due_times.values()) + widest,
-    ).values_list("customer_id", "due_at"):
+        customer_id__in=customer_ids, status__in=THROTTLE_STATUSES,
+        due_at__gt=min(due_times.values()) - widest - MAX_SEND_DRIFT, due_at__lt=max(due_times.values()) + widest,
+    ).annotate(moment=Coalesce("sent_at", "last_attempt_at", "due_at")).values_list("customer_id", "moment"):
         taken[customer_id].append(due_at)
 
     rows: list[tuple] = []

@@ -14,6 +14,7 @@ from core.moments import happened_at_check
 from customers.models import Customer, SourceSystem
 from feedback.models import Invitation, RecoveryCase, Response, Survey
 from feedback.services.recovery import recovery_cases_open_many
+from feedback.services.referrals import referral_asks_schedule_many
 from touchpoints.services import interaction_record
 
 logger = logging.getLogger(__name__)
@@ -63,7 +64,8 @@ def response_record(
     what follows an answer follows it whatever brought it in (the journey rules: a 9–10 NPS moves the client to
     advocacy). The touchpoint carries the survey and, for NPS, `score`; other scales carry `rating`.
 
-    A detractor's answer opens a service-recovery case (feedback.services.recovery).
+    A detractor's answer opens a service-recovery case (feedback.services.recovery); a promoter's schedules the
+    survey's referral ask (feedback.services.referrals).
 
     Once per answer: the same (source, external id), or a second answer to one invitation, returns the response
     already recorded (created=False) and changes nothing.
@@ -103,5 +105,7 @@ def response_record(
     )
     # What a detractor's answer must be followed by, whatever brought it in (the page, a webhook, the API).
     recovery_cases_open_many(responses=[response])
+    # A promoter's answer is followed by the survey's referral ask (feedback.services.referrals).
+    referral_asks_schedule_many(responses=[response])
     logger.info("feedback.response_recorded response_id=%s survey_id=%s", response.pk, survey.pk)
     return response, True

@@ -35,7 +35,10 @@ sent, not to the stored body, since it is a key to the client's consent (journey
 Held-out follow-ups go through the same checks when they come due (_weigh_held_out), so the holdout is made of
 clients who would have received the message.
 
-Frequency cap: at most FOLLOWUP_MAX_PER_7_DAYS emails and SMS per client in any 7 days (sent, or being sent).
+Consent, address, hands-off, quiet hours and the frequency cap are the house's contact-pressure policy
+(touchpoints.contact_pressure), which survey messages obey too; this module registers the follow-ups' contact log.
+Frequency cap: at most FOLLOWUP_MAX_PER_7_DAYS emails and SMS per client in any 7 days (sent, or being sent), across
+follow-ups and surveys.
 A follow-up over the cap is postponed to the moment the oldest message of the full window turns 7 days old,
 unless that is more than FOLLOWUP_MAX_LATE_HOURS after it was first due: then it is cancelled with the reason
 (a thank-you a week late reads worse than none). The same limit drops a follow-up that is already that late
@@ -44,12 +47,12 @@ when it is weighed: after an outage, or scheduled for a trigger long past (a leg
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import logging
 import smtplib
 import socket
-import zoneinfo
 from collections import Counter
 from dataclasses import dataclass
 
@@ -61,19 +64,32 @@ from django.utils import timezone
 
 from core.errors import ApplicationError
 from customers.models import Customer
-from customers.services.consent import consent_key, current_consent
 from journeys.channels import PermanentSendError, RecipientOptedOutError, SendError, TransientSendError
 from journeys.channels.sms import sms_backend
 from journeys.models import FollowUp, FollowUpTemplate
+from journeys.selectors import customers_on_hands_off
 from journeys.services.rendering import RenderedMessage, followup_context, render_message, with_unsubscribe_link
 from journeys.services.unsubscribe import sms_stop_record, unsubscribe_url
+from touchpoints.contact_pressure import client_time_zone, contact_verdict, quiet_hours_end
+from touchpoints.outbox import (
+    NEEDS_REVIEW,
+    Outbox,
+    OutgoingMessage,
+    SendFailure,
+    after_failure,
+    registered_outboxes,
+    retry_delay,
+    unknown_outcome_reason,
+)
+
+# Where the quiet hours and the client's clock used to live; kept importable from here.
+__all__ = ["NEEDS_REVIEW", "client_time_zone", "followups_dispatch_due", "quiet_hours_end", "retry_delay"]
 
 logger = logging.getLogger(__name__)
 
 MESSAGE_CHANNELS = (FollowUpTemplate.Channel.EMAIL, FollowUpTemplate.Channel.SMS)
-# How the reason of an email whose delivery is unknown begins; staff may confirm it sent (followup_update_by_staff).
-NEEDS_REVIEW = "Needs review:"
-CAP_WINDOW = dt.timedelta(days=7)
+# The follow-ups' name in the contact-pressure policy's contact logs.
+CONTACT_LOG = "followup"
 REASON_MAX_LENGTH = FollowUp._meta.get_field("status_reason").max_length
 
 
@@ -81,77 +97,32 @@ def _reason(text: str) -> str:
     return text if len(text) <= REASON_MAX_LENGTH else text[: REASON_MAX_LENGTH - 1] + "…"
 
 
-# --- Quiet hours ----------------------------------------------------------------------------------------------
+# --- Frequency cap: the follow-ups' contact log -----------------------------------------------------------------
 
 
-def _clock(value: str, name: str) -> dt.time:
-    try:
-        return dt.time.fromisoformat(value)
-    except ValueError as error:
-        raise ApplicationError(f"{name} is {value!r}; give a time as HH:MM.") from error
-
-
-def client_time_zone(customer: Customer) -> zoneinfo.ZoneInfo:
-    """The client's clock: their home boutique's time zone, else the house's (TIME_ZONE)."""
-    boutique = customer.home_boutique
-    return zoneinfo.ZoneInfo(boutique.timezone if boutique is not None else settings.TIME_ZONE)
-
-
-def quiet_hours_end(moment: dt.datetime, zone: zoneinfo.ZoneInfo) -> dt.datetime | None:
-    """When the quiet hours that `moment` falls in end (local FOLLOWUP_QUIET_HOURS_END), or None if it is not
-    within them. The quiet hours may span midnight (21:00–09:00) or not (12:00–14:00); equal bounds: none."""
-    start = _clock(settings.FOLLOWUP_QUIET_HOURS_START, "FOLLOWUP_QUIET_HOURS_START")
-    end = _clock(settings.FOLLOWUP_QUIET_HOURS_END, "FOLLOWUP_QUIET_HOURS_END")
-    local = moment.astimezone(zone)
-    now = local.time().replace(tzinfo=None)
-    if start == end:
-        return None
-    if start < end:
-        is_quiet, end_day = start <= now < end, local.date()
-    else:
-        is_quiet = now >= start or now < end
-        end_day = local.date() if now < end else local.date() + dt.timedelta(days=1)
-    return dt.datetime.combine(end_day, end, tzinfo=zone) if is_quiet else None
-
-
-# --- Frequency cap --------------------------------------------------------------------------------------------
-
-
-def cap_frees_at(*, customer_id: int, now: dt.datetime, excluding: int) -> dt.datetime | None:
-    """None if the client may get one more message now; else the moment the 7-day window has room again."""
-    limit = settings.FOLLOWUP_MAX_PER_7_DAYS
-    moments = list(
-        FollowUp.objects.filter(customer_id=customer_id, channel__in=MESSAGE_CHANNELS,
-                                status__in=(FollowUp.Status.SENT, FollowUp.Status.SENDING))
-        .exclude(pk=excluding)
-        .annotate(moment=Coalesce("sent_at", "last_attempt_at"))
-        .filter(moment__gt=now - CAP_WINDOW)
-        .order_by("-moment")
-        .values_list("moment", flat=True)[:limit]
+def followup_contact_log(customer_id: int, since: dt.datetime, excluding: tuple[str, int] | None) -> list[dt.datetime]:
+    """The follow-ups' part of the frequency cap (touchpoints.contact_pressure, registered in JourneysConfig.ready):
+    the client's emails and SMS sent, or being sent, after `since`."""
+    rows = FollowUp.objects.filter(customer_id=customer_id, channel__in=MESSAGE_CHANNELS,
+                                   status__in=(FollowUp.Status.SENT, FollowUp.Status.SENDING))
+    if excluding is not None and excluding[0] == CONTACT_LOG:
+        rows = rows.exclude(pk=excluding[1])
+    return list(
+        rows.annotate(moment=Coalesce("sent_at", "last_attempt_at")).filter(moment__gt=since)
+        .order_by("-moment").values_list("moment", flat=True)[:settings.FOLLOWUP_MAX_PER_7_DAYS]
     )
-    if len(moments) < limit:
-        return None
-    return moments[limit - 1] + CAP_WINDOW
+
+
+def customer_on_hands_off(customer_id: int, at: dt.datetime) -> bool:
+    """The hands-off check of the contact-pressure policy (registered in JourneysConfig.ready)."""
+    return bool(customers_on_hands_off(customer_ids=[customer_id], at=at))
 
 
 # --- Claiming -------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Claim:
-    """A follow-up this worker marked `sending`, with what to send. `attempt` guards the final write."""
-
-    followup_id: int
-    attempt: int
-    channel: str
-    recipient: str
-    subject: str
-    body: str
-    text: str
-    provider_key: str
-    message_id: str
-    # A marketing email's unsubscribe page (its link is in `body` and `text`); empty for everything else.
-    unsubscribe_url: str = ""
+# A follow-up this worker marked `sending`, with what to send (`row_id` the follow-up, `attempt` guards the write).
+Claim = OutgoingMessage
 
 
 def provider_key(followup: FollowUp) -> str:
@@ -261,7 +232,8 @@ def _decide(*, now: dt.datetime, recovering: bool, busy: set[int] | None = None)
         outgoing = with_unsubscribe_link(RenderedMessage(subject=subject, body=body, text=text), url=unsubscribe)
         body, text = outgoing.body, outgoing.text
     claim = Claim(
-        followup_id=followup.pk, attempt=followup.attempts, channel=followup.channel,
+        outbox=CONTACT_LOG, row_id=followup.pk, customer_id=customer.pk, attempt=followup.attempts,
+        channel=followup.channel,
         recipient=_recipient(followup), subject=subject, body=body, text=text,
         provider_key=provider_key(followup), message_id=email_message_id(followup), unsubscribe_url=unsubscribe,
     )
@@ -278,38 +250,28 @@ class Verdict:
 
 
 def _why_not_now(followup: FollowUp, customer: Customer, now: dt.datetime) -> Verdict | None:
-    """The checks made at send time, in order; None when the follow-up may go now. Reads only."""
+    """The checks made at send time, in order; None when the follow-up may go now. Reads only. Lateness is the
+    follow-ups' own; the rest is the house's contact-pressure policy (touchpoints.contact_pressure)."""
     cancelled, failed = FollowUp.Status.CANCELLED, FollowUp.Status.FAILED
     if customer.is_anonymized:
         return Verdict("Cancelled: the client's personal data was erased.", cancelled)
     late = settings.FOLLOWUP_MAX_LATE_HOURS
     first_due = followup.first_due_at or followup.due_at
-    if now > first_due + dt.timedelta(hours=late):
+    latest = first_due + dt.timedelta(hours=late)
+    if now > latest:
         return Verdict(f"Dropped: due {first_due.isoformat(timespec='minutes')}, it is now over {late} h late.",
                        cancelled)
-    purpose = followup.template.purpose
-    consent = current_consent(customer).get(consent_key(followup.channel, purpose))
-    label = f"{FollowUpTemplate.Channel(followup.channel).label} {purpose}"
-    if consent is False:
-        return Verdict(f"Cancelled: the client withdrew consent to {label} messages.", cancelled)
-    if consent is None:
-        return Verdict(f"Cancelled: the client never gave consent to {label} messages.", cancelled)
-    if not _recipient(followup):
-        kind = "email address" if followup.channel == FollowUpTemplate.Channel.EMAIL else "mobile number"
-        return Verdict(f"The client has no {kind}.", failed)
-    zone = client_time_zone(customer)
-    quiet_end = quiet_hours_end(now, zone)
-    if quiet_end is not None:
-        return Verdict(f"Postponed: quiet hours in {zone.key} until {quiet_end.strftime('%H:%M')} local time.",
-                       until=quiet_end)
-    frees_at = cap_frees_at(customer_id=customer.pk, now=now, excluding=followup.pk)
-    if frees_at is not None:
+    verdict = contact_verdict(customer=customer, channel=followup.channel, purpose=followup.template.purpose,
+                              now=now, latest=latest, excluding=(CONTACT_LOG, followup.pk))
+    if verdict is None:
+        return None
+    if verdict.is_postponed:
+        return Verdict(verdict.reason, until=verdict.until)
+    if verdict.code == "too_late":
         limit = settings.FOLLOWUP_MAX_PER_7_DAYS
-        if frees_at > first_due + dt.timedelta(hours=late):
-            return Verdict(f"Dropped: the client already has {limit} messages in 7 days, and waiting for room would "
-                           f"send it over {late} h late.", cancelled)
-        return Verdict(f"Postponed: {limit} messages in 7 days already (frequency cap).", until=frees_at)
-    return None
+        return Verdict(f"Dropped: the client already has {limit} messages in 7 days, and waiting for room would "
+                       f"send it over {late} h late.", cancelled)
+    return Verdict(verdict.reason, failed if verdict.code == "no_address" else cancelled)
 
 
 def _apply(followup: FollowUp, verdict: Verdict) -> str:
@@ -404,58 +366,53 @@ def _send(claim: Claim) -> str:
     except Exception as error:
         # A fault of ours or of a library: record it on the follow-up rather than leave it `sending` and stop the
         # run. An SMS may go again (the key deduplicates); an email may not (at most once).
-        logger.exception("journeys.followup_send_crashed followup_id=%s", claim.followup_id)
+        logger.exception("journeys.followup_send_crashed followup_id=%s", claim.row_id)
         if claim.channel == FollowUpTemplate.Channel.EMAIL:
             raise UnknownOutcomeError(f"Sending raised {type(error).__name__}.") from error
         raise TransientSendError(f"Sending raised {type(error).__name__}") from error
-
-
-def retry_delay(attempt: int) -> dt.timedelta:
-    """The wait before attempt `attempt + 1`: FOLLOWUP_RETRY_BASE_SECONDS, then ×4 each time."""
-    return dt.timedelta(seconds=settings.FOLLOWUP_RETRY_BASE_SECONDS * 4 ** (attempt - 1))
 
 
 @transaction.atomic
 def _record(claim: Claim, *, now: dt.datetime, message_id: str = "", error: SendError | None = None) -> str:
     """Write the attempt's result, if the row is still in the attempt this worker claimed (a worker that outlived
     its lease finds the row taken over and writes nothing)."""
-    claimed = FollowUp.objects.filter(pk=claim.followup_id, status=FollowUp.Status.SENDING, attempts=claim.attempt)
+    claimed = FollowUp.objects.filter(pk=claim.row_id, status=FollowUp.Status.SENDING, attempts=claim.attempt)
     if error is None:
         # The common case in one statement: the condition is the claim, so no read is needed first.
         if claimed.update(status=FollowUp.Status.SENT, sent_at=now, provider_message_id=message_id[:200],
                           status_reason="", updated_at=timezone.now()):
-            logger.info("journeys.followup_sent followup_id=%s attempt=%s", claim.followup_id, claim.attempt)
+            logger.info("journeys.followup_sent followup_id=%s attempt=%s", claim.row_id, claim.attempt)
             return "sent"
         return _superseded(claim)
     mine = claimed.select_for_update().first()
     if mine is None:
         return _superseded(claim)
-    if isinstance(error, UnknownOutcomeError):
-        return _close(mine, FollowUp.Status.FAILED, _unknown_outcome_reason(claim.message_id, error.reason))
-    if isinstance(error, RecipientOptedOutError):
-        return _close(mine, FollowUp.Status.CANCELLED,
-                      "Cancelled: the client replied STOP to our SMS (the provider refuses the number).")
-    if isinstance(error, PermanentSendError):
-        return _close(mine, FollowUp.Status.FAILED, f"Failed: {error.reason}")
-    if claim.attempt >= settings.FOLLOWUP_MAX_ATTEMPTS:
-        return _close(mine, FollowUp.Status.FAILED, f"Failed after {claim.attempt} attempts: {error.reason}")
-    next_at = now + retry_delay(claim.attempt)
-    mine.status, mine.due_at = FollowUp.Status.SCHEDULED, next_at
-    mine.status_reason = _reason(f"Attempt {claim.attempt} failed ({error.reason}); next attempt at "
-                                 f"{next_at.isoformat(timespec='seconds')}.")
+    after = after_failure(_failure(error), attempt=claim.attempt, message_id=claim.message_id, now=now)
+    if after.closed:
+        return _close(mine, FollowUp.Status.CANCELLED if after.cancelled else FollowUp.Status.FAILED, after.reason)
+    mine.status, mine.due_at, mine.status_reason = FollowUp.Status.SCHEDULED, after.retry_at, _reason(after.reason)
     mine.save(update_fields=["status", "due_at", "status_reason", "updated_at"])
     logger.info("journeys.followup_retry followup_id=%s attempt=%s", mine.pk, claim.attempt)
     return "retried"
 
 
+def _failure(error: SendError) -> SendFailure:
+    """A channel's error in the outboxes' terms (touchpoints.outbox.SendFailure)."""
+    if isinstance(error, UnknownOutcomeError):
+        return SendFailure("unknown", error.reason)
+    if isinstance(error, RecipientOptedOutError):
+        return SendFailure("opted_out", error.reason)
+    if isinstance(error, PermanentSendError):
+        return SendFailure("permanent", error.reason)
+    return SendFailure("transient", error.reason)
+
+
 def _superseded(claim: Claim) -> str:
-    logger.warning("journeys.followup_attempt_superseded followup_id=%s attempt=%s", claim.followup_id, claim.attempt)
+    logger.warning("journeys.followup_attempt_superseded followup_id=%s attempt=%s", claim.row_id, claim.attempt)
     return "superseded"
 
 
-def _unknown_outcome_reason(message_id: str, what: str) -> str:
-    return (f"{NEEDS_REVIEW} {what} Not resent, so the client never gets it twice; look up Message-ID {message_id} "
-            f"in the mail server's log.")
+_unknown_outcome_reason = unknown_outcome_reason
 
 
 @transaction.atomic
@@ -473,11 +430,62 @@ def _abandon_stale_emails(now: dt.datetime) -> int:
     return len(stale)
 
 
+def _with_unsubscribe(claim: Claim) -> Claim:
+    """An outbox's marketing email with the client's unsubscribe link in both bodies and its URL for the
+    List-Unsubscribe headers, as the follow-ups' (journeys.services.unsubscribe)."""
+    if claim.channel != FollowUpTemplate.Channel.EMAIL or not claim.unsubscribe_purpose or claim.unsubscribe_url:
+        return claim
+    customer = Customer.objects.filter(pk=claim.customer_id).first()
+    if customer is None:
+        return claim
+    url = unsubscribe_url(customer=customer, channel=claim.channel, purpose=claim.unsubscribe_purpose)
+    outgoing = with_unsubscribe_link(RenderedMessage(subject=claim.subject, body=claim.body, text=claim.text), url=url)
+    return dataclasses.replace(claim, body=outgoing.body, text=outgoing.text, unsubscribe_url=url)
+
+
+def _drain(*, claim_next, record, counts: Counter[str], prefix: str, now: dt.datetime, limit: int,
+           busy: set[int]) -> None:
+    """Claim, send and record one source's due messages (recovered SMS first) until none is left or `limit`
+    outcomes are counted; outcomes are counted under `prefix` + their name."""
+    for recovering in (True, False):
+        while sum(counts.values()) < limit:
+            decided = claim_next(now=now, recovering=recovering, busy=busy)
+            if decided is None:
+                break
+            outcome, claim = decided
+            if claim is None:
+                counts[prefix + outcome] += 1
+                if recovering and outcome != "busy":
+                    counts[prefix + "recovered"] += 1
+                continue
+            try:
+                message_id = _send(_with_unsubscribe(claim))
+            except SendError as error:
+                outcome = record(claim, now=now, error=error)
+                if isinstance(error, RecipientOptedOutError):
+                    # The provider's report of a STOP we never received: in the ledger, after the row's own
+                    # transaction (a consent change locks the client; this worker does not hold it meanwhile).
+                    sms_stop_record(phone=claim.recipient, occurred_at=now)
+            else:
+                outcome = record(claim, now=now, message_id=message_id)
+            counts[prefix + outcome] += 1
+            if recovering:
+                counts[prefix + "recovered"] += 1
+
+
+def _outbox_record(outbox: Outbox):
+    def record(claim: Claim, *, now: dt.datetime, message_id: str = "", error: SendError | None = None) -> str:
+        return outbox.record(claim, now=now, message_id=message_id, failure=None if error is None else _failure(error))
+    return record
+
+
 def followups_dispatch_due(*, now: dt.datetime | None = None, limit: int = 500) -> dict[str, int]:
     """Send every email and SMS follow-up that is due (at most `limit` this run), after recovering those a dead
-    worker left half-sent, and weigh the held-out ones that came due (_weigh_held_out). Returns how many ended
-    how: sent, postponed, cancelled, failed, retried, recovered, held_out, and busy (left for the next run because
-    another transaction held the client).
+    worker left half-sent, and weigh the held-out ones that came due (_weigh_held_out); then the due messages of
+    the registered outboxes (touchpoints.outbox: feedback's survey messages), the same way, through the same
+    backends. Returns how many ended how: sent, postponed, cancelled, failed, retried, recovered, held_out, and busy
+    (left for the next run because another transaction held the client); an outbox's under its name
+    (`survey_sent`).
 
     Several workers may run this at once: each claims rows the others have not locked. Not atomic as a whole on
     purpose: each follow-up commits its claim before its message leaves (see the module docstring)."""
@@ -485,30 +493,12 @@ def followups_dispatch_due(*, now: dt.datetime | None = None, limit: int = 500) 
     counts: Counter[str] = Counter()
     counts["failed"] += _abandon_stale_emails(now)
     busy: set[int] = set()
-    for recovering in (True, False):
-        while sum(counts.values()) < limit:
-            decided = _decide(now=now, recovering=recovering, busy=busy)
-            if decided is None:
-                break
-            outcome, claim = decided
-            if claim is None:
-                counts[outcome] += 1
-                if recovering and outcome != "busy":
-                    counts["recovered"] += 1
-                continue
-            try:
-                message_id = _send(claim)
-            except SendError as error:
-                outcome = _record(claim, now=now, error=error)
-                if isinstance(error, RecipientOptedOutError):
-                    # The provider's report of a STOP we never received: in the ledger, after the follow-up's own
-                    # transaction (a consent change locks the client; this worker does not hold it meanwhile).
-                    sms_stop_record(phone=claim.recipient, occurred_at=now)
-            else:
-                outcome = _record(claim, now=now, message_id=message_id)
-            counts[outcome] += 1
-            if recovering:
-                counts["recovered"] += 1
+    _drain(claim_next=_decide, record=_record, counts=counts, prefix="", now=now, limit=limit, busy=busy)
     while sum(counts.values()) < limit and (outcome := _weigh_held_out(now=now, busy=busy)) is not None:
         counts[outcome] += 1
+    for outbox in registered_outboxes():
+        prefix = f"{outbox.name}_"
+        counts[prefix + "failed"] += outbox.abandon_stale_emails(now=now)
+        _drain(claim_next=outbox.claim_next, record=_outbox_record(outbox), counts=counts, prefix=prefix, now=now,
+               limit=limit, busy=set())
     return {key: value for key, value in counts.items() if value}

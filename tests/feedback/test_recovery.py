@@ -8,13 +8,16 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
+from core.errors import ApplicationError
 from customers.models import Advisor, Customer
 from customers.services import customer_upsert
 from desk.day import advisor_day
-from feedback.models import RecoveryCase, Survey
+from feedback.models import RecoveryCase, RecoveryEvent, RootCause, Survey
 from feedback.privacy import feedback_personal_data_erase
 from feedback.services import response_record
+from feedback.services.recovery import recovery_case_close, recovery_case_contact, recovery_cases_escalate_due
 from tests.factories import BoutiqueFactory, make_staff
+from touchpoints.selectors import customer_timeline
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +58,8 @@ def test_detractors_open_a_case_for_their_advisor_due_within_the_sla_and_others_
         response_record(survey=csat, customer=camille, score=score, responded_at=AT)
     response_record(survey=custom, customer=camille, score=1, responded_at=AT)
 
-    due = AT + dt.timedelta(hours=24)
+    # 24 opening hours (10:00-19:00, Monday to Saturday, in Paris) from Monday 12:00 in Paris: Wednesday 18:00 there.
+    due = dt.datetime(2026, 5, 6, 16, tzinfo=dt.UTC)
     assert cases() == [(6, camille.pk, advisor.pk, "open", due), (0, camille.pk, advisor.pk, "open", due),
                        (2, camille.pk, advisor.pk, "open", due)]
 
@@ -95,7 +99,7 @@ def test_the_advisors_day_shows_their_open_cases_and_the_manager_the_boutiques(c
     for customer in (mine, theirs):
         response_record(survey=nps, customer=customer, score=4, responded_at=AT, comment="Kept waiting")
 
-    day = advisor_day(user=advisor, now=AT + dt.timedelta(hours=30))
+    day = advisor_day(user=advisor, now=AT + dt.timedelta(hours=60))
     boutique_day = advisor_day(user=manager, now=AT + dt.timedelta(hours=1))
     client.force_login(advisor)
     page = client.get(reverse("admin:index")).content.decode()
@@ -118,3 +122,65 @@ def test_erasing_the_client_cancels_their_open_case(paris):
     assert counts == {"survey_responses": 1, "survey_invitations_closed": 0, "recovery_cases_cancelled": 1}
     assert dict(RecoveryCase.objects.values_list("customer_id", "status")) == {camille.pk: "cancelled",
                                                                                other.pk: "open"}
+
+
+def test_the_sla_counts_the_boutiques_opening_hours_on_its_clock(paris, settings):
+    settings.RECOVERY_CONTACT_HOURS = 24
+    camille = client_of(1, boutique=paris)
+    # Saturday 9 May 2026, 20:00 in Paris: closed; Sunday closed; the clock starts Monday 10:00.
+    response_record(survey=survey(), customer=camille, score=2, responded_at=dt.datetime(2026, 5, 9, 18, tzinfo=dt.UTC))
+
+    # Monday 9 h, Tuesday 9 h, Wednesday 6 h: 16:00 in Paris.
+    assert RecoveryCase.objects.get().contact_due_at == dt.datetime(2026, 5, 13, 14, tzinfo=dt.UTC)
+
+
+def test_an_overdue_case_is_escalated_to_the_boutique_manager_once_with_each_step_on_the_timeline(paris):
+    advisor, manager = make_staff(Advisor.Role.ADVISOR, paris), make_staff(Advisor.Role.BOUTIQUE_MANAGER, paris)
+    camille = client_of(1, boutique=paris, advisor_user=advisor)
+    response_record(survey=survey(), customer=camille, score=3, responded_at=AT)
+    case = RecoveryCase.objects.get()
+
+    assert recovery_cases_escalate_due(now=case.contact_due_at) == 0
+    assert recovery_cases_escalate_due(now=case.contact_due_at + dt.timedelta(minutes=1)) == 1
+    assert recovery_cases_escalate_due(now=case.contact_due_at + dt.timedelta(hours=1)) == 0
+
+    case.refresh_from_db()
+    assert (case.status, case.advisor.user_id, case.escalated_to.user_id) == ("open", advisor.pk, manager.pk)
+    assert case.escalated_at == case.contact_due_at + dt.timedelta(minutes=1)
+    kinds = [entry.kind for entry in customer_timeline(customer=camille).entries]
+    assert kinds.count("recovery") == 2
+    assert list(RecoveryEvent.objects.values_list("kind", "advisor__user_id")) == [
+        ("opened", advisor.pk), ("escalated", manager.pk)]
+
+
+def test_a_contacted_case_is_not_escalated_and_closing_needs_an_outcome_and_a_root_cause(paris):
+    advisor = make_staff(Advisor.Role.ADVISOR, paris)
+    camille = client_of(1, boutique=paris, advisor_user=advisor)
+    response_record(survey=survey(), customer=camille, score=1, responded_at=AT)
+    case = RecoveryCase.objects.get()
+    waiting = RootCause.objects.get(name="Waiting")
+
+    recovery_case_contact(case=case, actor=advisor, contacted_at=AT + dt.timedelta(hours=2), note="Called her")
+    assert recovery_cases_escalate_due(now=case.contact_due_at + dt.timedelta(hours=1)) == 0
+    with pytest.raises(ApplicationError) as no_cause:
+        recovery_case_close(case=case, actor=advisor, outcome="resolved", root_cause=None, closed_at=AT)
+    with pytest.raises(ApplicationError) as no_outcome:
+        recovery_case_close(case=case, actor=advisor, outcome="", root_cause=waiting, closed_at=AT)
+    assert RecoveryCase.objects.get().status == "contacted"
+    recovery_case_close(case=case, actor=advisor, outcome="resolved", root_cause=waiting,
+                        closed_at=AT + dt.timedelta(days=1))
+
+    assert (no_cause.value.extra["fields"], no_outcome.value.extra["fields"]) == (
+        {"root_cause": ["Choose the root cause from head office's list."]},
+        {"outcome": ["Choose the outcome: resolved, partly_resolved, not_resolved, unreachable"]},
+    )
+    case.refresh_from_db()
+    assert (case.status, case.outcome, case.root_cause, case.contacted_at) == (
+        "resolved", "resolved", waiting, AT + dt.timedelta(hours=2))
+    assert list(RecoveryEvent.objects.values_list("kind", flat=True)) == ["opened", "contacted", "closed"]
+    assert RecoveryEvent.objects.get(kind="closed").note == "Resolved: the client is satisfied; root cause: Waiting."
+
+
+def test_head_office_edits_the_root_causes_which_ship_seeded():
+    assert list(RootCause.objects.values_list("name", flat=True)) == [
+        "Product quality", "Alteration", "Advisor care", "Waiting", "Delivery", "Price", "Other"]
