@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from core.client_changes import clients_changed
 from core.errors import ApplicationError
 from customers.models import Customer
 from customers.scoping import require_reach
@@ -66,6 +67,7 @@ def enrollment_enroll(
         enrollment=enrollment, from_stage=None, to_stage=stage, occurred_at=moment, cause=cause, actor=actor,
         note=note[:240], rule=rule, interaction=interaction,
     )
+    clients_changed([customer.pk])  # Insight's journey map follows, after the commit.
     logger.info("journeys.enrolled enrollment_id=%s stage_id=%s", enrollment.pk, stage.pk)
     return enrollment, True
 
@@ -113,6 +115,7 @@ def enrollment_move(
     )
     enrollment.stage, enrollment.stage_entered_at = to_stage, moment
     enrollment.save(update_fields=["stage", "stage_entered_at", "updated_at"])
+    clients_changed([enrollment.customer_id])  # Insight's journey map follows, after the commit.
     logger.info("journeys.moved enrollment_id=%s to_stage=%s cause=%s", enrollment.pk, to_stage.pk, cause)
     return transition
 

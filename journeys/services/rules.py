@@ -38,6 +38,7 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.client_changes import clients_changed
 from customers.models import Boutique, Customer
 from customers.selectors import segment_customers
 from journeys import selectors
@@ -304,6 +305,7 @@ class _Plan:
 
     def write(self) -> None:
         Transition.objects.bulk_create(self.transitions)
+        clients_changed(enrollment.customer_id for enrollment in self.moved.values())  # Insight's map follows.
         Enrollment.objects.bulk_update(list(self.moved.values()), ["stage", "stage_entered_at", "updated_at"])
         self.outcome.followups += followups_schedule_many([
             FollowUpRequest(customer=interaction.customer, template=rule.followup_template,

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from django.db import connection
 from django.utils import timezone
 
+from core.client_changes import clients_changed
 from customers.models import ValueTier
 
 # Lifetime value (house currency) from which a client reaches each tier; below GOLD a buyer is a CLIENT.
@@ -81,6 +82,7 @@ def customer_metrics_refresh(*, customer_ids: Iterable[int] | None = None, now: 
         ids = list(customer_ids)
         if not ids:
             return 0
+        clients_changed(ids)  # Insight's rollups follow every change to a client's orders, after the commit.
         # Filtering the orders by the same ids lets PostgreSQL use the orders' customer index for a few clients.
         where, join = "WHERE c.id = ANY(%s)", "AND o.customer_id = ANY(%s)"
         params += [ids, ids]
