@@ -78,26 +78,26 @@ def raw_stays(*, journey: Journey, as_of: dt.datetime) -> list[dict]:
 
 
 def raw_stay_clients(*, journey: Journey, stage_id: int, measure: str, slices: Slices, scope: Scope,
-                     as_of: dt.datetime) -> set[int]:
-    """The clients behind one number of the map, from the raw tables."""
+                     as_of: dt.datetime, stays: list[dict] | None = None) -> set[int]:
+    """The clients behind one number of the map, from the raw tables (or the `stays` raw_stays gave)."""
     clients = set()
-    for stay in raw_stays(journey=journey, as_of=as_of):
+    for stay in raw_stays(journey=journey, as_of=as_of) if stays is None else stays:
         if stay["stage"] != stage_id or not slices.since <= stay["entered_on"] <= slices.until:
             continue
         if not _in_scope(stay["customer"], scope, slices):
             continue
-        if measure == "entered" or stay[measure] or (
-            measure == "in_stage" and not stay["moved_on"] and not stay["dropped"]
-        ):
+        in_stage = not stay["moved_on"] and not stay["dropped"]
+        if {"entered": True, "moved_on": stay["moved_on"], "dropped": stay["dropped"], "in_stage": in_stage}[measure]:
             clients.add(stay["customer"].pk)
     return clients
 
 
-def raw_journey_funnel(*, journey: Journey, slices: Slices, scope: Scope, as_of: dt.datetime) -> list[StageFigures]:
+def raw_journey_funnel(*, journey: Journey, slices: Slices, scope: Scope, as_of: dt.datetime,
+                       stays: list[dict] | None = None) -> list[StageFigures]:
     stages = journey_stages(journey)
     by_id = {figures.stage: figures for figures in stages}
     durations: dict[int, list[float]] = defaultdict(list)
-    for stay in raw_stays(journey=journey, as_of=as_of):
+    for stay in raw_stays(journey=journey, as_of=as_of) if stays is None else stays:
         if not slices.since <= stay["entered_on"] <= slices.until or not _in_scope(stay["customer"], scope, slices):
             continue
         figures = by_id[stay["stage"]]
