@@ -38,7 +38,7 @@
   chart.setOption({
     animation: false,
     tooltip: { trigger: "item" },
-    series: [{ type: "sankey", data: nodes, links: links, emphasis: { focus: "adjacency" },
+    series: [{ type: "sankey", left: 8, right: 150, data: nodes, links: links, emphasis: { focus: "adjacency" },
                label: { formatter: "{b}" }, lineStyle: { color: "source", opacity: 0.4 } }]
   });
   window.addEventListener("resize", function () { chart.resize(); });
