@@ -150,8 +150,9 @@ def rollups_rebuild() -> dict[str, int]:
 
 
 def clients_touched_since(since: dt.datetime) -> list[int]:
-    """The clients whose orders, enrollments or stage moves were written or dated since `since`: what a late sync
-    or an import may have brought without the commit hook (a bulk load, a write before insight was installed)."""
+    """The clients whose orders, enrollments or stage moves were written or dated since `since`, or whose record
+    changed: what a late sync or an import may have brought without the commit hook (a bulk load, a write before
+    insight was installed), and the reassignments the hook does not hear of."""
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -159,8 +160,10 @@ def clients_touched_since(since: dt.datetime) -> list[int]:
             UNION SELECT customer_id FROM journeys_enrollment WHERE updated_at >= %s
             UNION SELECT e.customer_id FROM journeys_transition t JOIN journeys_enrollment e ON e.id = t.enrollment_id
                   WHERE t.occurred_at >= %s
+            -- A client given another boutique, advisor or persona: the slices copied into their rows change.
+            UNION SELECT id FROM customers_customer WHERE updated_at >= %s
             """,
-            [since, since, since, since],
+            [since, since, since, since, since],
         )
         return sorted(row[0] for row in cursor.fetchall())
 
