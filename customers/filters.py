@@ -11,10 +11,12 @@ import contextlib
 import datetime as dt
 import uuid
 import zoneinfo
+from collections.abc import Callable
 from typing import Any
 
 import django_filters
 from django.contrib.postgres.search import SearchQuery
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db.models import Q, QuerySet, Value
 from django.utils import timezone
@@ -57,6 +59,28 @@ CONSENT_CHOICES = [
     for channel, channel_label in ConsentChannel.choices
 ]
 CLIENT_BOOK_MINE = "mine"
+
+# Named sets of clients that an app above customers can describe (insight: "the clients who dropped after
+# Consideration in Milan this quarter"), so that each of its numbers opens the client list filtered to exactly
+# them: `?client_set=<kind>:<argument>`. Customers may not import those apps (apps depend one way), so each
+# registers its kind in its AppConfig.ready(): `parse(argument)` raises ValidationError for a malformed one, and
+# `clients(argument, user)` answers the ids (a queryset of values) of the clients in the set that `user` sees.
+ClientSetParser = Callable[[str], Any]
+ClientSetClients = Callable[[str, Any], QuerySet]
+_client_sets: dict[str, tuple[ClientSetParser, ClientSetClients]] = {}
+
+
+def register_client_set(kind: str, parse: ClientSetParser, clients: ClientSetClients) -> None:
+    """Let `?client_set=<kind>:<argument>` filter clients with `clients(argument, user)`."""
+    _client_sets[kind] = (parse, clients)
+
+
+def validate_client_set(value: str) -> None:
+    kind, _, argument = value.partition(":")
+    if kind not in _client_sets:
+        known = ", ".join(sorted(_client_sets)) or "none"
+        raise ValidationError(f"Unknown client set {kind!r}; write <kind>:<argument>, the kind being one of {known}.")
+    _client_sets[kind][0](argument)
 
 
 def months_before(moment: dt.datetime, months: int) -> dt.datetime:
@@ -204,6 +228,11 @@ class CustomerFilterSet(django_filters.FilterSet):
             )
         ],
     )
+    client_set = django_filters.CharFilter(
+        method="filter_client_set", validators=[validate_client_set],
+        label="Clients behind a figure, as <kind>:<argument> (the journey map's links, e.g. "
+        "stage:12:dropped:2026-01-01:2026-03-31)",
+    )
 
     class Meta:
         model = Customer
@@ -263,6 +292,10 @@ class CustomerFilterSet(django_filters.FilterSet):
             # An API key has no client book of its own.
             return queryset.none()
         return queryset.assigned_to(self.user)
+
+    def filter_client_set(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
+        kind, _, argument = value.partition(":")
+        return queryset.filter(pk__in=_client_sets[kind][1](argument, self.user))
 
 
 class AdvisorFilterSet(django_filters.FilterSet):

@@ -20,6 +20,7 @@ class Scope(models.TextChoices):
     JOURNEYS_READ = "journeys:read", "Read journeys and enrollments"
     JOURNEYS_WRITE = "journeys:write", "Move clients between stages"
     CATALOGUE_READ = "catalogue:read", "Read touchpoint types and products"
+    INSIGHT_READ = "insight:read", "Read the journey map and the house's figures"
 
 
 class ApiKey(AbstractAPIKey):

@@ -274,7 +274,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "journeys.tasks.rules_apply_time_based_task",
         "schedule": 6 * 60 * 60,
     },
+    # Insight's rollups, rewritten for every client touched in the last INSIGHT_RECONCILE_DAYS (late data).
+    "insight-reconcile-nightly": {
+        "task": "insight.tasks.rollups_reconcile_task",
+        "schedule": 24 * 60 * 60,
+    },
 }
+
+# --- Insight ------------------------------------------------------------------------------------------------------
+# The nightly reconciliation rewrites the rollups of every client whose orders or stages were written this many days
+# back: a sync catching up, an import, a bulk load that called no hook.
+INSIGHT_RECONCILE_DAYS = env.int("INSIGHT_RECONCILE_DAYS", default=3)
+# Clients whose rollups one refresh task rewrites (a commit that changed more queues several).
+INSIGHT_REFRESH_BATCH_SIZE = env.int("INSIGHT_REFRESH_BATCH_SIZE", default=1000)
 
 # --- Journey rules ------------------------------------------------------------------------------------------------
 # A stage move by staff is not undone by a rule for this many days (0: rules may move the client at once).

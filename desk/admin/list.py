@@ -33,6 +33,7 @@ from desk.admin.list_filters import (
     AdvisorListFilter,
     BoutiqueListFilter,
     ClientBookListFilter,
+    ClientSetListFilter,
     ConsentListFilter,
     LastPurchaseListFilter,
     PersonaListFilter,
@@ -124,7 +125,7 @@ class ClientListMixin:
     list_display_links = ["name"]
     list_filter = [
         ClientBookListFilter, BoutiqueListFilter, AdvisorListFilter, TierListFilter, PersonaListFilter,
-        StageListFilter, LastPurchaseListFilter, ConsentListFilter, "is_anonymized",
+        StageListFilter, LastPurchaseListFilter, ConsentListFilter, "is_anonymized", ClientSetListFilter,
     ]
     # Everything the columns show, in the page's one query.
     list_select_related = ["home_boutique", "advisor__user"]

@@ -88,6 +88,18 @@ class StageListFilter(FilterSetListFilter):
         return [(str(stage.pk), str(stage)) for stage in stages.order_by("journey__name", "position")]
 
 
+class ClientSetListFilter(FilterSetListFilter):
+    """The clients behind a figure (the journey map's numbers link here with `client_set`); offered only while one
+    is chosen, so that the list says what it is filtered on and one click clears it."""
+
+    title = "clients behind a figure"
+    parameter_name = "client_set"
+
+    def lookups(self, request, model_admin) -> list[tuple[str, str]]:
+        value = request.GET.get(self.parameter_name)
+        return [(value, value)] if value else []
+
+
 class LastPurchaseListFilter(FilterSetListFilter):
     title = "last purchase"
     parameter_name = "last_purchase"

@@ -19,6 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from core.client_changes import clients_changed
 from core.errors import ApplicationError
 from customers.models import Customer
 from customers.scoping import require_reach
@@ -226,6 +227,8 @@ class StageMoveBatch:
                      [e.stage_entered_at for e in moved]],
                 )
         Transition.objects.bulk_create(self.transitions)
+        # Insight's journey map follows every stage move, after the commit.
+        clients_changed(transition.enrollment.customer_id for transition in self.transitions)
         if self.transitions:
             logger.info("journeys.stage_moves enrolled=%s moved=%s transitions=%s", len(self.new_enrollments),
                         len(self.moved), len(self.transitions))

@@ -36,6 +36,8 @@ WRITE_STATUSES = '["2xx", "400", "401", "403", "404", "409", "422", "429"]'
 # The clients' list takes a boutique, an advisor or a persona among those the caller may see: another id is an invalid
 # choice (a 400), which the schema, the same for every caller, cannot list.
 CHOICE_STATUSES = '["2xx", "400", "401", "403", "404", "429"]'
+# The figures' period is checked beyond the schema: it ends after it starts and spans at most three years (a 400).
+FIGURE_STATUSES = '["2xx", "400", "401", "403", "404", "429"]'
 # The timeline's cursor is opaque: one of the right form may still be one the timeline never gave out (a 400).
 TIMELINE_STATUSES = '["2xx", "400", "401", "403", "404", "429"]'
 # Some 2,000 requests in all (the coverage phase adds its own): every operation, valid and invalid data.
@@ -83,16 +85,20 @@ def live_api(django_db_serialized_rollback, live_server, monkeypatch, tmp_path: 
         "/api/v1/enrollments/{id}/move/": ("id", enrollment.pk),
         "/api/v1/interactions/{id}/": ("id", interaction.pk),
         "/api/v1/orders/{id}/": ("id", order.pk),
+        "/api/v1/insight/journeys/{id}/funnel/": ("id", journey.pk),
     }
     config = tmp_path / "schemathesis.toml"
     # Response time is capped at the request timeout: on a loaded CI machine even a 400 may wait 10 s for the CPU.
     config.write_text("[checks]\nmax_response_time = 30\n\n" + "".join(
         f'[[operations]]\ninclude-path = "{path}"\nparameters = {{ "path.{name}" = {value!r} }}\n'.replace("'", '"')
         + (f"checks.positive_data_acceptance.expected-statuses = {TIMELINE_STATUSES}\n" if "timeline" in path else "")
+        + (f"checks.positive_data_acceptance.expected-statuses = {FIGURE_STATUSES}\n" if "insight" in path else "")
         + "\n"
         for path, (name, value) in records.items() if path != "/api/v1/enrollments/{id}/move/"
     ) + '[[operations]]\ninclude-path = "/api/v1/customers/"\n' + (
         f"checks.positive_data_acceptance.expected-statuses = {CHOICE_STATUSES}\n\n"
+    ) + '[[operations]]\ninclude-path = "/api/v1/insight/kpis/"\n' + (
+        f"checks.positive_data_acceptance.expected-statuses = {FIGURE_STATUSES}\n\n"
     ) + "".join(
         f'[[operations]]\ninclude-path = "{path}"\ninclude-method = "{method}"\n'
         + (f'parameters = {{ "path.id" = {enrollment.pk} }}\n' if "{id}" in path else "")

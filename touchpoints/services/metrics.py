@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from core.bulk import RowsQuery
+from core.client_changes import clients_changed
 from customers.services.metrics import customers_metrics_record_many
 
 _STATS = """
@@ -39,6 +40,7 @@ def customer_metrics_refresh(
         ids = list(customer_ids)
         if not ids:
             return 0
+        clients_changed(ids)  # Insight's rollups follow every change to a client's orders, after the commit.
         # Filtering the orders by the same ids lets PostgreSQL use the orders' customer index for a few clients.
         stats = RowsQuery(_STATS.format(where="WHERE c.id = ANY(%s)", join="AND o.customer_id = ANY(%s)"),
                           [ids, ids])
