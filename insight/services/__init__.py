@@ -1,0 +1,1 @@
+"""Insight's writes: one module per part (rollups, predictions, alerts)."""
