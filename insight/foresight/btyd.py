@@ -88,9 +88,10 @@ def _minimise(objective, start: np.ndarray) -> optimize.OptimizeResult:
                              options={"maxiter": 500})
 
 
-def _std_errors(result: optimize.OptimizeResult) -> list[float]:
+def _std_errors(result: optimize.OptimizeResult, clients: float) -> list[float]:
+    # The objective is the mean negative log-likelihood, so the likelihood's Hessian is `clients` times its own.
     try:
-        covariance = result.hess_inv.todense()
+        covariance = result.hess_inv.todense() / clients
         return [float(value) for value in np.sqrt(np.clip(np.diag(covariance), 0, None))]
     except (AttributeError, ValueError):
         return []
@@ -113,7 +114,7 @@ def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> tuple[BetaGeoPar
     r, alpha, a, b = (float(value) for value in np.exp(result.x))
     diagnostics = FitDiagnostics(
         converged=bool(result.success), message=str(result.message), log_likelihood=float(-result.fun * total),
-        iterations=int(result.nit), clients=int(total), log_param_std_errors=_std_errors(result),
+        iterations=int(result.nit), clients=int(total), log_param_std_errors=_std_errors(result, total),
     )
     if not result.success or a <= 1.0:
         raise FitError(f"BG/NBD did not converge to usable parameters (a={a:.3g}): {result.message}")
@@ -182,7 +183,7 @@ def fit_gamma_gamma(frequency: np.ndarray, mean_spend: np.ndarray) -> tuple[Gamm
     p, q, gamma = (float(value) for value in np.exp(result.x))
     diagnostics = FitDiagnostics(
         converged=bool(result.success), message=str(result.message), log_likelihood=float(-result.fun * total),
-        iterations=int(result.nit), clients=int(total), log_param_std_errors=_std_errors(result),
+        iterations=int(result.nit), clients=int(total), log_param_std_errors=_std_errors(result, total),
     )
     if not result.success or q <= 1.0:
         raise FitError(f"Gamma-Gamma did not converge to usable parameters (q={q:.3g}): {result.message}")

@@ -115,3 +115,30 @@ def test_the_advisor_s_day_lists_their_clients_at_risk_with_the_next_step(adviso
     item = day.clients_at_risk[0]
     assert item.reason.startswith("usually buys every ~20 days; 400 days since the last purchase; ")
     assert item.next_step == "Call Ines with a personal invitation to the boutique"
+
+
+@override_settings(INSIGHT_MIN_REPEAT_BUYERS=10_000)
+def test_the_admin_shows_what_the_model_lacks_and_the_calibration_of_a_run(paris):
+    house_with_purchases(clients=50, boutique=paris)
+    thin = predictions_refit(now=NOW)
+    superuser = make_staff(Advisor.Role.HEAD_OFFICE, username="root")
+    superuser.is_superuser = True
+    superuser.save(update_fields=["is_superuser"])
+
+    page = logged_in(superuser).get(reverse("admin:insight_modelrun_change", args=[thin.pk])).content.decode()
+
+    assert "more clients who bought twice or more" in page
+    assert "of the 10000 needed" in page
+
+
+def test_the_admin_shows_the_calibration_table_of_a_fitted_run(paris):
+    house_with_purchases(clients=400, boutique=paris)
+    run = predictions_refit(now=NOW)
+    superuser = make_staff(Advisor.Role.HEAD_OFFICE, username="root")
+    superuser.is_superuser = True
+    superuser.save(update_fields=["is_superuser"])
+
+    page = logged_in(superuser).get(reverse("admin:insight_modelrun_change", args=[run.pk])).content.decode()
+
+    assert page.count("<tr><td>") == 10
+    assert "Nothing: the model is used" in page
