@@ -11,7 +11,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import BooleanField, Case, ExpressionWrapper, IntegerField, Q, QuerySet, Value, When
@@ -19,6 +19,8 @@ from django.utils import timezone
 
 from customers.models import Advisor, Customer
 from feedback.models import RecoveryCase, Response
+from insight.models import ClientPrediction
+from insight.selectors_predictions import clients_at_risk
 from journeys.models import FollowUp, FollowUpTemplate
 
 # How far back a visit or a purchase still counts as recent contact with a top client.
@@ -31,6 +33,7 @@ BIRTHDAY_LIMIT = 50
 QUIET_CLIENT_LIMIT = 10
 FEEDBACK_LIMIT = 20
 RECOVERY_LIMIT = 50
+AT_RISK_LIMIT = 10
 
 # The roles whose landing page is the day; head office works across boutiques and lands on the full index.
 DAY_ROLES = (Advisor.Role.ADVISOR, Advisor.Role.BOUTIQUE_MANAGER)
@@ -49,6 +52,40 @@ class Birthday:
 
 
 @dataclass(frozen=True)
+class ClientAtRisk:
+    """A client of the book whose churn risk is high (foresight), why in the advisor's words, and the next step."""
+
+    prediction: ClientPrediction
+    reason: str
+    next_step: str
+
+    @property
+    def customer(self) -> Customer:
+        return self.prediction.customer
+
+
+def _at_risk(prediction: ClientPrediction, today: dt.date) -> ClientAtRisk:
+    customer = prediction.customer
+    since = (today - prediction.last_purchase_on).days
+    if prediction.purchase_days > 1 and prediction.typical_gap_days:
+        reason = (f"usually buys every ~{prediction.typical_gap_days:.0f} days; {since} days since the last purchase; "
+                  f"{prediction.probability_alive:.0%} likely still active")
+    else:
+        reason = f"one purchase so far, {since} days ago"
+    # The next step goes through a channel the client agreed to be approached on for marketing, the warmest first.
+    consent = customer.consent or {}
+    if consent.get("phone_marketing"):
+        step = f"Call {customer.first_name or 'the client'} with a personal invitation to the boutique"
+    elif consent.get("messaging_marketing"):
+        step = "Send a personal message with what is new in their categories"
+    elif consent.get("email_marketing"):
+        step = "Write a personal email with an invitation to the boutique"
+    else:
+        step = "No consent to reach out: welcome them back in person and ask how they wish to hear from you"
+    return ClientAtRisk(prediction=prediction, reason=reason, next_step=step)
+
+
+@dataclass(frozen=True)
 class AdvisorDay:
     """What one staff member's landing page shows, for one moment in their boutique's time zone."""
 
@@ -61,6 +98,8 @@ class AdvisorDay:
     quiet_top_clients: list[Customer]
     recent_feedback: list[Response]
     recovery_cases: list[RecoveryCase]
+    # Foresight: the book's clients at high churn risk, the most valuable first, each with the advisor's next step.
+    clients_at_risk: list[ClientAtRisk] = field(default_factory=list)
 
     @property
     def snooze_default(self) -> str:
@@ -211,6 +250,15 @@ def day_recovery_cases(
     )
 
 
+def day_clients_at_risk(
+    *, user: Any, advisor: Advisor, window: DayWindow, is_boutique_wide: bool = False
+) -> list[ClientAtRisk]:
+    """The clients of the book (or the boutique) at high churn risk by foresight, the highest predicted value first,
+    each with why and the next step. One query."""
+    clients = _day_clients(user=user, advisor=advisor, is_boutique_wide=is_boutique_wide)
+    return [_at_risk(prediction, window.today) for prediction in clients_at_risk(clients=clients, limit=AT_RISK_LIMIT)]
+
+
 def advisor_day(*, user: Any, now: dt.datetime | None = None) -> AdvisorDay | None:
     """The day of an advisor (their client book) or of a boutique manager (their boutique), or None for staff
     whose landing page is the full index (head office, superusers, staff without an advisor role)."""
@@ -237,6 +285,7 @@ def advisor_day(*, user: Any, now: dt.datetime | None = None) -> AdvisorDay | No
         quiet_top_clients=list(day_quiet_top_clients(**scope)),
         recent_feedback=list(day_recent_feedback(**scope)),
         recovery_cases=list(day_recovery_cases(**scope)),
+        clients_at_risk=day_clients_at_risk(**scope),
     )
 
 

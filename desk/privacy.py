@@ -17,6 +17,7 @@ from django.utils import timezone
 from customers.models import ConsentEvent, ContactConflict, Customer, CustomerExternalState, CustomerMerge
 from customers.services.privacy import customer_history_model
 from feedback.models import Invitation, RecoveryCase, Response
+from insight.models import ClientPrediction
 from journeys.models import Enrollment, FollowUp, HandsOff, Transition
 from touchpoints.models import Interaction, Order
 
@@ -42,6 +43,7 @@ SECTIONS = {
     "survey_responses": "survey_responses",
     "recovery_cases": "recovery_cases",
     "events": "history",
+    "predictions": "predictions",
 }
 
 
@@ -96,6 +98,7 @@ def client_data_queryset(*, customers: QuerySet[Customer]) -> QuerySet[Customer]
         ),
         Prefetch("survey_responses", queryset=Response.objects.select_related("survey").order_by("responded_at", "pk")),
         Prefetch("recovery_cases", queryset=RecoveryCase.objects.select_related("advisor__user").order_by("pk")),
+        Prefetch("predictions", queryset=ClientPrediction.objects.select_related("run").order_by("pk")),
         Prefetch("events", queryset=history.objects.select_related("pgh_context").order_by("pgh_id")),
     )
 
@@ -168,6 +171,9 @@ def _client(customer: Customer) -> dict[str, Any]:
         ],
         "recovery_cases": [
             _fields(case, advisor=_name(case.advisor)) for case in customer.recovery_cases.all()
+        ],
+        "predictions": [
+            _fields(prediction, model=prediction.run.get_method_display()) for prediction in customer.predictions.all()
         ],
         "history": [
             _fields(event, context=event.pgh_context.metadata if event.pgh_context_id else None)

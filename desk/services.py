@@ -15,6 +15,7 @@ from customers.models import Customer
 from customers.scoping import require_reach
 from customers.services.privacy import ERASED_NAME, customer_personal_data_erase
 from feedback.privacy import feedback_personal_data_erase
+from insight.services.predictions import predictions_personal_data_erase
 from journeys.privacy import journeys_personal_data_erase
 from touchpoints.services.privacy import touchpoints_personal_data_erase
 
@@ -38,6 +39,7 @@ ERASURE_OF_CLIENT_ROWS = {
     "survey_invitations": "kept; open ones expired (feedback)",
     "survey_responses": "kept for NPS and CSAT; comment and answers cleared (feedback)",
     "recovery_cases": "kept for the SLA figures; open ones cancelled (feedback)",
+    "predictions": "removed: a profile of the client's behaviour; erased clients are no longer scored (insight)",
 }
 
 
@@ -66,6 +68,7 @@ def client_erase(*, customer: Customer, actor: AbstractBaseUser) -> ErasureResul
     counts.update(touchpoints_personal_data_erase(customer=customer))
     counts.update(journeys_personal_data_erase(customer=customer, erased_at=erased_at))
     counts.update(feedback_personal_data_erase(customer=customer, erased_at=erased_at))
+    counts.update(predictions_personal_data_erase(customer=customer))
     # The admin's own log names the client as they were when staff changed them.
     counts["admin_log_entries"] = LogEntry.objects.filter(
         content_type=ContentType.objects.get_for_model(Customer), object_id=str(customer.pk)

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.postgres.aggregates import StringAgg
+from django.db import connections
 from django.db.models import Case, CharField, F, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Abs, Cast, Coalesce, Concat, NullIf
 
 from core.errors import ApplicationError
 from customers.models import Customer
-from touchpoints.models import Interaction, OrderLine
+from touchpoints.models import Interaction, Order, OrderLine
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,53 @@ def customer_timeline(
     return TimelinePage(entries=entries, next_cursor=encode_cursor(entries[-1]) if has_more else None)
 
 
+@dataclass(frozen=True)
+class PurchaseHistories:
+    """Every client's net purchases, one entry per client in each column (same order), for the foresight model.
+
+    A purchase day is a day (UTC) on which the client's counted orders (placed or fulfilled) add up to more than
+    nothing in the house currency: orders returned in full, cancelled ones and days netted to zero by returns are not
+    purchases. Days are counted from 1970-01-01.
+    """
+
+    customer_ids: list[int]
+    first_days: list[int]
+    last_days: list[int]
+    purchase_days: list[int]
+    spend: list[float]
+
+    def __len__(self) -> int:
+        return len(self.customer_ids)
+
+
+def purchase_histories(*, until: dt.datetime, database: str = "default") -> PurchaseHistories:
+    """Each client's first and last purchase day, number of purchase days and net spend, from orders placed before
+    `until`. One aggregate query; read by insight's foresight, which must not read orders itself."""
+    table = Order._meta.db_table
+    statuses = [str(status) for status in Order.COUNTED_STATUSES]
+    sql = f"""
+        SELECT customer_id, min(day), max(day), count(*), sum(day_total)::float8
+        FROM (
+            SELECT customer_id, ((placed_at AT TIME ZONE 'UTC')::date - DATE '1970-01-01') AS day,
+                   sum(total_house) AS day_total
+            FROM {table}
+            WHERE status = ANY(%s) AND placed_at < %s
+            GROUP BY customer_id, day
+            HAVING sum(total_house) > 0
+        ) AS days
+        GROUP BY customer_id
+        ORDER BY customer_id
+    """
+    with connections[database].cursor() as cursor:
+        cursor.execute(sql, [statuses, until])
+        rows = cursor.fetchall()
+    columns = list(zip(*rows, strict=True)) if rows else [(), (), (), (), ()]
+    return PurchaseHistories(*(list(column) for column in columns))
+
+
 __all__ = [
+    "PurchaseHistories",
+    "purchase_histories",
     "TimelineEntry",
     "TimelinePage",
     "TimelineSource",

@@ -279,6 +279,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "insight.tasks.rollups_reconcile_task",
         "schedule": 24 * 60 * 60,
     },
+    # Foresight: the model is refitted weekly (with its holdout calibration); every client is scored daily.
+    "foresight-refit-weekly": {
+        "task": "insight.tasks_predictions.predictions_refit_task",
+        "schedule": 7 * 24 * 60 * 60,
+    },
+    "foresight-score-daily": {
+        "task": "insight.tasks_predictions.predictions_score_task",
+        "schedule": 24 * 60 * 60,
+    },
 }
 
 # --- Insight ------------------------------------------------------------------------------------------------------
@@ -287,6 +296,14 @@ CELERY_BEAT_SCHEDULE = {
 INSIGHT_RECONCILE_DAYS = env.int("INSIGHT_RECONCILE_DAYS", default=3)
 # Clients whose rollups one refresh task rewrites (a commit that changed more queues several).
 INSIGHT_REFRESH_BATCH_SIZE = env.int("INSIGHT_REFRESH_BATCH_SIZE", default=1000)
+
+# --- Foresight (insight: predicted value and churn risk) ---------------------------------------------------------
+# The model is used only when the house has this many clients who bought on two days or more...
+INSIGHT_MIN_REPEAT_BUYERS = env.int("INSIGHT_MIN_REPEAT_BUYERS", default=100)
+# ... and this many days between its first recorded purchase and the fit; otherwise the RFM estimate, said as such.
+INSIGHT_MIN_HISTORY_DAYS = env.int("INSIGHT_MIN_HISTORY_DAYS", default=180)
+# The last months each fit holds out to measure its calibration (predicted against actual purchases per decile).
+INSIGHT_HOLDOUT_MONTHS = env.int("INSIGHT_HOLDOUT_MONTHS", default=3)
 
 # --- Journey rules ------------------------------------------------------------------------------------------------
 # A stage move by staff is not undone by a rule for this many days (0: rules may move the client at once).

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from rest_framework import serializers
@@ -173,14 +175,40 @@ class CustomerSerializer(serializers.ModelSerializer):
         }
 
 
+@dataclass(frozen=True)
+class DetailSection:
+    """A section a higher app adds to one client's representation (`/customers/{id}/`), registered in its
+    AppConfig.ready() so that customers never imports it. `field()` makes a read-only field with `source="*"`: it
+    declares the section for the schema and represents it from the client (it runs for one client, so one query of
+    its own is fine)."""
+
+    name: str
+    field: Callable[[], serializers.Field]
+
+
+_detail_sections: dict[str, DetailSection] = {}
+
+
+def register_detail_section(section: DetailSection) -> None:
+    _detail_sections[section.name] = section
+
+
 class CustomerDetailSerializer(CustomerSerializer):
-    """One client, with the advisor's notes."""
+    """One client, with the advisor's notes and the sections higher apps register (insight's prediction)."""
 
     class Meta(CustomerSerializer.Meta):
         fields = [*CustomerSerializer.Meta.fields, "advisor_notes"]
 
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        for section in _detail_sections.values():
+            fields[section.name] = section.field()
+        return fields
+
     def to_representation(self, customer: Customer) -> dict[str, Any]:
-        return {**super().to_representation(customer), "advisor_notes": customer.advisor_notes}
+        fields = self.fields
+        sections = {name: fields[name].to_representation(customer) for name in _detail_sections}
+        return {**super().to_representation(customer), "advisor_notes": customer.advisor_notes, **sections}
 
 
 CONSENT_NAMES = tuple(ConsentSerializer().fields)

@@ -14,7 +14,8 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.urls import reverse
@@ -40,6 +41,7 @@ from desk.admin.list_filters import (
     StageListFilter,
     TierListFilter,
 )
+from insight.models import ChurnBand, ClientPrediction
 from journeys.models import Journey, Stage
 from journeys.services import NOTE_MAX_LENGTH, customers_enroll, customers_place_in_stage
 
@@ -108,6 +110,27 @@ class MergeForm(forms.Form):
 # --- The mixin ---------------------------------------------------------------------------------------------------
 
 
+class ChurnRiskListFilter(admin.SimpleListFilter):
+    """Foresight's churn-risk band. Not a CustomerFilterSet filter: customers may not know insight's table, and the
+    band is a join on insight's prediction row, which desk (above both) may read."""
+
+    title = "churn risk"
+    parameter_name = "churn_risk"
+
+    def lookups(self, request, model_admin) -> list[tuple[str, str]]:
+        return [*ChurnBand.choices, ("none", "No prediction")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        if value == "none":
+            return queryset.filter(predictions__isnull=True)
+        if value not in ChurnBand.values:
+            raise IncorrectLookupParameters({"churn_risk": ["Choose low, medium, high or none."]})
+        return queryset.filter(predictions__churn_band=value)
+
+
 class ClientListMixin:
     """Mixed into CustomerAdmin (desk.admin.customer). Its admin actions are named in `list_actions`."""
 
@@ -120,12 +143,14 @@ class ClientListMixin:
         "merge_duplicates",
     )
     list_display = [
-        "name", "tier", "value", "orders", "last_purchase", "advisor_name", "boutique_name", "email", "phone",
+        "name", "tier", "value", "orders", "last_purchase", "churn_risk", "advisor_name", "boutique_name", "email",
+        "phone",
     ]
     list_display_links = ["name"]
     list_filter = [
         ClientBookListFilter, BoutiqueListFilter, AdvisorListFilter, TierListFilter, PersonaListFilter,
-        StageListFilter, LastPurchaseListFilter, ConsentListFilter, "is_anonymized", ClientSetListFilter,
+        StageListFilter, LastPurchaseListFilter, ChurnRiskListFilter, ConsentListFilter, "is_anonymized",
+        ClientSetListFilter,
     ]
     # Everything the columns show, in the page's one query.
     list_select_related = ["home_boutique", "advisor__user"]
@@ -161,6 +186,16 @@ class ClientListMixin:
     @admin.display(description="Last purchase", ordering="last_order_at")
     def last_purchase(self, customer: Customer) -> dt.date | None:
         return timezone.localdate(customer.last_order_at) if customer.last_order_at else None
+
+    @admin.display(description="Churn risk")
+    def churn_risk(self, customer: Customer) -> str:
+        # Annotated by get_queryset (one subquery on the page's rows, on the prediction's unique customer index).
+        band = getattr(customer, "churn_band", None)
+        return ChurnBand(band).label if band else "—"
+
+    def get_queryset(self, request):
+        band = ClientPrediction.objects.filter(customer=OuterRef("pk")).values("churn_band")[:1]
+        return super().get_queryset(request).annotate(churn_band=Subquery(band))
 
     @admin.display(description="Advisor", ordering="advisor__user__last_name")
     def advisor_name(self, customer: Customer) -> str:

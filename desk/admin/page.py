@@ -40,6 +40,7 @@ from desk.selectors import (
     customer_history,
     movable_stages,
 )
+from insight.selectors_predictions import PredictionInWords, client_prediction_words
 from journeys.models import FollowUp, HandsOff, Stage, Transition
 from journeys.selectors import hands_off_in_force, stages_of_active_journeys
 from journeys.services import enrollment_place, hands_off_lift, hands_off_set
@@ -236,6 +237,8 @@ class ClientPage:
     preferences: list[tuple[str, list[str]]]
     history: list[HistoryEntry]
     actions: QuickActions
+    # Foresight's card: the prediction in words, or None before the client's first purchase is scored.
+    prediction: PredictionInWords | None = None
 
 
 class LogTouchpointForm(forms.Form):
@@ -353,9 +356,10 @@ class ClientPageMixin:
             actions.advisors = list(advisor_choices(customer=customer, user=user))
         preferences = customer.preferences or {}
         rows = [timeline_row(entry) for entry in timeline.entries]
+        time_zone = customer.home_boutique.timezone if customer.home_boutique else settings.TIME_ZONE
         return ClientPage(
             customer=customer,
-            time_zone=customer.home_boutique.timezone if customer.home_boutique else settings.TIME_ZONE,
+            time_zone=time_zone,
             house_currency=settings.HOUSE_CURRENCY,
             lifetime_value=format_money(customer.lifetime_value, settings.HOUSE_CURRENCY),
             last_visit_at=client_last_visit_at(customer=customer),
@@ -375,6 +379,10 @@ class ClientPageMixin:
             preferences=[(label, list(preferences.get(key) or [])) for key, label in PREFERENCE_LABELS],
             history=customer_history(customer=customer),
             actions=actions,
+            # "Days since the last purchase" counts on the client's boutique calendar, as the page's times do.
+            prediction=client_prediction_words(
+                customer=customer, today=timezone.now().astimezone(zoneinfo.ZoneInfo(time_zone)).date()
+            ),
         )
 
     # --- Quick actions ----------------------------------------------------------------------------------------

@@ -411,10 +411,10 @@ def test_the_day_costs_the_same_queries_for_one_item_of_each_kind_as_for_fifteen
 
     # Then both pages cost the same queries (the quiet top clients stop at ten): the session (read, then saved in a
     # savepoint, as SESSION_SAVE_EVERY_REQUEST asks), the user, the advisor, their scope, the five lists, the
-    # user's and their groups' permissions (the app list), and the recent actions
+    # user's and their groups' permissions (the app list), the recent actions, and the clients at risk (foresight)
     lengths = [
         (len(day.tasks), len(day.birthdays), len(day.quiet_top_clients), len(day.recent_feedback))
         for day in (one_day, fifteen_day)
     ]
     assert lengths == [(1, 1, 1, 1), (15, 15, 10, 15)]
-    assert one_count == fifteen_count == 15
+    assert one_count == fifteen_count == 16

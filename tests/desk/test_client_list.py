@@ -326,7 +326,7 @@ def test_the_columns_show_the_metrics_and_sort_by_lifetime_value(head_office, pa
     response = logged_in(head_office).get(LIST_URL, {"o": f"-{lifetime_value_column}"})
 
     assert response.context["cl"].list_display == [
-        "action_checkbox", "name", "tier", "value", "orders", "last_purchase", "advisor_name",
+        "action_checkbox", "name", "tier", "value", "orders", "last_purchase", "churn_risk", "advisor_name",
         "boutique_name", "email", "phone",
     ]
     rows = response.context["cl"].result_list

@@ -631,7 +631,8 @@ def test_the_client_page_costs_the_same_queries_for_one_touchpoint_and_for_thirt
     assert (one.orders.count(), thirty.orders.count()) == (1, 30)
     assert len(customer_history(customer=thirty)) == len(customer_history(customer=one))
     assert with_one == with_thirty
-    assert with_one <= 25
+    # (26 with foresight's card: the client's prediction and its run, one query)
+    assert with_one <= 26
 
 
 def test_an_advisor_pauses_automation_until_a_date_and_resumes_it_from_the_client_page(advisor_user, claire):

@@ -31,6 +31,8 @@ from desk import services as desk_services
 from desk.privacy import SECTIONS, client_data_export
 from desk.services import ERASURE_OF_CLIENT_ROWS, client_erase
 from feedback.models import Invitation, RecoveryCase, Response, Survey
+from insight.models import ClientPrediction
+from insight.services.predictions import predictions_score
 from journeys.models import Enrollment, FollowUp, FollowUpTemplate, Journey, Transition
 from journeys.services import enrollment_enroll, enrollment_move, hands_off_set
 from tests.desk.helpers import messages_of
@@ -180,6 +182,8 @@ def full_client(*, boutique, advisor_user, number: int) -> dict:
         stage_key="consideration", responded_at=at(5),
     )
     recovery = RecoveryCase.objects.create(response=response, customer=client, contact_due_at=at(7))
+    # Foresight scores every client with a net purchase (an RFM estimate on so little data).
+    predictions_score(now=timezone.now())
     LogEntry.objects.log_actions(
         user_id=advisor_user.pk, queryset=[client], action_flag=CHANGE, change_message="Changed advisor notes.",
         single_object=True,
@@ -345,7 +349,7 @@ def test_the_export_costs_the_same_queries_for_one_client_as_for_three(paris, ad
 
     # When one, then all three are exported
     # Then both cost the clients' query and one per kind of row (orders' lines and stage moves included)
-    assert queries_for(clients[:1]) == queries_for(clients) == 17
+    assert queries_for(clients[:1]) == queries_for(clients) == 18
 
 
 def test_a_manager_s_selection_reaching_another_boutique_exports_only_their_own_clients(
@@ -475,6 +479,8 @@ def test_a_manager_erases_a_client_after_confirming_and_the_orders_stay_for_the_
         ("Erased client", "Erased the client's personal data.", manager.pk),
     ]
     # And nothing happened to another client of the boutique
+    assert ClientPrediction.objects.filter(customer=customer).count() == 0
+    assert ClientPrediction.objects.filter(customer=bystander["client"]).count() == 1
     assert state(bystander["client"]) == bystander_before
 
 
