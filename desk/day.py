@@ -1,6 +1,6 @@
 """Reads of the advisor's day: the tasks due, the service-recovery cases open, the birthdays of the week, the best
 clients gone quiet, and what clients said lately. An advisor sees their own client book; a boutique manager sees
-the whole boutique.
+the whole boutique, and may open each of its advisors' days; head office may open any boutique's or advisor's day.
 
 "Today" and "this week" are the boutique's, not the server's: a task due at 08:00 in Tokyo is today's task for
 the Tokyo advisor whatever the clock of the server says. Each list is one query, whatever its length.
@@ -17,7 +17,8 @@ from typing import Any
 from django.db.models import BooleanField, Case, ExpressionWrapper, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from customers.models import Advisor, Customer
+from customers.models import Advisor, Boutique, Customer
+from customers.scoping import visible_boutique_ids
 from feedback.models import RecoveryCase, Response
 from insight.models import ClientPrediction
 from insight.selectors_predictions import clients_at_risk
@@ -87,9 +88,12 @@ def _at_risk(prediction: ClientPrediction, today: dt.date) -> ClientAtRisk:
 
 @dataclass(frozen=True)
 class AdvisorDay:
-    """What one staff member's landing page shows, for one moment in their boutique's time zone."""
+    """What one day page shows, for one moment in the boutique's time zone: an advisor's book, or (boutique-wide)
+    every client of the boutique. `advisor` is the staff member whose day it is; None for a boutique's day opened
+    by head office."""
 
-    advisor: Advisor
+    boutique: Boutique
+    advisor: Advisor | None
     is_boutique_wide: bool
     today: dt.date
     week: list[dt.date]
@@ -142,14 +146,16 @@ def day_advisor(*, user: Any) -> Advisor | None:
     )
 
 
-def _day_clients(*, user: Any, advisor: Advisor, is_boutique_wide: bool) -> QuerySet[Customer]:
-    # visible_to is the one scoping rule; an advisor's book is further narrowed to the clients assigned to them
-    # (by advisor id, which the (home boutique, advisor) index serves without a join).
-    clients = Customer.objects.visible_to(user).filter(is_anonymized=False)
+def _day_clients(*, user: Any, advisor: Advisor | None, is_boutique_wide: bool, boutique: Boutique
+                 ) -> QuerySet[Customer]:
+    # visible_to is the one scoping rule; the day narrows it to the boutique (head office sees every boutique), and
+    # an advisor's book to the clients assigned to them (the (home boutique, advisor) index serves both).
+    clients = Customer.objects.visible_to(user).filter(is_anonymized=False, home_boutique=boutique)
     return clients if is_boutique_wide else clients.filter(advisor=advisor)
 
 
-def day_tasks(*, user: Any, advisor: Advisor, window: DayWindow, is_boutique_wide: bool = False) -> QuerySet[FollowUp]:
+def day_tasks(*, user: Any, advisor: Advisor | None, window: DayWindow, is_boutique_wide: bool = False,
+              boutique: Boutique) -> QuerySet[FollowUp]:
     """Advisor tasks still to do that are due today or overdue, oldest first, each marked `is_overdue`.
 
     An advisor sees the tasks assigned to them; a manager sees every task for the boutique's clients, unassigned
@@ -160,6 +166,7 @@ def day_tasks(*, user: Any, advisor: Advisor, window: DayWindow, is_boutique_wid
         status=FollowUp.Status.SCHEDULED,
         due_at__lt=window.start_of_tomorrow,
         customer__is_anonymized=False,
+        customer__home_boutique=boutique,
     )
     if not is_boutique_wide:
         tasks = tasks.filter(advisor=advisor)
@@ -182,7 +189,7 @@ def _birthday_days(week: list[dt.date]) -> list[tuple[int, int, int]]:
 
 
 def day_birthdays(
-    *, user: Any, advisor: Advisor, window: DayWindow, is_boutique_wide: bool = False
+    *, user: Any, advisor: Advisor | None, window: DayWindow, is_boutique_wide: bool = False, boutique: Boutique
 ) -> QuerySet[Customer]:
     """The clients whose birthday falls this week (Monday to Sunday, across a new year too), in the order of the
     week, each annotated with `birthday_position` (0 for Monday)."""
@@ -198,7 +205,7 @@ def day_birthdays(
         output_field=IntegerField(),
     )
     return (
-        _day_clients(user=user, advisor=advisor, is_boutique_wide=is_boutique_wide)
+        _day_clients(user=user, advisor=advisor, is_boutique_wide=is_boutique_wide, boutique=boutique)
         .filter(matches)
         .annotate(birthday_position=position)
         .select_related("advisor__user")
@@ -207,12 +214,12 @@ def day_birthdays(
 
 
 def day_quiet_top_clients(
-    *, user: Any, advisor: Advisor, window: DayWindow, is_boutique_wide: bool = False
+    *, user: Any, advisor: Advisor | None, window: DayWindow, is_boutique_wide: bool = False, boutique: Boutique
 ) -> QuerySet[Customer]:
     """The most valuable clients (by lifetime value) with neither a touchpoint nor a purchase for QUIET_DAYS."""
     cutoff = window.now - dt.timedelta(days=QUIET_DAYS)
     return (
-        _day_clients(user=user, advisor=advisor, is_boutique_wide=is_boutique_wide)
+        _day_clients(user=user, advisor=advisor, is_boutique_wide=is_boutique_wide, boutique=boutique)
         .filter(lifetime_value__gt=0)
         .filter(Q(last_interaction_at__isnull=True) | Q(last_interaction_at__lt=cutoff))
         .filter(Q(last_order_at__isnull=True) | Q(last_order_at__lt=cutoff))
@@ -222,11 +229,12 @@ def day_quiet_top_clients(
 
 
 def day_recent_feedback(
-    *, user: Any, advisor: Advisor, window: DayWindow, is_boutique_wide: bool = False
+    *, user: Any, advisor: Advisor | None, window: DayWindow, is_boutique_wide: bool = False, boutique: Boutique
 ) -> QuerySet[Response]:
     """Survey answers from the advisor's (or the boutique's) clients in the last FEEDBACK_DAYS, newest first."""
     responses = Response.objects.visible_to(user).filter(
-        responded_at__gte=window.now - dt.timedelta(days=FEEDBACK_DAYS), customer__is_anonymized=False
+        responded_at__gte=window.now - dt.timedelta(days=FEEDBACK_DAYS), customer__is_anonymized=False,
+        customer__home_boutique=boutique,
     )
     if not is_boutique_wide:
         responses = responses.filter(customer__advisor=advisor)
@@ -234,13 +242,14 @@ def day_recent_feedback(
 
 
 def day_recovery_cases(
-    *, user: Any, advisor: Advisor, window: DayWindow, is_boutique_wide: bool = False
+    *, user: Any, advisor: Advisor | None, window: DayWindow, is_boutique_wide: bool = False, boutique: Boutique
 ) -> QuerySet[RecoveryCase]:
     """Open service-recovery cases (a detractor's answer), the most urgent first, each marked `is_overdue` when its
     first contact is past due. An advisor sees the cases assigned to them; a manager sees the boutique's, unassigned
     ones included."""
     cases = RecoveryCase.objects.visible_to(user).filter(status=RecoveryCase.Status.OPEN,
-                                                         customer__is_anonymized=False)
+                                                         customer__is_anonymized=False,
+                                                         customer__home_boutique=boutique)
     if not is_boutique_wide:
         cases = cases.filter(advisor=advisor)
     return (
@@ -260,24 +269,32 @@ def day_clients_at_risk(
 
 
 def advisor_day(*, user: Any, now: dt.datetime | None = None) -> AdvisorDay | None:
-    """The day of an advisor (their client book) or of a boutique manager (their boutique), or None for staff
-    whose landing page is the full index (head office, superusers, staff without an advisor role)."""
+    """The landing day of an advisor (their client book) or of a boutique manager (their boutique), or None for
+    staff whose landing page is another (head office and superusers: the house; staff without an advisor role)."""
     advisor = day_advisor(user=user)
     if advisor is None:
         return None
-    window = DayWindow.for_boutique(time_zone=advisor.boutique.timezone, now=now or timezone.now())
+    return _day(user=user, boutique=advisor.boutique, advisor=advisor,
+                is_boutique_wide=advisor.role == Advisor.Role.BOUTIQUE_MANAGER, now=now)
+
+
+def _day(*, user: Any, boutique: Boutique, advisor: Advisor | None, is_boutique_wide: bool,
+         now: dt.datetime | None) -> AdvisorDay:
+    window = DayWindow.for_boutique(time_zone=boutique.timezone, now=now or timezone.now())
     scope = {
         "user": user,
         "advisor": advisor,
         "window": window,
-        "is_boutique_wide": advisor.role == Advisor.Role.BOUTIQUE_MANAGER,
+        "is_boutique_wide": is_boutique_wide,
+        "boutique": boutique,
     }
     birthdays = [
         Birthday(customer=customer, day=window.week[customer.birthday_position]) for customer in day_birthdays(**scope)
     ]
     return AdvisorDay(
+        boutique=boutique,
         advisor=advisor,
-        is_boutique_wide=scope["is_boutique_wide"],
+        is_boutique_wide=is_boutique_wide,
         today=window.today,
         week=window.week,
         tasks=list(day_tasks(**scope)),
@@ -287,6 +304,37 @@ def advisor_day(*, user: Any, now: dt.datetime | None = None) -> AdvisorDay | No
         recovery_cases=list(day_recovery_cases(**scope)),
         clients_at_risk=day_clients_at_risk(**scope),
     )
+
+
+def _is_manager_of(user: Any, boutique_id: int) -> bool:
+    return Advisor.objects.filter(user=user, is_active=True, role=Advisor.Role.BOUTIQUE_MANAGER,
+                                  boutique_id=boutique_id).exists()
+
+
+def day_of_advisor(*, user: Any, advisor_id: int, now: dt.datetime | None = None) -> AdvisorDay | None:
+    """The day of one advisor (or manager) as `user` may open it: their own, one of their boutique's for its
+    manager, any for head office and superusers. None when it is out of `user`'s reach or no such day exists, so
+    the page answers 404 and does not tell whether the advisor exists."""
+    advisor = (Advisor.objects.visible_to(user).select_related("boutique", "user")
+               .filter(pk=advisor_id, is_active=True, role__in=DAY_ROLES, boutique__isnull=False).first())
+    if advisor is None:
+        return None
+    if advisor.user_id != user.pk and visible_boutique_ids(user) is not None \
+            and not _is_manager_of(user, advisor.boutique_id):
+        return None
+    return _day(user=user, boutique=advisor.boutique, advisor=advisor, is_boutique_wide=False, now=now)
+
+
+def day_of_boutique(*, user: Any, boutique_id: int, now: dt.datetime | None = None) -> AdvisorDay | None:
+    """The whole boutique's day, for its manager, head office and superusers; None otherwise (a 404)."""
+    boutique = Boutique.objects.visible_to(user).filter(pk=boutique_id).first()
+    if boutique is None:
+        return None
+    manager = Advisor.objects.filter(user=user, is_active=True, role=Advisor.Role.BOUTIQUE_MANAGER,
+                                     boutique=boutique).select_related("boutique").first()
+    if manager is None and visible_boutique_ids(user) is not None:
+        return None
+    return _day(user=user, boutique=boutique, advisor=manager, is_boutique_wide=True, now=now)
 
 
 def day_task_for_action(*, user: Any, followup_id: int) -> FollowUp | None:

@@ -321,7 +321,8 @@ def test_a_boutique_manager_sees_the_day_of_the_whole_boutique_and_no_other(
     assert [item.pk for item in day.tasks] == [mine.pk, theirs.pk, nobody.pk]
 
 
-def test_head_office_and_superusers_land_on_the_plain_index(client, paris, admin_user):
+def test_head_office_and_superusers_land_on_the_house_not_a_day(client, paris, admin_user):
+    # Issue 17: head office landed on the stock app index; it lands on the house now (tests/desk/test_landing_pages.py)
     head_office = make_staff(Advisor.Role.HEAD_OFFICE, username="anne")
     for user in (head_office, admin_user):
         # Given head office or a superuser logged in
@@ -330,10 +331,11 @@ def test_head_office_and_superusers_land_on_the_plain_index(client, paris, admin
         # When they open the admin
         response = client.get(reverse("admin:index"))
 
-        # Then they see the index with its apps, and no day
+        # Then they see the house above the index's apps, and no day
         assert response.status_code == 200
         assert response.context["day"] is None
-        assert response.context["title"] == "Back office"
+        assert response.context["title"] == "The house"
+        assert [row.boutique for row in response.context["house"]] == [paris]
         assert "customers" in [app["app_label"] for app in response.context["app_list"]]
         assert b'id="advisor-day"' not in response.content
 
