@@ -19,13 +19,13 @@ from customers.models import (
     Advisor,
     Boutique,
     ConsentChannel,
-    ConsentEvent,
     ConsentPurpose,
     Customer,
     CustomerIdentity,
     Persona,
     SourceSystem,
 )
+from customers.services.consent import latest_consent_events
 
 BOUTIQUE_COLUMNS = ("code", "name", "city", "country", "timezone", "currency")
 PERSONA_COLUMNS = ("slug", "name", "description", "motivations", "pain_points", "preferred_channels")
@@ -96,10 +96,8 @@ def consent_moment(customer: Customer, *, key: str) -> str:
 
 
 def _latest_consents():
-    # The latest event per channel and purpose, as customers.services.consent.current_consent reads them.
-    return ConsentEvent.objects.order_by("customer_id", "channel", "purpose", "-occurred_at", "-pk").distinct(
-        "customer_id", "channel", "purpose"
-    )
+    # The deciding event per channel and purpose: the consent ledger's one rule.
+    return latest_consent_events()
 
 
 def _preferences_field(key: str) -> Field:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from core.bulk import insert_rows
@@ -39,6 +40,14 @@ _STATE_SQL = f"""
 
 def consent_key(channel: str, purpose: str) -> str:
     return f"{channel}_{purpose}"
+
+
+def latest_consent_events() -> QuerySet[ConsentEvent]:
+    """The ledger's deciding events, one per client, channel and purpose, by _STATE_SQL's order (for reads that
+    need the event itself, such as the export's consent moments)."""
+    return ConsentEvent.objects.order_by("customer_id", "channel", "purpose", "-occurred_at", "-pk").distinct(
+        "customer_id", "channel", "purpose"
+    )
 
 
 def current_consent(customer: Customer) -> dict[str, bool]:
