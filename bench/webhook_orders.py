@@ -116,7 +116,8 @@ def client_row_writes(payload: dict) -> tuple[int, list[str]]:
     with CaptureQueriesContext(connection) as captured:
         post(Client(), payload)
     writes = [query["sql"] for query in captured.captured_queries if _WRITES_CLIENTS.search(query["sql"])]
-    return len(writes), [" ".join(sql.split())[:90] for sql in writes]
+    # From the write itself: pghistory prefixes each statement with its context.
+    return len(writes), [" ".join(sql[_WRITES_CLIENTS.search(sql).start():].split())[:100] for sql in writes]
 
 
 def main() -> None:

@@ -1,8 +1,8 @@
 """Cleaning the rows of an order file (one row per order line) and putting each order's lines together.
 
 Pure: no query. The order is the unit: `clean_order` reads all the lines of one order (contiguous in the file) and
-either returns the order as order_record would write it (its rules applied through touchpoints' order_clean, the
-same function order_record calls) or raises OrderRefused with an error for every line, so that no half order is
+either returns the order as orders_record_many would write it (its rules applied through touchpoints' order_clean, the
+same function orders_record_many calls) or raises OrderRefused with an error for every line, so that no half order is
 ever written. Values go through imports.parsing (dates in the mapping's order, local time of the boutique when the
 file gives no offset, decimal commas, currency symbols) and customers.normalizers (the client's email and phone).
 """
@@ -33,7 +33,7 @@ ORDER_LEVEL_FIELDS = (
     "channel", "placed_at", "status", "is_cancelled", "currency", "order_total",
 )
 SOURCE_SYSTEMS = frozenset(SourceSystem.values)
-# How legacy systems spell the statuses; anything else goes to order_record's rules as written.
+# How legacy systems spell the statuses; anything else goes to order_clean as written.
 STATUS_WORDS = {"canceled": Order.Status.CANCELLED, "cancelled": Order.Status.CANCELLED, "": Order.Status.PLACED}
 # Where order_clean's field names sit in a file.
 ORDER_FIELD_COLUMNS = {"total": "order_total", "external_id": "order_id"}
@@ -74,7 +74,7 @@ class OrderHeader:
 
 @dataclass
 class ImportedOrder:
-    """One order of the file as order_record would write it: its header, its checked lines, its file lines."""
+    """One order of the file as orders_record_many would write it: its header, its checked lines, its file lines."""
 
     header: OrderHeader
     clean: CleanOrder
@@ -144,7 +144,7 @@ def clean_order_header(cells: dict[str, str], context: OrderImportContext) -> Or
             status = Order.Status.CANCELLED
     except ValueError as exc:
         raise RowError("is_cancelled", str(exc)) from None
-    # A web shop's orders are on the web unless the file says otherwise; order_record's default is the boutique.
+    # A web shop's orders are on the web unless the file says otherwise; orders_record_many's default is the boutique.
     channel = cells.get("channel", "").lower() or (
         Channel.WEB if source == SourceSystem.ECOMMERCE else Channel.BOUTIQUE
     )
@@ -177,7 +177,7 @@ def clean_order_header(cells: dict[str, str], context: OrderImportContext) -> Or
 def clean_order_line(row: SourceRow, cells: dict[str, str], context: OrderImportContext) -> tuple[
     int | None, OrderLineData
 ]:
-    """The line's own columns (its line number, and the line as order_record takes it), or RowError."""
+    """The line's own columns (its line number, and the line as orders_record_many takes it), or RowError."""
     if row.extra:
         row_cells(row)  # refuses the row, saying a delimiter inside a cell was probably not quoted
     try:
@@ -217,7 +217,7 @@ def clean_order_line(row: SourceRow, cells: dict[str, str], context: OrderImport
 
 
 def clean_order(rows: list[SourceRow], context: OrderImportContext) -> ImportedOrder:
-    """All the lines of one order, checked together with order_record's rules; OrderRefused names every line."""
+    """All the lines of one order, checked together with order_clean; OrderRefused names every line."""
     all_cells = [cells_of(row) for row in rows]
     first = all_cells[0]
     key = order_key(first)

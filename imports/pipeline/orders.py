@@ -1,7 +1,7 @@
 """The set-based import of an order file (one row per order line): streamed in chunks that never split an order.
 
 Per chunk: exact repeated lines are skipped; the lines are put together into orders (contiguous in the file) and
-each order is checked whole with order_record's rules (imports.kinds.orders), so that an order with one bad line is
+each order is checked whole with order_clean (imports.kinds.orders), so that an order with one bad line is
 refused with all its lines; the clients are found with find_clients (never created); the orders already in Atelier
 are written by touchpoints' orders_record_many, which holds every rule of recording an order (new, updated or
 unchanged; lines, timeline, the clients' last interaction); this module keeps the batch's bookkeeping: one

@@ -1,9 +1,9 @@
-"""Recording many interactions or orders at once (the API's bulk endpoints): a result per item, never one bad item
-failing the batch.
+"""The API's bulk endpoints: many interactions or orders at once, a result per item, never one bad item failing the
+batch.
 
-Items arrive as decoded JSON objects. Each is checked with the same rules as interaction_record and order_record
-(interaction_clean, order_clean); interactions are then written set-based in one transaction (one INSERT … ON
-CONFLICT DO NOTHING for the batch), orders one by one through order_record, each in its own savepoint.
+Items arrive as decoded JSON objects. Each is read here (types, references, the client it names, found or created
+in a savepoint), then the batch goes through touchpoints' batch services, interactions_record_many and
+orders_record_many, which hold the rules and write set-based in one transaction.
 """
 
 from __future__ import annotations

@@ -120,7 +120,7 @@ def order_lines_signature(lines: list[OrderLine]) -> list[tuple[Any, ...]]:
 
 @dataclass
 class CleanOrder:
-    """An order's values as order_record writes them, once order_clean has checked them (lines not saved)."""
+    """An order's values as orders_record_many writes them, once order_clean has checked them (lines not saved)."""
 
     external_id: str
     placed_at: dt.datetime
@@ -132,7 +132,7 @@ class CleanOrder:
     lines: list[OrderLine]
 
     def fields(self) -> dict[str, Any]:
-        """The order's own columns (all but its keys, client, boutique and advisor), as order_record sets them."""
+        """The order's own columns (all but its keys, client, boutique and advisor), as orders_record_many sets them."""
         return {
             "channel": self.channel,
             "placed_at": self.placed_at,
@@ -154,7 +154,8 @@ def order_clean(
     status: str = Order.Status.PLACED,
     channel: str = Channel.BOUTIQUE,
 ) -> CleanOrder:
-    """The rules an order must meet, without the database: order_record and the order import both apply them.
+    """The rules an order must meet, without the database: orders_record_many applies them to every item (entry
+    points that must refuse an order before writing anything else, such as the client it names, call it first).
 
     Raises ApplicationError naming the field at fault. The lines must add up to the total.
     """
