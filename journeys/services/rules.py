@@ -164,7 +164,7 @@ def _interactions_matching(loaded: _LoadedRule, *, interaction_ids: list[int], c
     interactions = Interaction.objects.filter(
         pk__in=interaction_ids, touchpoint_type_id__in=sorted(loaded.type_ids),
         customer__in=_clients_in_scope(loaded, now=now, among=customer_ids),
-    )
+    ).order_by()
     if rule.min_amount is not None:
         interactions = interactions.filter(amount__gte=rule.min_amount)
     if rule.channel:
@@ -258,8 +258,8 @@ def _apply_to_interactions(ids: list[int], now: dt.datetime) -> RulesOutcome:
         return outcome
 
     customer_ids = {interaction.customer_id for interaction in interactions}
-    batch = StageMoveBatch.lock(customer_ids=customer_ids, journey_ids={item.rule.journey_id for item in loaded},
-                                now=now)
+    journeys = {item.rule.journey_id: item.rule.journey for item in loaded}
+    batch = StageMoveBatch.lock(customer_ids=customer_ids, journey_ids=journeys, now=now, journeys=journeys)
     paused = selectors.customers_on_hands_off(customer_ids=customer_ids, at=now)
     in_grace = selectors.enrollments_in_manual_grace(
         enrollment_ids=[enrollment.pk for enrollment in batch.enrollments.values()], since=grace_start(now)
