@@ -132,7 +132,9 @@ class StageMoveBatch:
         return self.first_stages[journey.pk]
 
     def _enroll(self, move: StageMove, enrollment: Enrollment | None) -> StageMoveResult:
-        journey = self.journeys[move.journey_id]
+        journey = self.journeys.get(move.journey_id)
+        if journey is None:
+            raise ApplicationError.for_field("journey", f"There is no journey {move.journey_id!r}.")
         if not journey.is_active:
             raise ApplicationError.for_field("journey", f"The journey {journey.name!r} is not active.")
         if move.cause not in Transition.Cause.values:
