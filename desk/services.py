@@ -66,7 +66,7 @@ def client_erase(*, customer: Customer, actor: AbstractBaseUser) -> ErasureResul
     erased_at = timezone.now()
     counts = customer_personal_data_erase(customer=customer, actor=actor, erased_at=erased_at)
     counts.update(touchpoints_personal_data_erase(customer=customer))
-    counts.update(journeys_personal_data_erase(customer=customer, erased_at=erased_at))
+    counts.update(journeys_personal_data_erase(customer=customer, erased_at=erased_at, actor=actor))
     counts.update(feedback_personal_data_erase(customer=customer, erased_at=erased_at))
     counts.update(predictions_personal_data_erase(customer=customer))
     # The admin's own log names the client as they were when staff changed them.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from customers.models import Customer
@@ -17,7 +18,8 @@ CANCELLED_BY_ERASURE = "Cancelled: the client's personal data was erased."
 
 
 @transaction.atomic
-def journeys_personal_data_erase(*, customer: Customer, erased_at: dt.datetime) -> dict[str, int]:
+def journeys_personal_data_erase(*, customer: Customer, erased_at: dt.datetime,
+                                 actor: AbstractBaseUser | None = None) -> dict[str, int]:
     """Clear what journeys wrote about the client in words, and stop every gesture still to come.
 
     Follow-ups lose their rendered subject and body (they greet the client by name), the provider's message id
@@ -25,13 +27,14 @@ def journeys_personal_data_erase(*, customer: Customer, erased_at: dt.datetime) 
     address); scheduled ones are cancelled. Staff notes on stage moves and the reasons of hands-off pauses (often
     personal: a bereavement) are cleared. Open enrollments are closed,
     so that no rule schedules anything for the record again. Stages, moves, channels, dates, statuses and
-    outcomes stay: funnels and follow-up results are counted from them.
+    outcomes stay: funnels and follow-up results are counted from them. The follow-ups cancelled say who cancelled
+    them and when (handled_by, handled_at: `actor`, the staff member who erased the client).
     """
     cleared = FollowUp.objects.filter(customer=customer).update(
         subject="", body="", provider_message_id="", status_reason="", updated_at=erased_at
     )
     cancelled = FollowUp.objects.filter(customer=customer, status=FollowUp.Status.SCHEDULED).update(
-        status=FollowUp.Status.CANCELLED, status_reason=CANCELLED_BY_ERASURE
+        status=FollowUp.Status.CANCELLED, status_reason=CANCELLED_BY_ERASURE, handled_by=actor, handled_at=erased_at
     )
     notes = Transition.objects.filter(enrollment__customer=customer).exclude(note="").update(note="")
     reasons = HandsOff.objects.filter(customer=customer).exclude(reason="").update(reason="")

@@ -1,6 +1,7 @@
 """Writes to journeys. One module per concern; import from here.
 
-- enrollments: enrolling clients and moving them between stages (always with a Transition);
+- enrollments: enrolling clients and moving them between stages (always with a Transition), batch first:
+  enrollments_move_many, the one writer of stage moves;
 - followups: scheduling follow-ups (holdout included), what staff may change on them, advisor task outcomes;
 - rendering: templates over the fixed, safe context; dispatch: sending due follow-ups; attribution: orders;
 - rules: the rule engine (on new interactions, and the time-based rules from beat);
@@ -9,11 +10,15 @@
 
 from journeys.services.enrollments import (
     NOTE_MAX_LENGTH,
+    StageMove,
+    StageMoveBatch,
+    StageMoveResult,
     customers_enroll,
     customers_place_in_stage,
     enrollment_enroll,
     enrollment_move,
     enrollment_place,
+    enrollments_move_many,
     move_journeys,
 )
 from journeys.services.followups import (
@@ -36,11 +41,15 @@ __all__ = [
     "NOTE_MAX_LENGTH",
     "RulesOutcome",
     "STAFF_STATUS_CHANGES",
+    "StageMove",
+    "StageMoveBatch",
+    "StageMoveResult",
     "customers_enroll",
     "customers_place_in_stage",
     "enrollment_enroll",
     "enrollment_move",
     "enrollment_place",
+    "enrollments_move_many",
     "followup_check_status_change",
     "followup_record_outcome",
     "followup_schedule",

@@ -103,17 +103,19 @@ class StageMoveBatch:
     first_stages: dict[int, Stage | None] = field(default_factory=dict)
 
     @classmethod
-    def lock(cls, *, customer_ids: Iterable[int], journey_ids: Iterable[int],
-             now: dt.datetime | None = None) -> StageMoveBatch:
+    def lock(cls, *, customer_ids: Iterable[int], journey_ids: Iterable[int], now: dt.datetime | None = None,
+             journeys: dict[int, Journey] | None = None) -> StageMoveBatch:
         """A batch over these clients' enrollments in these journeys, locked in id order (two batches never
-        deadlock), with the journeys."""
+        deadlock), with the journeys (read, unless the caller has them)."""
         customer_ids, journey_ids = sorted(set(customer_ids)), sorted(set(journey_ids))
         enrollments = {
             (enrollment.customer_id, enrollment.journey_id): enrollment
             for enrollment in Enrollment.objects.select_for_update()
             .filter(customer_id__in=customer_ids, journey_id__in=journey_ids).order_by("pk")
         }
-        return cls(enrollments=enrollments, journeys=Journey.objects.in_bulk(journey_ids), now=now or timezone.now())
+        if journeys is None:
+            journeys = Journey.objects.in_bulk(journey_ids)
+        return cls(enrollments=enrollments, journeys=journeys, now=now or timezone.now())
 
     def add(self, move: StageMove) -> StageMoveResult:
         """Decide one move against the state the batch holds (earlier moves included) and apply it in memory."""
@@ -131,7 +133,9 @@ class StageMoveBatch:
         return self.first_stages[journey.pk]
 
     def _enroll(self, move: StageMove, enrollment: Enrollment | None) -> StageMoveResult:
-        journey = self.journeys[move.journey_id]
+        journey = self.journeys.get(move.journey_id)
+        if journey is None:
+            raise ApplicationError.for_field("journey", f"There is no journey {move.journey_id!r}.")
         if not journey.is_active:
             raise ApplicationError.for_field("journey", f"The journey {journey.name!r} is not active.")
         if move.cause not in Transition.Cause.values:

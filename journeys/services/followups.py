@@ -233,9 +233,7 @@ def followup_update_by_staff(*, followup: FollowUp, changes: dict[str, str],
     for name in changed:
         setattr(stored, name, changes[name])
     if "status" in changed and stored.status == FollowUp.Status.DONE and stored.sent_at is None:
-        # As followup_record_outcome: a task done reached the client now, and attribution counts from then.
-        stored.sent_at = timezone.now()
-        changed.append("sent_at")
+        changed += _mark_reached(stored, at=timezone.now())
     if confirmed_sent:
         # Found in the mail server's log: it went at its last attempt, under its deterministic Message-ID.
         stored.sent_at, stored.provider_message_id = stored.last_attempt_at, email_message_id(stored)
@@ -246,6 +244,13 @@ def followup_update_by_staff(*, followup: FollowUp, changes: dict[str, str],
         logger.info("journeys.followup_updated followup_id=%s fields=%s actor_id=%s", stored.pk, ",".join(changed),
                     getattr(actor, "pk", None))
     return changed
+
+
+def _mark_reached(stored: FollowUp, *, at: dt.datetime) -> list[str]:
+    """A task done by hand reached the client at `at`: attribution counts from then (sent_at). Returns the fields
+    set."""
+    stored.sent_at = at
+    return ["sent_at"]
 
 
 def _open_task(followup: FollowUp, actor: AbstractBaseUser | None) -> FollowUp:
@@ -269,7 +274,8 @@ def followup_record_outcome(*, followup: FollowUp, outcome: str, actor: Abstract
             "outcome", f"Unknown outcome {outcome!r}; use {', '.join(FollowUp.Outcome.values)}."
         )
     stored = _open_task(followup, actor)
-    stored.status, stored.outcome, stored.sent_at = FollowUp.Status.DONE, outcome, at or timezone.now()
+    stored.status, stored.outcome = FollowUp.Status.DONE, outcome
+    _mark_reached(stored, at=at or timezone.now())
     stored.status_reason = ""
     stored.handled_by, stored.handled_at = actor, timezone.now()
     stored.save(update_fields=["status", "outcome", "sent_at", "status_reason", "handled_by", "handled_at",

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import transaction
 from django.db.models import (
+    BooleanField,
     Case,
     CharField,
     Count,
@@ -41,17 +42,20 @@ from django.db.models import (
     DateTimeField,
     DecimalField,
     Exists,
+    ExpressionWrapper,
     F,
     Func,
     IntegerField,
     Max,
     OuterRef,
+    Q,
     QuerySet,
     Subquery,
     Value,
     When,
 )
 from django.db.models.functions import Cast, Coalesce, Concat, ExtractYear, Greatest, TruncDate
+from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
 
 from customers.models import Customer
@@ -154,25 +158,21 @@ class _Score(Func):
     )
 
 
-def _interactions_matching(loaded: _LoadedRule, *, interaction_ids: list[int], customer_ids: Iterable[int],
-                           now: dt.datetime) -> QuerySet[Interaction]:
-    """Which of these interactions meet the rule's conditions on the interaction and its client: its touchpoint
-    types, amount, channel, boutique, survey score, count of the types in the window ending at it (itself
-    included), for a client in scope (_clients_in_scope). What the stage conditions say is decided against the
-    batch's own moves (_stage_allows)."""
+def _interactions_matching(loaded: _LoadedRule) -> Q:
+    """The rule's conditions on the interaction itself: its touchpoint types, amount, channel, boutique, survey
+    score, count of the types in the window ending at it (itself included). An interaction must meet them, for a
+    client in scope (_clients_in_scope); what the stage conditions say is decided against the batch's own moves
+    (_stage_allows)."""
     rule = loaded.rule
-    interactions = Interaction.objects.filter(
-        pk__in=interaction_ids, touchpoint_type_id__in=sorted(loaded.type_ids),
-        customer__in=_clients_in_scope(loaded, now=now, among=customer_ids),
-    )
+    conditions = Q(touchpoint_type_id__in=sorted(loaded.type_ids))
     if rule.min_amount is not None:
-        interactions = interactions.filter(amount__gte=rule.min_amount)
+        conditions &= Q(amount__gte=rule.min_amount)
     if rule.channel:
-        interactions = interactions.filter(channel=rule.channel)
+        conditions &= Q(channel=rule.channel)
     if loaded.boutique_ids:
-        interactions = interactions.filter(boutique_id__in=sorted(loaded.boutique_ids))
+        conditions &= Q(boutique_id__in=sorted(loaded.boutique_ids))
     if rule.min_score is not None:
-        interactions = interactions.alias(score=_Score("metadata")).filter(score__gte=rule.min_score)
+        conditions &= Q(GreaterThanOrEqual(_Score("metadata"), rule.min_score))
     if rule.min_count is not None:
         in_window = (
             _interactions_of(loaded, customer=OuterRef("customer_id"))
@@ -180,10 +180,9 @@ def _interactions_matching(loaded: _LoadedRule, *, interaction_ids: list[int], c
                     occurred_at__lte=OuterRef("occurred_at"))
             .order_by().values("customer_id").annotate(total=Count("pk")).values("total")
         )
-        interactions = interactions.alias(
-            window_count=Coalesce(Subquery(in_window, output_field=IntegerField()), 0)
-        ).filter(window_count__gte=rule.min_count)
-    return interactions
+        conditions &= Q(GreaterThanOrEqual(Coalesce(Subquery(in_window, output_field=IntegerField()), 0),
+                                           rule.min_count))
+    return conditions
 
 
 def _stage_allows(loaded: _LoadedRule, enrollment: Enrollment | None, customer: Customer) -> bool:
@@ -202,20 +201,26 @@ def _stage_allows(loaded: _LoadedRule, enrollment: Enrollment | None, customer: 
 # --- On an interaction ------------------------------------------------------------------------------------------
 
 
-def _matching_pairs(loaded: list[_LoadedRule], interactions: list[Interaction], now: dt.datetime
-                    ) -> set[tuple[int, int]]:
-    """(rule, interaction) for every rule whose conditions (_interactions_matching) an interaction of the batch
-    meets: one statement for the batch, a UNION ALL of the rules' querysets."""
-    ids = [interaction.pk for interaction in interactions]
-    customer_ids = {interaction.customer_id for interaction in interactions}
-    parts = [
-        _interactions_matching(item, interaction_ids=ids, customer_ids=customer_ids, now=now)
-        .annotate(rule_id=Value(item.rule.pk, output_field=IntegerField())).order_by().values_list("rule_id", "pk")
+def _matching_pairs(loaded: list[_LoadedRule], ids: list[int], now: dt.datetime) -> set[tuple[int, int]]:
+    """(rule, interaction) for every rule whose conditions an interaction of the batch meets: its own
+    (_interactions_matching, every rule answered in one statement) and its client's (_clients_in_scope, one
+    statement per scope the rules share: their tiers and segment)."""
+    flags = {
+        f"matches_rule_{item.rule.pk}": ExpressionWrapper(_interactions_matching(item), output_field=BooleanField())
         for item in loaded
-    ]
-    if not parts:
-        return set()
-    return set(parts[0].union(*parts[1:], all=True)) if len(parts) > 1 else set(parts[0])
+    }
+    rows = list(Interaction.objects.filter(pk__in=ids).order_by().annotate(**flags)
+                .values_list("pk", "customer_id", *flags))
+    customer_ids = {customer_id for _, customer_id, *_ in rows}
+    scopes: dict[tuple[frozenset[str], int | None], set[int]] = {}
+    pairs = set()
+    for index, item in enumerate(loaded):
+        scope = (item.tiers, item.rule.journey.segment_id)
+        if scope not in scopes:
+            scopes[scope] = set(_clients_in_scope(item, now=now, among=customer_ids).values_list("pk", flat=True))
+        pairs.update((item.rule.pk, pk) for pk, customer_id, *matches in rows
+                     if matches[index] and customer_id in scopes[scope])
+    return pairs
 
 
 def rules_apply_to_interactions(*, interaction_ids: Iterable[int], now: dt.datetime | None = None) -> RulesOutcome:
@@ -258,8 +263,8 @@ def _apply_to_interactions(ids: list[int], now: dt.datetime) -> RulesOutcome:
         return outcome
 
     customer_ids = {interaction.customer_id for interaction in interactions}
-    batch = StageMoveBatch.lock(customer_ids=customer_ids, journey_ids={item.rule.journey_id for item in loaded},
-                                now=now)
+    journeys = {item.rule.journey_id: item.rule.journey for item in loaded}
+    batch = StageMoveBatch.lock(customer_ids=customer_ids, journey_ids=journeys, now=now, journeys=journeys)
     paused = selectors.customers_on_hands_off(customer_ids=customer_ids, at=now)
     in_grace = selectors.enrollments_in_manual_grace(
         enrollment_ids=[enrollment.pk for enrollment in batch.enrollments.values()], since=grace_start(now)
@@ -267,7 +272,7 @@ def _apply_to_interactions(ids: list[int], now: dt.datetime) -> RulesOutcome:
     done = set(
         Transition.objects.filter(interaction_id__in=ids, rule__isnull=False).values_list("rule_id", "interaction_id")
     )
-    matching = _matching_pairs(loaded, interactions, now)
+    matching = _matching_pairs(loaded, [interaction.pk for interaction in interactions], now)
     by_journey: dict[int, list[_LoadedRule]] = defaultdict(list)
     for item in loaded:
         by_journey[item.rule.journey_id].append(item)

@@ -39,6 +39,14 @@ def sms_provider(settings):
 
 
 @pytest.fixture
+def lifecycle():
+    """The default Client lifecycle journey the migrations ship (its six stages and rules)."""
+    from journeys.models import Journey
+
+    return Journey.objects.get(slug="client-lifecycle")
+
+
+@pytest.fixture
 def paris_boutique():
     return BoutiqueFactory(code="PAR", name="Paris Faubourg", timezone="Europe/Paris")
 

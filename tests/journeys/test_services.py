@@ -11,7 +11,14 @@ from core.errors import ApplicationError
 from customers.models import Advisor, Customer
 from customers.services import customer_upsert
 from journeys.models import Enrollment, FollowUp, FollowUpTemplate, Journey, Stage, Transition
-from journeys.services import enrollment_enroll, enrollment_move, followup_record_outcome, followup_update_by_staff
+from journeys.privacy import CANCELLED_BY_ERASURE, journeys_personal_data_erase
+from journeys.services import (
+    enrollment_enroll,
+    enrollment_move,
+    followup_record_outcome,
+    followup_snooze,
+    followup_update_by_staff,
+)
 from tests.factories import make_staff
 
 pytestmark = pytest.mark.django_db
@@ -186,3 +193,32 @@ def test_staff_cannot_fake_a_delivery_or_reopen_a_sent_follow_up(followup, curre
 
     assert refused.value.fields == {"status": [message]}
     assert FollowUp.objects.get(pk=followup.pk).status == current
+
+
+def test_a_snooze_records_who_put_the_task_off_and_when(followup):
+    advisor = make_staff(Advisor.Role.HEAD_OFFICE)
+
+    with time_machine.travel(at(4), tick=False):
+        followup_snooze(followup=followup, until=at(6), actor=advisor)
+
+    followup.refresh_from_db()
+    assert (followup.due_at, followup.status, followup.handled_by, followup.handled_at) == (
+        at(6), "scheduled", advisor, at(4)
+    )
+    assert followup.status_reason == "Snoozed until 2026-05-06T10:00+00:00."
+
+
+def test_erasure_cancels_the_scheduled_follow_ups_in_the_name_of_who_erased_the_client(followup):
+    manager = make_staff(Advisor.Role.HEAD_OFFICE)
+    sent = FollowUp.objects.create(customer=followup.customer, template=followup.template, channel="advisor_task",
+                                   due_at=at(2), idempotency_key="test:sent", status="done")
+
+    counts = journeys_personal_data_erase(customer=followup.customer, erased_at=at(7), actor=manager)
+
+    followup.refresh_from_db()
+    sent.refresh_from_db()
+    assert counts["followups_cancelled"] == 1
+    assert (followup.status, followup.status_reason, followup.handled_by, followup.handled_at) == (
+        "cancelled", CANCELLED_BY_ERASURE, manager, at(7)
+    )
+    assert (sent.status, sent.handled_by, sent.handled_at) == ("done", None, None)

@@ -27,11 +27,6 @@ def at(day: int) -> dt.datetime:
     return dt.datetime(2026, 5, day, 10, tzinfo=dt.UTC)
 
 
-@pytest.fixture
-def lifecycle() -> Journey:
-    return Journey.objects.get(slug="client-lifecycle")
-
-
 def stage(journey: Journey, key: str) -> Stage:
     return journey.stages.get(key=key)
 
@@ -220,3 +215,14 @@ def test_a_client_enrolled_meanwhile_by_another_transaction_is_found_at_the_seco
 
     assert (created, enrollment.stage.key) == (False, "loyalty")
     assert transitions_of(camille) == [(None, "loyalty", "enrollment")]
+
+
+def test_a_move_into_a_journey_that_does_not_exist_is_refused_with_the_reason():
+    camille = client(1)
+
+    (result,) = enrollments_move_many([
+        StageMove(customer_id=camille.pk, journey_id=999_999, to_stage=None, cause="manual", enroll=True)
+    ])
+
+    assert (result.status, result.reason.fields) == ("refused", {"journey": ["There is no journey 999999."]})
+    assert Enrollment.objects.count() == 0
