@@ -115,3 +115,15 @@ class RecoveryCaseAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, ViewOnlyAdm
     inlines = [RecoveryEventInline]
     readonly_fields = TIMESTAMPS
 
+
+
+@admin.register(RecoveryEvent)
+class RecoveryEventAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
+    """The steps of recovery cases (opened, contacted, escalated, closed), written by feedback.services.recovery."""
+
+    list_display = ["occurred_at", "kind", "customer", "case", "advisor", "actor", "note"]
+    list_filter = ["kind"]
+    list_select_related = ["customer", "case", "advisor__user", "actor"]
+    search_fields = ["customer__email"]
+    ordering = ["-occurred_at", "-pk"]
+    show_full_result_count = False
