@@ -38,6 +38,8 @@ ERASURE_OF_CLIENT_ROWS = {
     "survey_invitations": "kept; open ones expired (feedback)",
     "survey_responses": "kept for NPS and CSAT; comment and answers cleared (feedback)",
     "recovery_cases": "kept for the SLA figures; open ones cancelled (feedback)",
+    "recovery_events": "kept for the SLA figures; staff's notes on contacts and closings cleared (feedback)",
+    "survey_messages": "kept for the counts; scheduled reminders and referral asks not sent, reason erased (feedback)",
 }
 
 
