@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from customers.models import ConsentEvent, ContactConflict, Customer, CustomerExternalState, CustomerMerge
 from customers.services.privacy import customer_history_model
-from feedback.models import Invitation, RecoveryCase, Response
+from feedback.models import Invitation, RecoveryCase, RecoveryEvent, Response, SurveyMessage
 from insight.models import ClientPrediction
 from journeys.models import Enrollment, FollowUp, HandsOff, Transition
 from touchpoints.models import Interaction, Order
@@ -42,6 +42,8 @@ SECTIONS = {
     "survey_invitations": "survey_invitations",
     "survey_responses": "survey_responses",
     "recovery_cases": "recovery_cases",
+    "recovery_events": "recovery_steps",
+    "survey_messages": "survey_messages",
     "events": "history",
     "predictions": "predictions",
 }
@@ -99,6 +101,8 @@ def client_data_queryset(*, customers: QuerySet[Customer]) -> QuerySet[Customer]
         Prefetch("survey_responses", queryset=Response.objects.select_related("survey").order_by("responded_at", "pk")),
         Prefetch("recovery_cases", queryset=RecoveryCase.objects.select_related("advisor__user").order_by("pk")),
         Prefetch("predictions", queryset=ClientPrediction.objects.select_related("run").order_by("pk")),
+        Prefetch("recovery_events", queryset=RecoveryEvent.objects.order_by("occurred_at", "pk")),
+        Prefetch("survey_messages", queryset=SurveyMessage.objects.select_related("survey").order_by("due_at", "pk")),
         Prefetch("events", queryset=history.objects.select_related("pgh_context").order_by("pgh_id")),
     )
 
@@ -174,6 +178,10 @@ def _client(customer: Customer) -> dict[str, Any]:
         ],
         "predictions": [
             _fields(prediction, model=prediction.run.get_method_display()) for prediction in customer.predictions.all()
+        ],
+        "recovery_steps": [_fields(step) for step in customer.recovery_events.all()],
+        "survey_messages": [
+            _fields(message, survey=message.survey.name) for message in customer.survey_messages.all()
         ],
         "history": [
             _fields(event, context=event.pgh_context.metadata if event.pgh_context_id else None)

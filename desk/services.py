@@ -40,6 +40,8 @@ ERASURE_OF_CLIENT_ROWS = {
     "survey_responses": "kept for NPS and CSAT; comment and answers cleared (feedback)",
     "recovery_cases": "kept for the SLA figures; open ones cancelled (feedback)",
     "predictions": "removed: a profile of the client's behaviour; erased clients are no longer scored (insight)",
+    "recovery_events": "kept for the SLA figures; staff's notes on contacts and closings cleared (feedback)",
+    "survey_messages": "kept for the counts; scheduled reminders and referral asks not sent, reason erased (feedback)",
 }
 
 

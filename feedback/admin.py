@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from core.admin import TIMESTAMPS, SpreadsheetExportMixin, ViewOnlyAdminMixin
+from core.errors import ApplicationError
 from customers.admin import SOURCE_SEARCH_HELP, BoutiqueScopedAdminMixin, ClientSearchMixin
 from feedback.models import Invitation, RecoveryCase, RecoveryEvent, Response, RootCause, Survey, SurveyMessage
 from feedback.selectors import survey_invitation_counts
+from feedback.services.recovery import recovery_case_close, recovery_case_contact
 
 
 @admin.register(Survey)
@@ -115,3 +124,57 @@ class RecoveryCaseAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, ViewOnlyAdm
     inlines = [RecoveryEventInline]
     readonly_fields = TIMESTAMPS
 
+    def get_urls(self) -> list:
+        info = self.opts.app_label, self.opts.model_name
+        work = path("<path:object_id>/work/", self.admin_site.admin_view(self.work_view),
+                    name="{}_{}_work".format(*info))
+        return [work, *super().get_urls()]
+
+    def work_view(self, request, object_id: str):
+        """Record the first contact with the client, or close the case with an outcome and a root cause, through
+        feedback.services.recovery (which checks the staff member's reach and the rules)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        case = self.get_object(request, unquote(object_id))
+        if case is None:
+            raise Http404("No such case.")
+        form, error = RecoveryCloseForm(request.POST or None), ""
+        if request.method == "POST":
+            try:
+                if request.POST.get("step") == "contact":
+                    recovery_case_contact(case=case, actor=request.user, contacted_at=timezone.now(),
+                                          note=request.POST.get("note", ""))
+                    return HttpResponseRedirect(request.path)
+                if form.is_valid():
+                    recovery_case_close(case=case, actor=request.user, outcome=form.cleaned_data["outcome"],
+                                        root_cause=form.cleaned_data["root_cause"], closed_at=timezone.now(),
+                                        note=form.cleaned_data["note"])
+                    return HttpResponseRedirect(request.path)
+            except ApplicationError as refused:
+                error = refused.message
+            case.refresh_from_db()
+        return TemplateResponse(request, "admin/feedback/recoverycase/work.html", {
+            **self.admin_site.each_context(request), "opts": self.opts, "original": case, "case": case,
+            "title": f"Work the case: {case.customer}", "form": form, "error": error,
+        })
+
+
+class RecoveryCloseForm(forms.Form):
+    """Closing a case: the outcome, a root cause from head office's list, a note."""
+
+    outcome = forms.ChoiceField(choices=[("", "---------"), *RecoveryCase.Outcome.choices])
+    root_cause = forms.ModelChoiceField(queryset=RootCause.objects.filter(is_active=True))
+    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2, "cols": 60}))
+
+
+
+@admin.register(RecoveryEvent)
+class RecoveryEventAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
+    """The steps of recovery cases (opened, contacted, escalated, closed), written by feedback.services.recovery."""
+
+    list_display = ["occurred_at", "kind", "customer", "case", "advisor", "actor", "note"]
+    list_filter = ["kind"]
+    list_select_related = ["customer", "case", "advisor__user", "actor"]
+    search_fields = ["customer__email"]
+    ordering = ["-occurred_at", "-pk"]
+    show_full_result_count = False

@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from core.errors import ApplicationError
 from core.moments import happened_at_check
 from customers.models import Customer, SourceSystem
-from feedback.models import Invitation, RecoveryCase, Response, Survey
+from feedback.models import Invitation, RecoveryCase, RecoveryEvent, Response, Survey, SurveyMessage
 from feedback.services.recovery import recovery_cases_open_many
 from feedback.services.referrals import referral_asks_schedule_many
 from touchpoints.services import interaction_record
@@ -39,12 +39,17 @@ def response_score_check(*, survey: Survey, score: int) -> str:
 
 
 def move_feedback(*, surviving: Customer, merged: Customer) -> dict[str, int]:
-    """Feedback's part of a client merge: invitations and responses follow the client."""
-    return {
+    """Feedback's part of a client merge: invitations, responses, recovery cases and their steps, reminders and
+    referral asks follow the client (the last two named only when there were some)."""
+    moved = {
         "survey_invitations": Invitation.objects.filter(customer=merged).update(customer=surviving),
         "survey_responses": Response.objects.filter(customer=merged).update(customer=surviving),
         "recovery_cases": RecoveryCase.objects.filter(customer=merged).update(customer=surviving),
     }
+    for key, model in (("recovery_events", RecoveryEvent), ("survey_messages", SurveyMessage)):
+        if count := model.objects.filter(customer=merged).update(customer=surviving):
+            moved[key] = count
+    return moved
 
 
 @transaction.atomic

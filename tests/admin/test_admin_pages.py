@@ -34,7 +34,7 @@ from customers.services import (
     customer_merge,
     customer_upsert,
 )
-from feedback.models import Invitation, RecoveryCase, Response, Survey
+from feedback.models import Invitation, RecoveryCase, RecoveryEvent, Response, RootCause, Survey, SurveyMessage
 from journeys.models import (
     Enrollment,
     FollowUp,
@@ -63,6 +63,7 @@ MODELS = [
 NOT_ADDABLE = {
     Customer, CustomerIdentity, ConsentEvent, CustomerMerge, Order, OrderLine, Interaction, Enrollment, Transition,
     FollowUp, Invitation, Response, RecoveryCase, ClientHandover, CustomerExternalState, ContactConflict,
+    SurveyMessage, RecoveryEvent,
 }
 VIEW_ONLY = NOT_ADDABLE - {Customer, FollowUp}
 
@@ -156,6 +157,9 @@ def world(admin_user, paris):
         stage_key="consideration", responded_at=at(5),
     )
     recovery = RecoveryCase.objects.create(response=response, customer=client, advisor=advisor, contact_due_at=at(6))
+    recovery_step = RecoveryEvent.objects.create(case=recovery, customer=client, kind="opened", occurred_at=at(5))
+    reminder = SurveyMessage.objects.create(kind="reminder", survey=survey, customer=client, invitation=invitation,
+                                            due_at=at(7))
     leaver = AdvisorFactory(boutique=paris)
     customer_upsert(source=SourceSystem.POS, external_id="C-2", email="leaver.client@example.com",
                     home_boutique=paris, advisor=leaver)
@@ -170,6 +174,7 @@ def world(admin_user, paris):
         paris, advisor, client.persona, client, client.identities.first(), consent, merge, segment, order,
         order.lines.get(), visit, visit.touchpoint_type, OrderLine.objects.get().product, journey, stages[1],
         enrollment, transition, template, variant, rule, followup, survey, invitation, response, recovery, handover,
+        recovery_step, reminder, RootCause.objects.get(name="Waiting"),
     ]
     return {type(row): row for row in rows}
 

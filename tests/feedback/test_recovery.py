@@ -184,3 +184,27 @@ def test_a_contacted_case_is_not_escalated_and_closing_needs_an_outcome_and_a_ro
 def test_head_office_edits_the_root_causes_which_ship_seeded():
     assert list(RootCause.objects.values_list("name", flat=True)) == [
         "Product quality", "Alteration", "Advisor care", "Waiting", "Delivery", "Price", "Other"]
+
+
+def test_the_advisor_works_the_case_in_the_admin_and_cannot_close_it_without_a_root_cause(client, paris):
+    advisor = make_staff(Advisor.Role.ADVISOR, paris)
+    camille = client_of(1, boutique=paris, advisor_user=advisor)
+    response_record(survey=survey(), customer=camille, score=2, responded_at=AT, comment="Kept waiting")
+    case = RecoveryCase.objects.get()
+    url = reverse("admin:feedback_recoverycase_work", args=[case.pk])
+    client.force_login(advisor)
+
+    page = client.get(url)
+    contacted = client.post(url, {"step": "contact", "note": "Called her, apologised"})
+    refused = client.post(url, {"step": "close", "outcome": "resolved", "root_cause": ""})
+    state_after_refusal = RecoveryCase.objects.get().status
+    closed = client.post(url, {"step": "close", "outcome": "resolved",
+                               "root_cause": RootCause.objects.get(name="Waiting").pk})
+
+    assert (page.status_code, contacted.status_code, refused.status_code, closed.status_code) == (200, 302, 200, 302)
+    assert "Kept waiting" in page.content.decode()
+    assert state_after_refusal == "contacted"
+    case.refresh_from_db()
+    assert (case.status, case.outcome, case.root_cause.name) == ("resolved", "resolved", "Waiting")
+    assert list(RecoveryEvent.objects.values_list("kind", "actor_id")) == [
+        ("opened", None), ("contacted", advisor.pk), ("closed", advisor.pk)]
