@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from feedback.models import Invitation, Response
+from feedback.models import Invitation, Response, Survey
 from touchpoints.selectors import TimelineSource
 
 
@@ -33,3 +33,19 @@ def invitation_for_link(*, token: str) -> Invitation | None:
         .filter(token=token)
         .first()
     )
+
+
+def survey_named(*, reference: object) -> Survey | None:
+    """The survey an outside tool's answer names: by its id (a whole number, or digits) or else by its exact name,
+    ignoring case (a Typeform form titled as the survey). None when none or several answer."""
+    if isinstance(reference, bool) or reference is None:
+        return None
+    text = str(reference).strip()
+    if not text or len(text) > Survey._meta.get_field("name").max_length or "\x00" in text:
+        return None
+    if text.isdigit() and len(text) < 10:
+        survey = Survey.objects.filter(pk=int(text)).first()
+        if survey is not None:
+            return survey
+    named = list(Survey.objects.filter(name__iexact=text)[:2])
+    return named[0] if len(named) == 1 else None

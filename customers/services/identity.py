@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,6 +93,50 @@ def _match(identities: dict[tuple[str, str], None], email: str, phone: str) -> _
     if customer is None and phone:
         customer = _find_by_phone(phone, email)
     return _Match(customer, by_verified_identity=False) if customer is not None else None
+
+
+def customer_find(
+    *,
+    public_id: str | None = None,
+    identities: Mapping[str, str] | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    region: str | None = None,
+) -> Customer | None:
+    """The client a record names, found by the golden record's rule as customer_upsert finds them (Atelier's own id
+    or another identity, then the normalized email, then a phone that is one client's and whose email does not
+    contradict), or None; an Atelier id no client has (merged away) falls back to the other keys;
+    never creates nor changes anyone. Refuses (ApplicationError) identities of different clients, an unknown system,
+    and an email or phone that cannot be read. Locks the client found, as customer_upsert does, when called in a
+    transaction (select_for_update needs one)."""
+    wanted: dict[tuple[str, str], None] = {}
+    for system, value in (identities or {}).items():
+        if system not in SourceSystem.values:
+            raise ApplicationError.for_field("identities", f"Unknown system {system!r}.")
+        text = external_id_check(value, field="identities", max_length=IDENTITY_MAX_LENGTH)
+        if text:
+            wanted[(system, text)] = None
+    email = normalize_email(email)
+    phone = normalize_phone(phone, region=region)
+    own = None
+    if public_id:
+        try:
+            own = Customer.objects.select_for_update().filter(public_id=uuid.UUID(str(public_id).strip())).first()
+        except ValueError:
+            raise ApplicationError.for_field("public_id", f"{public_id!r} is not an Atelier client id.") from None
+    if own is not None:
+        # Atelier's own id settles who it is; other identities of someone else are a conflict, not a fallback.
+        other = _find_by_identities(wanted)
+        if other is not None and other.customer.pk != own.pk:
+            raise ApplicationError(
+                "These identities belong to different clients; merge the clients first.",
+                extra={"identities": [f"atelier:{own.public_id}", *(f"{system}:{ident}" for system, ident in wanted)]},
+            )
+        return own
+    if not (wanted or email or phone):
+        return None
+    match = _match(wanted, email, phone)
+    return match.customer if match is not None else None
 
 
 @transaction.atomic
