@@ -9,6 +9,7 @@ app_urls: list = [
     path("", include("touchpoints.api.read_urls")),
     path("", include("touchpoints.api.urls")),
     path("", include("journeys.api.urls")),
+    path("", include("feedback.api.urls")),
 ]
 
 urlpatterns = [

@@ -20,6 +20,7 @@ class Scope(models.TextChoices):
     JOURNEYS_READ = "journeys:read", "Read journeys and enrollments"
     JOURNEYS_WRITE = "journeys:write", "Move clients between stages"
     CATALOGUE_READ = "catalogue:read", "Read touchpoint types and products"
+    FEEDBACK_WRITE = "feedback:write", "Record survey answers"
 
 
 class ApiKey(AbstractAPIKey):

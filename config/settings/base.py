@@ -342,6 +342,7 @@ SPECTACULAR_SETTINGS = {
         "SourceSystemEnum": "customers.models.SourceSystem",
         "OrderStatusEnum": "touchpoints.models.Order.Status",
         "BulkItemStatusEnum": "touchpoints.services.bulk.ItemStatus.CHOICES",
+        "ResponseSourceEnum": "feedback.models.Response.Source",
     },
 }
 

@@ -53,6 +53,17 @@ def _clean_comment(comment: str | None) -> str:
     return comment
 
 
+def _holds_nul(value: Any) -> bool:
+    """PostgreSQL's jsonb refuses the NUL character in any string, key or value."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
 @transaction.atomic
 def response_upsert(
     *,
@@ -80,6 +91,8 @@ def response_upsert(
             "external_id", f"Give the tool's response id: 1 to {EXTERNAL_ID_MAX_LENGTH} printable characters."
         )
     comment = _clean_comment(comment)
+    if answers is not None and (not isinstance(answers, dict) or _holds_nul(answers)):
+        raise ApplicationError.for_field("answers", "Give the answers as an object, without the NUL character.")
     nps_class = response_score_check(survey=survey, score=score)
     if customer.is_anonymized:
         raise ApplicationError.for_field("customer", "This client's personal data was erased: no answer is kept.")
