@@ -54,3 +54,28 @@ class ResponseInputSerializer(serializers.Serializer):
     source = serializers.ChoiceField(choices=Response.Source.choices)
     external_id = serializers.CharField(max_length=128, help_text="The source's id: one answer per (source, "
                                         "external_id); the same again completes it.")
+
+
+class NpsFigureSerializer(serializers.Serializer):
+    key = serializers.CharField(allow_null=True, help_text="The survey's, boutique's or advisor's id, or the month "
+                                "(YYYY-MM); null for clients without a boutique or advisor.")
+    label = serializers.CharField()
+    n = serializers.IntegerField(help_text="NPS answers counted.")
+    promoters = serializers.IntegerField()
+    passives = serializers.IntegerField()
+    detractors = serializers.IntegerField()
+    nps = serializers.FloatField(help_text="Promoters' share minus detractors', in points (-100 to 100).")
+    ci_low = serializers.FloatField(help_text="The 95% confidence interval's lower end.")
+    ci_high = serializers.FloatField(help_text="The 95% confidence interval's upper end.")
+    is_small_sample = serializers.BooleanField(help_text="Fewer than 30 answers: too unsteady to be read alone.")
+    warning = serializers.CharField(allow_blank=True)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["key"] = None if instance.key is None else str(instance.key)
+        return data
+
+
+class NpsReportSerializer(serializers.Serializer):
+    group_by = serializers.ChoiceField(choices=["survey", "boutique", "advisor", "month"])
+    results = NpsFigureSerializer(many=True)

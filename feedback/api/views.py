@@ -6,19 +6,22 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 
 from core.errors import ApplicationError
 from core.idempotency import idempotent
+from core.querystrings import GIVE_ONCE, repeated
 from customers.models import Customer
 from customers.scoping import may_read_clients, visible_boutique_ids
 from customers.services import customer_find
-from feedback.api.serializers import ResponseInputSerializer, ResponseSerializer
+from feedback.api.serializers import NpsReportSerializer, ResponseInputSerializer, ResponseSerializer
 from feedback.filters import ResponseFilterSet
 from feedback.models import Response, Survey
+from feedback.selectors import NPS_GROUPS, nps_by
 from feedback.services import ResponseOutcome, response_upsert
 
 UNKNOWN_CLIENT = "No client answers to this among those you may reach."
@@ -86,3 +89,20 @@ class ResponseViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         answer = self.get_queryset().get(pk=result.response.pk)
         return ApiResponse(ResponseSerializer(answer, context={"shows_clients": may_read_clients(request.user)}).data,
                            status=code)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("group_by", str, enum=list(NPS_GROUPS), required=True,
+                                     description="One NPS per survey, client's boutique, client's advisor or month.")],
+        responses={200: NpsReportSerializer},
+    )
+    @action(detail=False, methods=["get"], pagination_class=None)
+    def nps(self, request: Request) -> ApiResponse:
+        """The NPS of the answers the list's filters select (NPS surveys only), per survey, boutique, advisor or
+        month, with n, its 95% confidence interval, and a warning under 30 answers."""
+        group_by = request.query_params.get("group_by", "")
+        if repeated(request.query_params, ["group_by"]):
+            raise exceptions.ValidationError({"group_by": [GIVE_ONCE]})
+        if group_by not in NPS_GROUPS:
+            raise exceptions.ValidationError({"group_by": [f"Give one of {', '.join(NPS_GROUPS)}."]})
+        figures = nps_by(responses=self.filter_queryset(self.get_queryset()), group_by=group_by)
+        return ApiResponse(NpsReportSerializer({"group_by": group_by, "results": figures}).data)

@@ -10,6 +10,7 @@ from django.core.cache import cache
 
 from customers.models import Advisor
 from feedback.models import RecoveryCase, Response, Survey
+from feedback.selectors import nps_figure
 from feedback.services import response_record
 from tests.api.conftest import key_client, make_client, session_client
 from tests.factories import BoutiqueFactory, make_staff
@@ -214,3 +215,62 @@ def test_an_invalid_filter_is_a_400_naming_it(answers):
 
     assert response.status_code == 400
     assert set(response.json()["extra"]["fields"]) == {"nps_class", "survey_id"}
+
+
+# --- NPS with its confidence ---------------------------------------------------------------------------------
+
+
+def test_the_nps_carries_its_95_percent_interval_and_n():
+    # 50 promoters, 30 passives, 20 detractors: NPS 30; p + d - (p - d)² = 0.7 - 0.09 = 0.61.
+    figure = nps_figure(key=1, label="Paris", promoters=50, passives=30, detractors=20)
+
+    assert (figure.n, figure.nps, figure.ci_low, figure.ci_high, figure.is_small_sample) == (
+        100, 30.0, 14.7, 45.3, False,
+    )
+    assert figure.warning == ""
+
+
+def test_a_small_or_unanimous_sample_is_flagged_and_its_interval_held_within_100():
+    unanimous = nps_figure(key=1, label="Paris", promoters=5, passives=0, detractors=0)
+    empty = nps_figure(key=None, label="(none)", promoters=0, passives=0, detractors=0)
+
+    assert (unanimous.nps, unanimous.ci_low, unanimous.ci_high, unanimous.is_small_sample) == (
+        100.0, 100.0, 100.0, True,
+    )
+    assert unanimous.warning == "Only 5 answer(s): under 30, the NPS is too unsteady to be read alone."
+    assert (empty.n, empty.ci_low, empty.ci_high) == (0, -100.0, 100.0)
+
+
+def test_nps_by_boutique_advisor_survey_and_month_through_the_api(answers, nps, paris, london):
+    api, _ = key_client(scopes=["customers:read"])
+
+    by_boutique = api.get(f"{URL}nps/", {"group_by": "boutique"})
+    by_month = api.get(f"{URL}nps/", {"group_by": "month"})
+    by_advisor = api.get(f"{URL}nps/", {"group_by": "advisor", "boutique_id": paris.pk})
+    by_survey = api.get(f"{URL}nps/", {"group_by": "survey", "responded_before": "2026-06-01T00:00:00Z"})
+
+    assert by_boutique.status_code == 200, by_boutique.json()
+    assert [(row["key"], row["label"], row["n"], row["nps"], row["is_small_sample"])
+            for row in by_boutique.json()["results"]] == [
+        (str(paris.pk), "Paris", 2, 0.0, True), (str(london.pk), "London", 1, 0.0, True),
+    ]
+    assert [(row["key"], row["n"], row["promoters"], row["passives"], row["detractors"], row["nps"])
+            for row in by_month.json()["results"]] == [("2026-05", 2, 1, 1, 0, 50.0), ("2026-06", 1, 0, 0, 1, -100.0)]
+    [advisor_row] = by_advisor.json()["results"]
+    assert (advisor_row["key"], advisor_row["n"]) == (str(answers["advisor"].pk), 2)
+    [survey_row] = by_survey.json()["results"]
+    assert (survey_row["key"], survey_row["label"], survey_row["n"], survey_row["nps"]) == (
+        str(nps.pk), "After your visit", 2, 50.0,
+    )
+    assert survey_row["warning"].startswith("Only 2 answer(s)")
+
+
+def test_the_nps_is_scoped_and_needs_a_known_grouping(answers, paris):
+    limited, _ = key_client(scopes=["customers:read"], boutiques=[paris])
+
+    scoped = limited.get(f"{URL}nps/", {"group_by": "boutique"})
+    unknown = limited.get(f"{URL}nps/", {"group_by": "persona"})
+
+    assert [row["label"] for row in scoped.json()["results"]] == ["Paris"]
+    assert unknown.status_code == 400
+    assert unknown.json()["extra"]["fields"] == {"group_by": ["Give one of survey, boutique, advisor, month."]}
