@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from customers.services import customer_upsert
+from customers.services import customer_merge, customer_upsert
 from feedback.models import RecoveryCase, Response, Survey
 from tests.webhooks.conftest import SAMPLES, encode
 from touchpoints.models import Interaction
@@ -246,3 +246,29 @@ def test_an_event_the_house_does_not_handle_is_acknowledged_and_ignored(client, 
 
     assert response.json()["outcome"] == "ignored"
     assert Response.objects.count() == 0
+
+
+def test_the_identity_comes_before_the_email(client, survey, lucie):
+    namesake = customer_upsert(source="crm", external_id="C-2", email="other@example.com").customer
+    body = delighted_body()
+    body["event_data"]["person_properties"]["crm_id"] = "C-2"
+
+    survey_post(client, encode(body), message_id="msg_1")
+
+    assert Response.objects.get().customer == namesake
+
+
+def test_identities_of_two_clients_fail_until_they_are_merged_then_the_replay_records_it(client, survey, lucie):
+    duplicate = customer_upsert(source="crm", external_id="C-2", email="lucie.m@example.com").customer
+    body = delighted_body()
+    body["event_data"]["person_properties"].update({"pos_id": "P-1", "crm_id": "C-2"})
+    survey_post(client, encode(body), message_id="msg_1")
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.outcome, delivery.error_code) == ("failed", "unknown_client")
+    assert delivery.error_message.startswith("These identities belong to different clients; merge the clients first.")
+
+    customer_merge(surviving=lucie, merged=duplicate)
+    replayed = webhook_replay(delivery=delivery)
+
+    assert replayed.outcome == "processed"
+    assert Response.objects.get().customer == lucie
