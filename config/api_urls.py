@@ -10,6 +10,7 @@ app_urls: list = [
     path("", include("touchpoints.api.urls")),
     path("", include("journeys.api.urls")),
     path("", include("insight.api.urls")),
+    path("", include("feedback.api.urls")),
 ]
 
 urlpatterns = [

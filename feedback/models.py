@@ -275,6 +275,16 @@ class Response(models.Model):
         PASSIVE = "passive", "Passive"
         DETRACTOR = "detractor", "Detractor"
 
+    class Source(models.TextChoices):
+        # The house's systems (customers.SourceSystem), and the survey tools whose answers come by webhook: each
+        # keeps its own namespace of response ids, so (source, external_id) is an answer once.
+        POS = SourceSystem.POS.value, SourceSystem.POS.label
+        ECOMMERCE = SourceSystem.ECOMMERCE.value, SourceSystem.ECOMMERCE.label
+        CRM = SourceSystem.CRM.value, SourceSystem.CRM.label
+        ATELIER = SourceSystem.ATELIER.value, SourceSystem.ATELIER.label
+        TYPEFORM = "typeform", "Typeform"
+        SURVEY_TOOL = "survey_tool", "Survey tool (Standard Webhooks)"
+
     survey = models.ForeignKey(Survey, on_delete=models.PROTECT, related_name="responses")
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="survey_responses")
     invitation = models.OneToOneField(
@@ -286,7 +296,7 @@ class Response(models.Model):
     nps_class = models.CharField(max_length=10, choices=NpsClass.choices, blank=True)
     stage_key = models.CharField(max_length=40, blank=True, help_text="The client's lifecycle stage when answering.")
     responded_at = models.DateTimeField()
-    source = models.CharField(max_length=16, choices=SourceSystem.choices, default=SourceSystem.ATELIER)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.ATELIER)
     external_id = models.CharField(max_length=128, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 

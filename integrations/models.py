@@ -21,6 +21,7 @@ class Scope(models.TextChoices):
     JOURNEYS_WRITE = "journeys:write", "Move clients between stages"
     CATALOGUE_READ = "catalogue:read", "Read touchpoint types and products"
     INSIGHT_READ = "insight:read", "Read the journey map and the house's figures"
+    FEEDBACK_WRITE = "feedback:write", "Record survey answers"
 
 
 class ApiKey(AbstractAPIKey):

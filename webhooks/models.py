@@ -1,4 +1,5 @@
-"""The webhook log: every delivery an ecommerce platform pushed, what became of it, and enough to replay it."""
+"""The webhook log: every delivery an ecommerce platform or a survey tool pushed, what became of it, and enough to
+replay it."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ from django.db.models import Q
 
 
 class Provider(models.TextChoices):
-    """The platforms whose webhooks Atelier accepts; both sign the raw body with base64 HMAC-SHA256."""
+    """The platforms whose webhooks Atelier accepts. The ecommerce ones and Typeform sign the raw body with base64
+    HMAC-SHA256; the generic survey endpoint is signed with the Standard Webhooks scheme (webhooks.signatures)."""
 
     SHOPIFY = "shopify", "Shopify"
     WOOCOMMERCE = "woocommerce", "WooCommerce"
+    TYPEFORM = "typeform", "Typeform"
+    SURVEYS = "surveys", "Survey tool (Standard Webhooks)"
 
 
 class WebhookDelivery(models.Model):
@@ -40,6 +44,7 @@ class WebhookDelivery(models.Model):
         NOT_CONFIGURED = "not_configured", "No secret configured"
         MALFORMED = "malformed", "Body is not a JSON object"
         INVALID = "invalid", "Refused by a service"
+        UNKNOWN_CLIENT = "unknown_client", "Client not found (import or merge, then replay)"
         UNEXPECTED = "unexpected", "Unexpected error"
 
     # The outcomes that hold their event id: one each per provider.

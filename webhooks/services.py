@@ -1,5 +1,6 @@
-"""Receiving ecommerce webhooks: every delivery is recorded first, then its body is mapped onto clients, orders and
-abandoned carts through the customers and touchpoints services, in the request, one transaction per delivery.
+"""Receiving webhooks: every delivery is recorded first, then its body is mapped onto clients, orders and abandoned
+carts through the customers and touchpoints services (survey tools' answers through feedback's: webhooks.surveys), in
+the request, one transaction per delivery.
 
 Answers, so that a platform neither loses an event nor retries one forever: a delivery that is processed, a
 duplicate, an ignored topic, and a failure that is recorded all get 200 (a failure waits in the admin for a replay
@@ -13,8 +14,7 @@ import datetime as dt
 import hashlib
 import logging
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 import pghistory
@@ -32,54 +32,16 @@ from customers.normalizers import normalize_phone
 from customers.services import consent_record, customer_upsert
 from customers.services.consent import consent_key
 from touchpoints.services import interaction_record, order_record
-from webhooks import mapping
+from webhooks import mapping, surveys
+from webhooks.handling import Handled, Handler, newer_version_applied, stale
 from webhooks.models import Provider, WebhookDelivery
-from webhooks.signatures import signature_is_valid
+from webhooks.schemes import SCHEMES, Scheme
 
 logger = logging.getLogger(__name__)
 
 Outcome = WebhookDelivery.Outcome
 ErrorCode = WebhookDelivery.ErrorCode
 
-
-@dataclass(frozen=True)
-class Scheme:
-    """Where a provider puts the signature, the topic, the event id and the shop, and which setting has its secret."""
-
-    signature: str
-    topic: str
-    event_ids: tuple[str, ...]
-    shop: str
-    secret_setting: str
-    # The headers kept with a delivery (for reading and replay), each capped at HEADER_MAX_LENGTH; no others.
-    kept: tuple[str, ...]
-
-
-SCHEMES = {
-    Provider.SHOPIFY: Scheme(
-        signature="x-shopify-hmac-sha256",
-        topic="x-shopify-topic",
-        # The webhook id is the same on every retry of one delivery; the event id is shared by subscriptions.
-        event_ids=("x-shopify-webhook-id", "x-shopify-event-id"),
-        shop="x-shopify-shop-domain",
-        secret_setting="SHOPIFY_WEBHOOK_SECRET",
-        kept=(
-            "x-shopify-topic", "x-shopify-webhook-id", "x-shopify-event-id", "x-shopify-shop-domain",
-            "x-shopify-api-version", "x-shopify-triggered-at", "x-shopify-hmac-sha256",
-        ),
-    ),
-    Provider.WOOCOMMERCE: Scheme(
-        signature="x-wc-webhook-signature",
-        topic="x-wc-webhook-topic",
-        event_ids=("x-wc-webhook-delivery-id",),
-        shop="x-wc-webhook-source",
-        secret_setting="WOOCOMMERCE_WEBHOOK_SECRET",
-        kept=(
-            "x-wc-webhook-topic", "x-wc-webhook-delivery-id", "x-wc-webhook-source", "x-wc-webhook-resource",
-            "x-wc-webhook-event", "x-wc-webhook-id", "x-wc-webhook-signature",
-        ),
-    ),
-}
 
 # What a kept header may hold: the claimed headers of a rejected delivery are whatever the sender chose.
 HEADER_MAX_LENGTH = 255
@@ -88,19 +50,6 @@ PURGE_CHUNK = 5_000
 
 # WooCommerce checks a new webhook's URL with an unsigned form post of its id, and refuses to save it on non-200.
 WOOCOMMERCE_PING = re.compile(rb"webhook_id=\d+")
-
-
-@dataclass(frozen=True)
-class Handled:
-    """What a topic's handler did, and which version of which record it applied (for out-of-order deliveries)."""
-
-    outcome: str
-    result: str
-    subject: str = ""
-    subject_version: dt.datetime | None = None
-
-
-Handler = Callable[[dict[str, Any]], Handled]
 
 
 def webhook_is_ping(*, provider: str, body: bytes, headers: Mapping[str, str]) -> bool:
@@ -134,8 +83,13 @@ def webhook_receive(*, provider: str, body: bytes, headers: Mapping[str, str]) -
     secret = getattr(settings, scheme.secret_setting, "")
     if not secret:
         return _reject(values, ErrorCode.NOT_CONFIGURED, f"{scheme.secret_setting} is not set: deliveries are refused.")
-    if not signature_is_valid(body, secret, lowered.get(scheme.signature)):
+    if scheme.secret_problem is not None and (problem := scheme.secret_problem(secret)):
+        return _reject(values, ErrorCode.NOT_CONFIGURED, f"{scheme.secret_setting} {problem}: deliveries are refused.")
+    if not scheme.is_signed(body, secret, lowered):
         return _reject(values, ErrorCode.BAD_SIGNATURE, f"The {scheme.signature} header does not sign this body.")
+    if scheme.body_topic or scheme.body_event_id:
+        values.update(_from_body(body, scheme))
+        event_id = values["event_id"]
 
     # Stored as text for reading and replay; the signature was checked on the bytes above.
     # PostgreSQL text holds no NUL character.
@@ -156,6 +110,24 @@ def webhook_receive(*, provider: str, body: bytes, headers: Mapping[str, str]) -
             return duplicate
         _process(delivery)
     return delivery
+
+
+def _from_body(body: bytes, scheme: Scheme) -> dict[str, str]:
+    """The topic and event id a survey tool signed into its body (when the body is a JSON object that has them)."""
+    try:
+        payload = json_loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return {}  # _process records the body as malformed
+    if not isinstance(payload, dict):
+        return {}
+    found = {}
+    topic = next((payload[key] for key in scheme.body_topic if isinstance(payload.get(key), str)), "")
+    if topic:
+        found["topic"] = topic.strip()[:120]
+    event_id = next((payload[key] for key in scheme.body_event_id if isinstance(payload.get(key), str | int)), "")
+    if str(event_id).strip():
+        found["event_id"] = str(event_id).strip()[:255]
+    return found
 
 
 def _reject(values: dict[str, Any], code: str, message: str) -> WebhookDelivery:
@@ -290,7 +262,8 @@ def _run(delivery: WebhookDelivery, handler: Handler, payload: dict[str, Any]) -
         with transaction.atomic(), pghistory.context(webhook_delivery_id=delivery.pk, provider=delivery.provider):
             return handler(payload)
     except ApplicationError as error:
-        delivery.outcome, delivery.error_code = Outcome.FAILED, ErrorCode.INVALID
+        # A client not found yet (surveys.ClientNotFound) says so, for head office to import or merge, then replay.
+        delivery.outcome, delivery.error_code = Outcome.FAILED, getattr(error, "error_code", ErrorCode.INVALID)
         delivery.error_message = _describe(error.message, error.fields)
     except ValidationError as error:
         delivery.outcome, delivery.error_code = Outcome.FAILED, ErrorCode.INVALID
@@ -312,6 +285,8 @@ def _describe(message: str, fields: dict[str, list[str]]) -> str:
 
 def handler_for(provider: str, topic: str) -> Handler | None:
     """The function that handles a provider's topic, or None for a topic Atelier ignores."""
+    if provider in surveys.SURVEY_PROVIDERS:
+        return surveys.handler_for(provider, topic)
     if provider == Provider.WOOCOMMERCE:
         canonical = mapping.WOOCOMMERCE_TOPICS.get(topic)
         if canonical in mapping.ORDER_TOPICS:
@@ -333,32 +308,6 @@ def _shopify_order(payload: dict[str, Any]) -> Handled:
     if payload.get("test") is True:
         return Handled(Outcome.IGNORED, f"Order {mapping.text(payload.get('id'))} is a test order.")
     return order_sync(order=mapping.shopify_order(payload), provider=Provider.SHOPIFY)
-
-
-def _newer_version_applied(*, provider: str, subject: str, version: dt.datetime | None) -> dt.datetime | None:
-    """The platform's updated_at of a newer version of `subject` already applied, if any.
-
-    Platforms do not promise order: an order's update may arrive after a later one. Holding a transaction lock on
-    the subject makes concurrent versions of one record take turns, so the newer one always has the last word.
-    """
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"webhooks:{provider}:{subject}"])
-    if version is None:
-        return None
-    return (
-        WebhookDelivery.objects.filter(
-            provider=provider, subject=subject, outcome=Outcome.PROCESSED, subject_version__gt=version
-        )
-        .order_by("-subject_version")
-        .values_list("subject_version", flat=True)
-        .first()
-    )
-
-
-def _stale(subject: str, version: dt.datetime | None, newer: dt.datetime) -> Handled:
-    return Handled(
-        Outcome.IGNORED, f"{subject}: a newer version ({newer.isoformat()}) was already applied.", subject, version
-    )
 
 
 def _usable_phone(phone: str, country: str) -> str:
@@ -391,8 +340,8 @@ def client_upsert(*, client: mapping.ClientData) -> Customer:
 def client_sync(*, client: mapping.ClientData, provider: str) -> Handled:
     """customers/create, customers/update: the client, and each marketing consent that changes theirs."""
     subject = f"customer:{client.external_id}" if client.external_id else ""
-    if subject and (newer := _newer_version_applied(provider=provider, subject=subject, version=client.version)):
-        return _stale(subject, client.version, newer)
+    if subject and (newer := newer_version_applied(provider=provider, subject=subject, version=client.version)):
+        return stale(subject, client.version, newer)
     customer = client_upsert(client=client)
     recorded = 0
     for consent in client.consents:
@@ -417,8 +366,8 @@ def order_sync(*, order: mapping.OrderData, provider: str) -> Handled:
     """orders/create, orders/updated: the client, then the order with its lines, returns and status. A version
     older than one already applied is ignored."""
     subject = f"order:{order.external_id}"
-    if newer := _newer_version_applied(provider=provider, subject=subject, version=order.version):
-        return _stale(subject, order.version, newer)
+    if newer := newer_version_applied(provider=provider, subject=subject, version=order.version):
+        return stale(subject, order.version, newer)
     customer = client_upsert(client=order.client)
     recorded = order_record(
         source=SourceSystem.ECOMMERCE,

@@ -52,3 +52,17 @@ def shopify_webhook(request: HttpRequest) -> JsonResponse:
 def woocommerce_webhook(request: HttpRequest) -> JsonResponse:
     """POST /webhooks/woocommerce/: a WooCommerce signed delivery (or its unsigned ping)."""
     return _receive(request, Provider.WOOCOMMERCE)
+
+
+@csrf_exempt
+@require_POST
+def typeform_webhook(request: HttpRequest) -> JsonResponse:
+    """POST /webhooks/typeform/: a Typeform `form_response`, signed with Typeform-Signature."""
+    return _receive(request, Provider.TYPEFORM)
+
+
+@csrf_exempt
+@require_POST
+def survey_webhook(request: HttpRequest) -> JsonResponse:
+    """POST /webhooks/surveys/: a survey tool's answer event, signed with Standard Webhooks."""
+    return _receive(request, Provider.SURVEYS)

@@ -376,6 +376,7 @@ SPECTACULAR_SETTINGS = {
         "SourceSystemEnum": "customers.models.SourceSystem",
         "OrderStatusEnum": "touchpoints.models.Order.Status",
         "BulkItemStatusEnum": "touchpoints.services.bulk.ItemStatus.CHOICES",
+        "ResponseSourceEnum": "feedback.models.Response.Source",
     },
 }
 
@@ -407,6 +408,10 @@ IMPORT_WORKBOOK_MAX_CELLS = env.int("IMPORT_WORKBOOK_MAX_CELLS", default=25_000_
 # Empty: that endpoint refuses every delivery (401, recorded as rejected).
 SHOPIFY_WEBHOOK_SECRET = env.str("SHOPIFY_WEBHOOK_SECRET", default="")
 WOOCOMMERCE_WEBHOOK_SECRET = env.str("WOOCOMMERCE_WEBHOOK_SECRET", default="")
+# Typeform's webhook secret (Typeform-Signature: sha256=<base64 HMAC-SHA256 of the body>).
+TYPEFORM_WEBHOOK_SECRET = env.str("TYPEFORM_WEBHOOK_SECRET", default="")
+# The generic survey endpoint's Standard Webhooks secret: whsec_ followed by base64.
+SURVEY_WEBHOOK_SECRET = env.str("SURVEY_WEBHOOK_SECRET", default="")
 # Deliveries accepted per source address (forged ones included), counted in the shared cache; beyond, 429.
 WEBHOOK_RATE = env.str("WEBHOOK_RATE", default="1200/min")
 # The delivery log is purged nightly of deliveries older than this (failed ones, and each record's newest applied

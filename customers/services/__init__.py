@@ -8,7 +8,7 @@ from customers.services.external import (
     customer_external_pushed,
     customer_push_changes,
 )
-from customers.services.identity import UpsertResult, customer_upsert
+from customers.services.identity import UpsertResult, customer_find, customer_upsert
 from customers.services.merge import customer_merge, register_merge_handler
 from customers.services.metrics import customers_metrics_record_many
 from customers.services.profile import customer_update
@@ -34,6 +34,7 @@ __all__ = [
     "consents_record_many",
     "customer_external_apply",
     "customer_external_pushed",
+    "customer_find",
     "customer_merge",
     "customer_push_changes",
     "customer_update",

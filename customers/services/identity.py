@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +13,7 @@ from django.db import transaction
 
 from core.errors import ApplicationError
 from core.external_ids import external_id_check
-from customers.matching import ClientKey
+from customers.matching import ClientIndex, ClientKey, MatchConflict
 from customers.models import Advisor, Boutique, Customer, CustomerIdentity, Persona, SourceSystem
 from customers.normalizers import (
     normalize_country,
@@ -133,3 +134,41 @@ def customer_upsert(
 
 
 _RELATION_COLUMNS = ("home_boutique_id", "advisor_id", "persona_id")
+
+
+def customer_find(
+    *,
+    public_id: str | None = None,
+    identities: Mapping[str, str] | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    region: str | None = None,
+) -> Customer | None:
+    """The client a record names, found by the golden record's one matching rule (customers.matching: Atelier's own
+    id or another identity, then the normalized email, then a phone that is one client's and whose email does not
+    contradict), or None; an Atelier id no client has (merged away) falls back to the other keys. Never creates nor
+    changes anyone. Refuses (ApplicationError) identities of different clients, an unknown system, and an email or
+    phone that cannot be read. Locks the client found, as customer_upsert does, when called in a transaction."""
+    wanted: dict[tuple[str, str], None] = {}
+    for system, value in (identities or {}).items():
+        if system not in SourceSystem.values:
+            raise ApplicationError.for_field("identities", f"Unknown system {system!r}.")
+        text = external_id_check(value, field="identities", max_length=IDENTITY_MAX_LENGTH)
+        if text:
+            wanted[(system, text)] = None
+    own_id = None
+    if public_id:
+        try:
+            own_id = uuid.UUID(str(public_id).strip())
+        except ValueError:
+            raise ApplicationError.for_field("public_id", f"{public_id!r} is not an Atelier client id.") from None
+    key = ClientKey(public_id=own_id, identities=tuple(wanted), email=normalize_email(email),
+                    phone=normalize_phone(phone, region=region))
+    if not key:
+        return None
+    index = ClientIndex.load([key], with_fields=False, lock=transaction.get_connection().in_atomic_block)
+    try:
+        client, _verified = index.match(key)
+    except MatchConflict as conflict:
+        raise ApplicationError(conflict.message, extra={"identities": conflict.identities}) from None
+    return None if client is None else Customer.objects.get(pk=client.pk)

@@ -17,13 +17,15 @@ from core.moments import happened_at_check
 from feedback.models import Response, Survey
 from feedback.services import response_score_check
 from imports.kinds.common import client_key, json_object, parsed, text_value
-from imports.kinds.customers import DEFAULT_SOURCE, SOURCE_SYSTEMS, CustomerImportContext, RowError, row_cells
+from imports.kinds.customers import DEFAULT_SOURCE, CustomerImportContext, RowError, row_cells
 from imports.models import ImportBatch
 from imports.parsing import parse_datetime, parse_int
 from imports.pipeline.batches import run_batch
 from imports.pipeline.constants import Progress
 from imports.pipeline.records import CleanRecord, RecordKind, RecordRun, rollback_records
 from imports.reader import SourceRow, SourceTable
+
+RESPONSE_SOURCES = frozenset(Response.Source.values)
 
 
 @dataclass
@@ -51,8 +53,9 @@ def clean_response_row(row: SourceRow, context: ResponseImportContext) -> CleanR
     if survey is None:
         raise RowError("survey", f"No survey is named {name}.")
     source = cells.get("source", "").lower() or DEFAULT_SOURCE
-    if source not in SOURCE_SYSTEMS:
-        raise RowError("source", f"{source} is not a source system; use one of {', '.join(sorted(SOURCE_SYSTEMS))}.")
+    # The house's systems and the survey tools (typeform, survey_tool), so that their answers export and import back.
+    if source not in RESPONSE_SOURCES:
+        raise RowError("source", f"{source} is not a source; use one of {', '.join(sorted(RESPONSE_SOURCES))}.")
     client = client_key(cells, region=context.house.mapping.default_region)
     score = parsed("score", parse_int, cells.get("score"))
     if score is None:

@@ -17,6 +17,8 @@ import pytest
 
 from customers.models import Segment
 from customers.services import customer_upsert
+from feedback.models import Survey
+from feedback.services import response_record
 from integrations.models import ApiKey, Scope
 from integrations.throttling import AnonymousRateThrottle, ApiKeyRateThrottle
 from journeys.models import Journey
@@ -31,7 +33,7 @@ CHECKS = "all"
 # A write the schema allows may still be refused by a business rule the schema cannot hold (a client or a touchpoint
 # type that does not exist, a stage of another journey, lines that do not add up): 400 is among its answers.
 WRITES = [("/api/v1/interactions/", "POST"), ("/api/v1/interactions/bulk/", "POST"), ("/api/v1/orders/", "POST"),
-          ("/api/v1/orders/bulk/", "POST"), ("/api/v1/enrollments/{id}/move/", "POST")]
+          ("/api/v1/orders/bulk/", "POST"), ("/api/v1/enrollments/{id}/move/", "POST"), ("/api/v1/responses/", "POST")]
 WRITE_STATUSES = '["2xx", "400", "401", "403", "404", "409", "422", "429"]'
 # The clients' list takes a boutique, an advisor or a persona among those the caller may see: another id is an invalid
 # choice (a 400), which the schema, the same for every caller, cannot list.
@@ -71,6 +73,9 @@ def live_api(django_db_serialized_rollback, live_server, monkeypatch, tmp_path: 
     order = order_record(source="pos", external_id="O-1", customer=clients[0], placed_at=AT, currency="EUR",
                          total="1200.00", lines=[OrderLineData(sku="BAG-1", quantity=1, unit_price="1200.00")],
                          boutique=paris).record
+    survey = Survey.objects.create(name="After your visit", kind="nps", question="Would you recommend us?")
+    response, _ = response_record(survey=survey, customer=clients[0], score=9, responded_at=AT, source="pos",
+                                  external_id="R-1")
     records = {
         "/api/v1/customers/{public_id}/": ("public_id", str(clients[0].public_id)),
         "/api/v1/customers/{public_id}/timeline/": ("public_id", str(clients[0].public_id)),
@@ -86,6 +91,7 @@ def live_api(django_db_serialized_rollback, live_server, monkeypatch, tmp_path: 
         "/api/v1/interactions/{id}/": ("id", interaction.pk),
         "/api/v1/orders/{id}/": ("id", order.pk),
         "/api/v1/insight/journeys/{id}/funnel/": ("id", journey.pk),
+        "/api/v1/responses/{id}/": ("id", response.pk),
     }
     config = tmp_path / "schemathesis.toml"
     # Response time is capped at the request timeout: on a loaded CI machine even a 400 may wait 10 s for the CPU.

@@ -110,6 +110,9 @@ def test_an_export_imports_back_unchanged(house, tmp_path, fmt):
     Response.objects.create(survey=house["nps"], customer=camille, score=9, comment="+ lovely welcome",
                             responded_at=dt.datetime(2026, 1, 21, 8, 0, tzinfo=dt.UTC), source=SourceSystem.CRM,
                             external_id="R-1", answers={"q1": "yes"})
+    # Brought in by a survey tool's webhook: its source is the tool's.
+    Response.objects.create(survey=house["nps"], customer=camille, score=3, responded_at=dt.datetime(
+        2026, 1, 23, 8, 0, tzinfo=dt.UTC), source=Response.Source.TYPEFORM, external_id="tf-token-1")
     # Answered in Atelier: no external id, and recorded before NPS classes were kept.
     Response.objects.create(survey=house["csat"], customer=camille, score=5,
                             responded_at=dt.datetime(2026, 1, 22, 8, 0, 0, 500, tzinfo=dt.UTC))
@@ -119,7 +122,7 @@ def test_an_export_imports_back_unchanged(house, tmp_path, fmt):
 
     batch = import_file(kind="responses", source=path, file_name=path.name)
 
-    assert batch.counts == {"new": 0, "updated": 0, "unchanged": 2, "skipped": 0, "invalid": 0}
+    assert batch.counts == {"new": 0, "updated": 0, "unchanged": 3, "skipped": 0, "invalid": 0}
     assert snapshot() == before
     assert batch.changes.count() == 0
 
