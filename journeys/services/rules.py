@@ -483,6 +483,7 @@ def _act_on_chunk(loaded: _LoadedRule, rows: list[tuple[int, int, str]], now: dt
     transitions: dict[int, int] = {}
     if rule.to_stage_id is not None and rows:
         transitions = _move_all(rule, [enrollment_id for enrollment_id, _, _ in rows], now)
+        clients_changed(customer_id for enrollment_id, customer_id, _ in rows if enrollment_id in transitions)
         outcome.moved += len(transitions)
     if rule.followup_template_id is not None and rows:
         customers = Customer.objects.in_bulk([customer_id for _, customer_id, _ in rows])
