@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 MIN_HISTORY_DAYS = 56
-SCORE_THRESHOLD = 3.5
+SCORE_THRESHOLD = 4.0
 DRIFT_SHARE = 0.15
 DRIFT_NOISE_MULTIPLE = 4.0
 # The window of the drift: the last DRIFT_WINDOW days against the DRIFT_WINDOW days DRIFT_SPAN days before.
@@ -120,14 +120,16 @@ def evaluate(
 
 
 def _window_levels(adjusted: np.ndarray, marked: np.ndarray, end: int) -> tuple[float, float] | None:
-    """The medians of the DRIFT_WINDOW days ending at `end` and of those DRIFT_SPAN days before, calendar days out."""
+    """The means of the DRIFT_WINDOW days ending at `end` and of those DRIFT_SPAN days before, calendar days out.
+    Means of whole weeks, not medians: what is left of the weekly pattern (stronger in a busy season than the fitted
+    profile says) cancels out over a week in a mean, not in a median."""
     now_days = slice(end - DRIFT_WINDOW, end)
     before_days = slice(end - DRIFT_SPAN - DRIFT_WINDOW, end - DRIFT_SPAN)
     now_values = adjusted[now_days][~marked[now_days]]
     before_values = adjusted[before_days][~marked[before_days]]
     if now_values.size < 3 or before_values.size < 3:
         return None
-    return float(np.median(now_values)), float(np.median(before_values))
+    return float(np.mean(now_values)), float(np.mean(before_values))
 
 
 def _drift(adjusted: np.ndarray, marked: np.ndarray, sigma: float, directions: tuple[str, ...]) -> Finding | None:
@@ -140,16 +142,18 @@ def _drift(adjusted: np.ndarray, marked: np.ndarray, sigma: float, directions: t
     if before_level == 0:
         return None
     change = now_level - before_level
+    windows = 2
     # Yearly seasonality: with a year of history, the same six weeks a year ago tell how much of the change is
     # the season's (a summer lull every year is not a drift).
     if adjusted.size >= 365 + DRIFT_SPAN + DRIFT_WINDOW:
         last_year = _window_levels(adjusted, marked, adjusted.size - 365)
         if last_year is not None and last_year[1] != 0:
             change -= (last_year[0] - last_year[1]) / abs(last_year[1]) * abs(before_level)
+            windows = 4
     if abs(change) < DRIFT_SHARE * abs(before_level):
         return None
-    # The medians of a week move less than single days: their noise is about sigma / sqrt(window).
-    if abs(change) < DRIFT_NOISE_MULTIPLE * sigma / np.sqrt(DRIFT_WINDOW):
+    # A change of week means is noisy as sigma * sqrt(windows / window): two weeks' means, four once netted.
+    if abs(change) < DRIFT_NOISE_MULTIPLE * sigma * np.sqrt(windows / DRIFT_WINDOW):
         return None
     if (change < 0 and "down" not in directions) or (change > 0 and "up" not in directions):
         return None

@@ -37,13 +37,13 @@ def manager(paris):
 
 
 def trade(boutique, *, until: dt.date = DAY, overrides: dict[dt.date, int] | None = None, seed: int = 0) -> None:
-    """HISTORY days of orders at `boutique` up to `until`: about thirty a day, more on Fridays and Saturdays, 1,000
+    """HISTORY days of orders at `boutique` up to `until`: about sixty a day, more on Fridays and Saturdays, 1,000
     each; `overrides` sets the count of given days."""
     rng = np.random.default_rng(seed)
     orders, overrides = [], overrides or {}
     for offset in range(HISTORY):
         day = until - dt.timedelta(days=HISTORY - 1 - offset)
-        usual = 30 + (10 if day.weekday() in (4, 5) else 0)
+        usual = 60 + (20 if day.weekday() in (4, 5) else 0)
         count = overrides.get(day, int(rng.poisson(usual)))
         for number in range(count):
             orders.append(Order(
@@ -94,14 +94,14 @@ def test_a_boutique_whose_sync_broke_gets_alerts_and_its_manager_is_emailed(
 
 
 def test_a_spike_on_a_sales_day_the_calendar_marks_is_no_alert(paris):
-    trade(paris, overrides={DAY: 90})
+    trade(paris, overrides={DAY: 180})
     CalendarPeriod.objects.create(name="Summer sales", kind="sales", starts_on=DAY, ends_on=DAY + dt.timedelta(3))
 
     assert alerts_evaluate(day=DAY) == []
 
 
 def test_the_same_spike_on_an_unmarked_day_is_an_alert(paris):
-    trade(paris, overrides={DAY: 90})
+    trade(paris, overrides={DAY: 180})
 
     kinds = {(alert.metric, alert.kind) for alert in alerts_evaluate(day=DAY) if alert.boutique_id}
 
