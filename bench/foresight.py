@@ -202,6 +202,36 @@ def bench_database(clients: int, seed: int, naive_sample: int) -> dict:
     }
 
 
+def bench_alerts(boutiques: int, days: int, seed: int) -> dict:
+    """One day's alert evaluation: every watched figure of `boutiques` boutiques and of the house, `days` of daily
+    history each (weekly and yearly seasonality, noise), through the detector the daily task runs."""
+    import numpy as np
+
+    from insight.foresight import alerts
+    from insight.selectors_alerts import FIGURES
+    from insight.services.alerts import HISTORY_DAYS
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(days)
+    series = []
+    for _ in range(boutiques + 1):
+        for name in FIGURES:
+            level = rng.uniform(20, 200)
+            values = level * (1 + 0.2 * np.sin(2 * np.pi * t / 7) + 0.25 * np.sin(2 * np.pi * t / 365))
+            series.append((name, np.maximum(values + rng.normal(0, level * 0.08, days), 0)))
+    started = time.perf_counter()
+    import statsmodels.tsa.seasonal  # noqa: F401  (its import is timed apart: a worker pays it once)
+
+    imported = time.perf_counter()
+    fired = 0
+    for name, values in series:
+        figure = FIGURES[name]
+        fired += len(alerts.evaluate(values[-HISTORY_DAYS:], directions=figure.directions, floor=figure.floor))
+    done = time.perf_counter()
+    return {"boutiques": boutiques, "history_days": days, "series": len(series), "alerts": fired,
+            "statsmodels_import_seconds": round(imported - started, 2), "evaluate_seconds": round(done - imported, 2)}
+
+
 def _print_table(title: str, rows: list[dict], columns: list[str]) -> None:
     print(f"\n{title}")
     print(" | ".join(f"{column:>9}" for column in columns))
@@ -217,6 +247,7 @@ def main() -> None:
     parser.add_argument("--database", default="atelier_bench_foresight")
     parser.add_argument("--memory-only", action="store_true", help="Skip the PostgreSQL runs.")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--alert-boutiques", type=int, default=50)
     arguments = parser.parse_args()
     sizes = [int(size) for size in arguments.clients.split(",")]
 
@@ -226,6 +257,8 @@ def main() -> None:
 
     holdout_days = round(settings.INSIGHT_HOLDOUT_MONTHS * 365.25 / 12)
     print(f"uptime: {os.getloadavg()}  cores: {os.cpu_count()}")
+    alert_figures = bench_alerts(arguments.alert_boutiques, HISTORY_DAYS, arguments.seed)
+    print("BENCH-RESULT " + json.dumps({"part": "alerts", **alert_figures}))
     results = []
     for size in sizes:
         memory = bench_memory(size, arguments.seed, holdout_days)

@@ -25,3 +25,11 @@ def predictions_refit_task() -> int:
 def predictions_score_task() -> int:
     """Daily: score every client with the latest run (recency ages with the calendar, not with orders)."""
     return predictions_score()
+
+
+@shared_task(acks_late=True)
+def alerts_evaluate_task() -> int:
+    """Daily: yesterday's watched figures; alerts written and their owners emailed. Idempotent per day."""
+    from insight.services.alerts import alerts_evaluate
+
+    return len(alerts_evaluate())

@@ -288,6 +288,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "insight.tasks_predictions.predictions_score_task",
         "schedule": 24 * 60 * 60,
     },
+    # Alerts: yesterday's figures of every boutique and the house, once a day.
+    "alerts-evaluate-daily": {
+        "task": "insight.tasks_predictions.alerts_evaluate_task",
+        "schedule": 24 * 60 * 60,
+    },
 }
 
 # --- Insight ------------------------------------------------------------------------------------------------------
@@ -304,6 +309,10 @@ INSIGHT_MIN_REPEAT_BUYERS = env.int("INSIGHT_MIN_REPEAT_BUYERS", default=100)
 INSIGHT_MIN_HISTORY_DAYS = env.int("INSIGHT_MIN_HISTORY_DAYS", default=180)
 # The last months each fit holds out to measure its calibration (predicted against actual purchases per decile).
 INSIGHT_HOLDOUT_MONTHS = env.int("INSIGHT_HOLDOUT_MONTHS", default=3)
+# After an alert on a figure, the same figure of the same boutique raises nothing new for this many days...
+ALERT_COOLDOWN_DAYS = env.int("ALERT_COOLDOWN_DAYS", default=7)
+# ... and a dismissed alert keeps the same kind (drop, rise, drift) on that figure quiet for this many.
+ALERT_DISMISS_SUPPRESS_DAYS = env.int("ALERT_DISMISS_SUPPRESS_DAYS", default=30)
 
 # --- Journey rules ------------------------------------------------------------------------------------------------
 # A stage move by staff is not undone by a rule for this many days (0: rules may move the client at once).

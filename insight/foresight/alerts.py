@@ -1,7 +1,7 @@
 """Detecting when a boutique's figure turns, on one daily series at a time (numpy; statsmodels for seasonality).
 
 For the day evaluated, the history before it (the last SEASONAL_DAYS) is decomposed with a robust weekly STL, and
-the day's weekly pattern is carried over from the same weekday a week before, so the day itself (perhaps the
+the day's weekly pattern is its weekday's in the weeks before, averaged, so the day itself (perhaps the
 anomaly) cannot bend its own expectation. What remains is scored robustly against its own history (median and MAD,
 so past outliers do not widen the band). Then:
 - a sudden move: |score| beyond SCORE_THRESHOLD, in the figure's bad direction(s); never on a day the head office
@@ -15,7 +15,8 @@ alerts already raised.
 Yearly seasonality: statsmodels' MSTL (periods 7 and 365) was measured at 2.7 s per three-year series (18 s robust)
 on this 2-core machine under load, against a budget of 30 s for 50 boutiques' figures. So the yearly part is
 handled where it matters: the yearly peaks (sales, festivals, launches) are the head office calendar's; a day is
-compared with the last four weeks' level, so a slow seasonal swing moves the expectation with it; and a drift is
+compared with the robust trend where its history ends, so a slow seasonal swing moves the expectation with it;
+and a drift is
 measured net of the same six weeks' change a year earlier, when the series holds a year.
 
 statsmodels is imported inside `deseasonalise` only: it takes seconds to import, and only the alert task needs it.
@@ -50,21 +51,27 @@ class Finding:
     score: float
 
 
-def deseasonalise(history: np.ndarray) -> tuple[np.ndarray, float]:
-    """(history less its weekly pattern, the pattern expected on the next day) from a robust weekly STL of the last
-    SEASONAL_DAYS of `history`: the next day repeats the weekday a week before it."""
+def deseasonalise(history: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """(history less its weekly pattern, the pattern expected on the next day, the trend's last level) from a robust
+    weekly STL of the last SEASONAL_DAYS of `history`."""
     from statsmodels.tsa.seasonal import STL
 
     recent = history[-SEASONAL_DAYS:]
-    seasonal = np.asarray(STL(recent, period=7, robust=True).fit().seasonal, float)
+    # A long seasonal smoother (31 weeks at most): the weekly pattern is a habit, not something each week re-learns
+    # from its own noise.
+    fitted = STL(recent, period=7, seasonal=31, robust=True).fit()
+    seasonal = np.asarray(fitted.seasonal, float)
     adjusted = history.astype(float).copy()
     adjusted[-recent.size:] -= seasonal
-    # Older days keep the oldest fitted week's pattern by weekday, so the whole history is on one footing.
+    # Each weekday's pattern averaged over the fitted weeks (one week's alone is noisy): what older days lose, and
+    # what the next day is expected to carry. profile[k] is the weekday k + 1 days after the last day.
+    profile = np.array([np.mean(seasonal[recent.size - 7 + k :: -7]) for k in range(7)])
     if history.size > recent.size:
         older = history.size - recent.size
-        weekly = seasonal[:7]
-        adjusted[:older] -= np.array([weekly[(index - older) % 7] for index in range(older)])
-    return adjusted, float(seasonal[-7])
+        offsets = (np.arange(older) - history.size) % 7
+        adjusted[:older] -= profile[offsets]
+    next_day = float(profile[0])
+    return adjusted, next_day, float(np.asarray(fitted.trend)[-1])
 
 
 def robust_sigma(values: np.ndarray, floor: float) -> tuple[float, float]:
@@ -86,12 +93,13 @@ def evaluate(
     if values.size < MIN_HISTORY_DAYS or not np.isfinite(values).all():
         return []
     marked = np.zeros(values.size, bool) if marked is None else np.asarray(marked, bool)
-    history_adjusted, today_seasonal = deseasonalise(values[:-1])
+    history_adjusted, today_seasonal, trend = deseasonalise(values[:-1])
     adjusted = np.append(history_adjusted, values[-1] - today_seasonal)
     history, history_marked = history_adjusted, marked[:-1]
     usual = history[~history_marked][-365:]
-    # The level the day is compared with: the recent deseasonalised median (last four weeks, calendar days out).
-    level, _ = robust_sigma(usual[-28:], floor)
+    # The level the day is compared with: the robust trend where the history ends (a median of the last weeks would
+    # lag a seasonal swing by half its window).
+    level = trend
     # The day-to-day noise, from the differences of consecutive days (a slow yearly swing or trend cancels out of
     # them), scaled back to one day's deviation.
     _, sigma = robust_sigma(np.diff(usual) / np.sqrt(2), max(floor, 1e-9))
@@ -112,14 +120,16 @@ def evaluate(
 
 
 def _window_levels(adjusted: np.ndarray, marked: np.ndarray, end: int) -> tuple[float, float] | None:
-    """The medians of the DRIFT_WINDOW days ending at `end` and of those DRIFT_SPAN days before, calendar days out."""
+    """The means of the DRIFT_WINDOW days ending at `end` and of those DRIFT_SPAN days before, calendar days out.
+    Means of whole weeks, not medians: what is left of the weekly pattern (stronger in a busy season than the fitted
+    profile says) cancels out over a week in a mean, not in a median."""
     now_days = slice(end - DRIFT_WINDOW, end)
     before_days = slice(end - DRIFT_SPAN - DRIFT_WINDOW, end - DRIFT_SPAN)
     now_values = adjusted[now_days][~marked[now_days]]
     before_values = adjusted[before_days][~marked[before_days]]
     if now_values.size < 3 or before_values.size < 3:
         return None
-    return float(np.median(now_values)), float(np.median(before_values))
+    return float(np.mean(now_values)), float(np.mean(before_values))
 
 
 def _drift(adjusted: np.ndarray, marked: np.ndarray, sigma: float, directions: tuple[str, ...]) -> Finding | None:
@@ -132,16 +142,18 @@ def _drift(adjusted: np.ndarray, marked: np.ndarray, sigma: float, directions: t
     if before_level == 0:
         return None
     change = now_level - before_level
+    windows = 2
     # Yearly seasonality: with a year of history, the same six weeks a year ago tell how much of the change is
     # the season's (a summer lull every year is not a drift).
     if adjusted.size >= 365 + DRIFT_SPAN + DRIFT_WINDOW:
         last_year = _window_levels(adjusted, marked, adjusted.size - 365)
         if last_year is not None and last_year[1] != 0:
             change -= (last_year[0] - last_year[1]) / abs(last_year[1]) * abs(before_level)
+            windows = 4
     if abs(change) < DRIFT_SHARE * abs(before_level):
         return None
-    # The medians of a week move less than single days: their noise is about sigma / sqrt(window).
-    if abs(change) < DRIFT_NOISE_MULTIPLE * sigma / np.sqrt(DRIFT_WINDOW):
+    # A change of week means is noisy as sigma * sqrt(windows / window): two weeks' means, four once netted.
+    if abs(change) < DRIFT_NOISE_MULTIPLE * sigma * np.sqrt(windows / DRIFT_WINDOW):
         return None
     if (change < 0 and "down" not in directions) or (change > 0 and "up" not in directions):
         return None
