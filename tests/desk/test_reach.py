@@ -28,30 +28,6 @@ def frozen():
 
 
 @pytest.fixture
-def paris():
-    from tests.factories import BoutiqueFactory
-
-    return BoutiqueFactory(code="PAR", name="Paris Faubourg", timezone="Europe/Paris")
-
-
-@pytest.fixture
-def advisor(paris):
-    from customers.models import Advisor
-
-    return make_staff(Advisor.Role.ADVISOR, paris, username="camille")
-
-
-@pytest.fixture
-def call_template():
-    from journeys.models import FollowUpTemplate, FollowUpVariant
-
-    template = FollowUpTemplate.objects.create(name="Call after purchase", channel="advisor_task", delay_hours=0)
-    FollowUpVariant.objects.create(template=template, label="A", subject="Call {{ client.first_name }}",
-                                   body="Ask {{ client.first_name }} how the fitting went.")
-    return template
-
-
-@pytest.fixture
 def task(advisor, call_template):
     followup = task_for(advisor, call_template, due_at=NOW - dt.timedelta(hours=1))
     customer = followup.customer
