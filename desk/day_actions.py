@@ -40,7 +40,8 @@ def task_outcome_view(request: HttpRequest, followup_id: int, *, site_name: str)
     task = _task(request, followup_id)
     outcome = request.POST.get("outcome", "")
     try:
-        followup_record_outcome(followup=task, outcome=outcome, actor=request.user)
+        followup_record_outcome(followup=task, outcome=outcome, actor=request.user,
+                                note=request.POST.get("note", ""))
     except ApplicationError as error:
         messages.error(request, error.message)
     else:

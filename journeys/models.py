@@ -438,6 +438,8 @@ class FollowUp(TimeStampedModel):
     opened_at = models.DateTimeField(null=True, blank=True)
     status_reason = models.CharField(max_length=240, blank=True)
     outcome = models.CharField(max_length=12, choices=Outcome.choices, blank=True)
+    # What the advisor noted with the outcome ("Will come Saturday for the fitting"), on the client's timeline.
+    outcome_note = models.TextField(blank=True)
     attributed_order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     # Who last settled the follow-up by hand (an outcome, a snooze, a correction in the admin), and when.
     handled_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,

@@ -23,15 +23,15 @@ def journeys_personal_data_erase(*, customer: Customer, erased_at: dt.datetime,
     """Clear what journeys wrote about the client in words, and stop every gesture still to come.
 
     Follow-ups lose their rendered subject and body (they greet the client by name), the provider's message id
-    (it finds the message, address included, at the provider) and their status reason (bounces quote the
-    address); scheduled ones are cancelled. Staff notes on stage moves and the reasons of hands-off pauses (often
-    personal: a bereavement) are cleared. Open enrollments are closed,
+    (it finds the message, address included, at the provider), their status reason (bounces quote the
+    address) and the advisor's note on a task's outcome; scheduled ones are cancelled. Staff notes on stage moves
+    and the reasons of hands-off pauses (often personal: a bereavement) are cleared. Open enrollments are closed,
     so that no rule schedules anything for the record again. Stages, moves, channels, dates, statuses and
     outcomes stay: funnels and follow-up results are counted from them. The follow-ups cancelled say who cancelled
     them and when (handled_by, handled_at: `actor`, the staff member who erased the client).
     """
     cleared = FollowUp.objects.filter(customer=customer).update(
-        subject="", body="", provider_message_id="", status_reason="", updated_at=erased_at
+        subject="", body="", provider_message_id="", status_reason="", outcome_note="", updated_at=erased_at
     )
     cancelled = FollowUp.objects.filter(customer=customer, status=FollowUp.Status.SCHEDULED).update(
         status=FollowUp.Status.CANCELLED, status_reason=CANCELLED_BY_ERASURE, handled_by=actor, handled_at=erased_at

@@ -162,9 +162,11 @@ def _followup_row(entry: TimelineEntry) -> TimelineRow:
     return TimelineRow(
         kind="followup", channel=followup.channel, icon=channel_icon(followup.channel),
         title=f"Follow-up: {followup.template.name}", occurred_at=entry.occurred_at,
-        detail=" · ".join(part for part in (followup.get_channel_display(), followup.subject) if part),
-        # Why it was held out, postponed, cancelled or failed: the dispatcher's reason, in its words.
-        note=followup.status_reason,
+        detail=" · ".join(part for part in (followup.get_channel_display(), followup.subject,
+                                            followup.get_outcome_display()) if part),
+        # What the advisor noted with the task's outcome; else why it was held out, postponed, cancelled or
+        # failed: the dispatcher's reason, in its words.
+        note=followup.outcome_note or followup.status_reason,
         who=str(followup.advisor) if followup.advisor else "",
         badge=FollowUp.Status(followup.status).label,
     )

@@ -266,23 +266,40 @@ def _open_task(followup: FollowUp, actor: AbstractBaseUser | None) -> FollowUp:
 
 @transaction.atomic
 def followup_record_outcome(*, followup: FollowUp, outcome: str, actor: AbstractBaseUser | None = None,
-                            at: dt.datetime | None = None) -> FollowUp:
-    """The advisor's one click on a task: reached, no answer, declined or sale. The task is done (it leaves the
-    list) and counts from now for attribution (sent_at)."""
+                            at: dt.datetime | None = None, note: str = "") -> FollowUp:
+    """The advisor's one click on a task: reached, no answer, declined or sale, with what they noted (at most
+    OUTCOME_NOTE_MAX characters, kept on the client's timeline). The task is done (it leaves the list) and counts
+    from now for attribution (sent_at)."""
     if outcome not in FollowUp.Outcome.values:
         raise ApplicationError.for_field(
             "outcome", f"Unknown outcome {outcome!r}; use {', '.join(FollowUp.Outcome.values)}."
         )
+    note = _outcome_note(note)
     stored = _open_task(followup, actor)
     stored.status, stored.outcome = FollowUp.Status.DONE, outcome
     _mark_reached(stored, at=at or timezone.now())
-    stored.status_reason = ""
+    stored.status_reason, stored.outcome_note = "", note
     stored.handled_by, stored.handled_at = actor, timezone.now()
-    stored.save(update_fields=["status", "outcome", "sent_at", "status_reason", "handled_by", "handled_at",
-                               "updated_at"])
+    stored.save(update_fields=["status", "outcome", "outcome_note", "sent_at", "status_reason", "handled_by",
+                               "handled_at", "updated_at"])
     logger.info("journeys.followup_done followup_id=%s outcome=%s actor_id=%s", stored.pk, outcome,
                 getattr(actor, "pk", None))
     return stored
+
+
+# A task's note says what happened on the call; a longer text belongs in the client's notes.
+OUTCOME_NOTE_MAX = 1000
+
+
+def _outcome_note(note: str | None) -> str:
+    note = (note or "").strip()
+    if len(note) > OUTCOME_NOTE_MAX:
+        raise ApplicationError.for_field(
+            "note", f"Keep the note to {OUTCOME_NOTE_MAX} characters ({len(note)} given)."
+        )
+    if any(ord(character) < 32 and character not in "\n\r\t" for character in note):
+        raise ApplicationError.for_field("note", "The note holds a control character; type it again.")
+    return note
 
 
 @transaction.atomic

@@ -14,10 +14,10 @@ from django.urls import reverse
 from customers.models import Advisor, SourceSystem
 from customers.services import customer_upsert
 from desk.day import advisor_day
-from journeys.models import FollowUp, FollowUpTemplate, FollowUpVariant
+from journeys.models import FollowUp
 from journeys.services import followup_schedule
 from tests.desk.helpers import logged_in, messages_of
-from tests.factories import BoutiqueFactory, make_staff
+from tests.factories import make_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -25,29 +25,6 @@ PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 # Wednesday 11 March 2026, 10:00 in Paris.
 NOW = dt.datetime(2026, 3, 11, 10, tzinfo=PARIS)
 _numbers = itertools.count(1)
-
-
-@pytest.fixture
-def paris():
-    return BoutiqueFactory(code="PAR", name="Paris Faubourg", timezone="Europe/Paris")
-
-
-@pytest.fixture
-def advisor(paris):
-    return make_staff(Advisor.Role.ADVISOR, paris, username="camille")
-
-
-@pytest.fixture
-def colleague(paris):
-    return make_staff(Advisor.Role.ADVISOR, paris, username="louise")
-
-
-@pytest.fixture
-def call_template():
-    template = FollowUpTemplate.objects.create(name="Call after purchase", channel="advisor_task", delay_hours=0)
-    FollowUpVariant.objects.create(template=template, label="A", subject="Call {{ client.first_name }}",
-                                   body="Ask {{ client.first_name }} how the fitting went.")
-    return template
 
 
 @pytest.fixture
