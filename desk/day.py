@@ -260,11 +260,11 @@ def day_recovery_cases(
 
 
 def day_clients_at_risk(
-    *, user: Any, advisor: Advisor, window: DayWindow, is_boutique_wide: bool = False
+    *, user: Any, advisor: Advisor | None, window: DayWindow, is_boutique_wide: bool = False, boutique: Boutique
 ) -> list[ClientAtRisk]:
     """The clients of the book (or the boutique) at high churn risk by foresight, the highest predicted value first,
     each with why and the next step. One query."""
-    clients = _day_clients(user=user, advisor=advisor, is_boutique_wide=is_boutique_wide)
+    clients = _day_clients(user=user, advisor=advisor, is_boutique_wide=is_boutique_wide, boutique=boutique)
     return [_at_risk(prediction, window.today) for prediction in clients_at_risk(clients=clients, limit=AT_RISK_LIMIT)]
 
 
