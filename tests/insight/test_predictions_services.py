@@ -140,3 +140,6 @@ def test_the_beat_schedule_refits_weekly_and_scores_daily():
     assert schedule["foresight-score-daily"] == {
         "task": "insight.tasks_predictions.predictions_score_task", "schedule": 24 * 60 * 60,
     }
+    assert schedule["alerts-evaluate-daily"] == {
+        "task": "insight.tasks_predictions.alerts_evaluate_task", "schedule": 24 * 60 * 60,
+    }
