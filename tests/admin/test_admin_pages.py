@@ -188,9 +188,10 @@ def test_every_model_of_the_four_apps_is_registered():
 def test_the_back_office_is_named_atelier(admin_client):
     response = admin_client.get(reverse("admin:index"))
 
+    # A superuser lands on "The house" (head office's landing page, issue 17); the site keeps the house's name.
     assert response.status_code == 200
     assert (response.context["site_header"], response.context["site_title"], response.context["title"]) == (
-        "Atelier", "Atelier clienteling", "Back office"
+        "Atelier", "Atelier clienteling", "The house"
     )
 
 

@@ -28,16 +28,9 @@ ALLOWED = {
     # pghistory's context table is the history library's, shared by every tracked model's triggers: the set-based
     # history writer records the caller's context there as the triggers would.
     ("customers/services/history.py", "pghistory_context"),
-    # last_interaction_at writers and the POS/bulk paths: issue 13's touchpoints part (i13t) moves them into a
-    # customers service.
-    ("touchpoints/services/bulk.py", "customers_customer"),
-    ("imports/kinds/interactions.py", "customers_customer"),
-    # The order import still writes orders, lines and their timeline itself: i13t's orders_record_many takes them.
-    ("imports/pipeline/orders.py", "touchpoints_order"),
-    ("imports/pipeline/orders.py", "touchpoints_orderline"),
-    ("imports/pipeline/orders.py", "touchpoints_interaction"),
-    # The interaction and response imports write through the generic record writer: interactions_record_many
-    # (i13t) is to take the first; feedback has no batch service for responses yet.
+    # The interaction and response imports write through the generic record writer: new interactions go through
+    # interactions_record_many (the kind's create hook), but its update and rollback of interactions still write
+    # the table; feedback has no batch service for responses yet.
     ("imports/kinds/interactions.py", "touchpoints_interaction"),
     ("imports/kinds/responses.py", "feedback_response"),
 }
