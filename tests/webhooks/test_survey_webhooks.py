@@ -265,7 +265,9 @@ def test_identities_of_two_clients_fail_until_they_are_merged_then_the_replay_re
     survey_post(client, encode(body), message_id="msg_1")
     delivery = WebhookDelivery.objects.get()
     assert (delivery.outcome, delivery.error_code) == ("failed", "unknown_client")
-    assert delivery.error_message.startswith("These identities belong to different clients; merge the clients first.")
+    # The house's matching rule's refusal (customers.matching.MatchConflict), naming the ids that disagree.
+    assert delivery.error_message.startswith("These ids (pos:P-1, crm:C-2) belong to different clients; merge the "
+                                             "clients first.")
 
     customer_merge(surviving=lucie, merged=duplicate)
     replayed = webhook_replay(delivery=delivery)
