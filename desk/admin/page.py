@@ -128,6 +128,9 @@ def _interaction_row(entry: TimelineEntry) -> TimelineRow:
     if order is not None:
         title = f"{title} · order {order.external_id}"
         badge = order.get_status_display()
+    purpose = (interaction.metadata or {}).get("purpose") if interaction.touchpoint_type.code == "appointment" else ""
+    if purpose:  # an attended appointment (touchpoints.services.appointments) says what it was for
+        title = f"{title} · {purpose}"
     return TimelineRow(
         kind="purchase" if order is not None else "interaction",
         channel=interaction.channel,

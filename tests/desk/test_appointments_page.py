@@ -133,5 +133,5 @@ def test_an_attended_appointment_leaves_upcoming_and_is_on_the_timeline(client, 
 
     assert f'data-appointment="{appointment.pk}"' not in appointments_section(content)
     timeline = content[content.index('id="timeline"'):content.index('id="quick-actions"')]
-    assert "Appointment" in timeline
+    assert "Appointment · Fitting" in timeline
     assert "2 Mar 2026, 10:00" in timeline
