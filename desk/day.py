@@ -1,6 +1,7 @@
-"""Reads of the advisor's day: the tasks due, the service-recovery cases open, the birthdays of the week, the best
-clients gone quiet, and what clients said lately. An advisor sees their own client book; a boutique manager sees
-the whole boutique, and may open each of its advisors' days; head office may open any boutique's or advisor's day.
+"""Reads of the advisor's day: the tasks due, today's appointments, the service-recovery cases open, the birthdays
+of the week, the best clients gone quiet, and what clients said lately. An advisor sees their own client book; a
+boutique manager sees the whole boutique, and may open each of its advisors' days; head office may open any
+boutique's or advisor's day.
 
 "Today" and "this week" are the boutique's, not the server's: a task due at 08:00 in Tokyo is today's task for
 the Tokyo advisor whatever the clock of the server says. Each list is one query, whatever its length.
@@ -23,6 +24,7 @@ from feedback.models import RecoveryCase, Response
 from insight.models import ClientPrediction
 from insight.selectors_predictions import clients_at_risk
 from journeys.models import FollowUp, FollowUpTemplate
+from touchpoints.models import Appointment
 
 # How far back a visit or a purchase still counts as recent contact with a top client.
 QUIET_DAYS = 90
@@ -35,6 +37,7 @@ QUIET_CLIENT_LIMIT = 10
 FEEDBACK_LIMIT = 20
 RECOVERY_LIMIT = 50
 AT_RISK_LIMIT = 10
+APPOINTMENT_LIMIT = 50
 
 # The roles whose landing page is the day; head office works across boutiques and lands on the full index.
 DAY_ROLES = (Advisor.Role.ADVISOR, Advisor.Role.BOUTIQUE_MANAGER)
@@ -104,6 +107,8 @@ class AdvisorDay:
     recovery_cases: list[RecoveryCase]
     # Foresight: the book's clients at high churn risk, the most valuable first, each with the advisor's next step.
     clients_at_risk: list[ClientAtRisk] = field(default_factory=list)
+    # Today's booked appointments on the boutique's clock: the advisor's own, or every advisor's for the boutique.
+    appointments: list[Appointment] = field(default_factory=list)
 
     @property
     def snooze_default(self) -> str:
@@ -268,6 +273,20 @@ def day_clients_at_risk(
     return [_at_risk(prediction, window.today) for prediction in clients_at_risk(clients=clients, limit=AT_RISK_LIMIT)]
 
 
+def day_appointments(
+    *, user: Any, advisor: Advisor | None, window: DayWindow, is_boutique_wide: bool = False, boutique: Boutique
+) -> QuerySet[Appointment]:
+    """Today's appointments still booked (not cancelled, no outcome yet), earliest first: those the advisor will
+    see, or, boutique-wide, every advisor's at the boutique. One query."""
+    appointments = Appointment.objects.visible_to(user).filter(
+        status=Appointment.Status.BOOKED, boutique=boutique, customer__is_anonymized=False,
+        starts_at__gte=window.start_of_today, starts_at__lt=window.start_of_tomorrow,
+    )
+    if not is_boutique_wide:
+        appointments = appointments.filter(advisor=advisor)
+    return appointments.select_related("customer", "advisor__user").order_by("starts_at", "pk")[:APPOINTMENT_LIMIT]
+
+
 def advisor_day(*, user: Any, now: dt.datetime | None = None) -> AdvisorDay | None:
     """The landing day of an advisor (their client book) or of a boutique manager (their boutique), or None for
     staff whose landing page is another (head office and superusers: the house; staff without an advisor role)."""
@@ -303,6 +322,7 @@ def _day(*, user: Any, boutique: Boutique, advisor: Advisor | None, is_boutique_
         recent_feedback=list(day_recent_feedback(**scope)),
         recovery_cases=list(day_recovery_cases(**scope)),
         clients_at_risk=day_clients_at_risk(**scope),
+        appointments=list(day_appointments(**scope)),
     )
 
 

@@ -19,7 +19,7 @@ from customers.services.privacy import customer_history_model
 from feedback.models import Invitation, RecoveryCase, RecoveryEvent, Response, SurveyMessage
 from insight.models import ClientPrediction
 from journeys.models import Enrollment, FollowUp, HandsOff, Transition
-from touchpoints.models import Interaction, Order
+from touchpoints.models import Appointment, Interaction, Order
 
 EXPORT_FORMAT = "atelier.client-data/1"
 
@@ -36,6 +36,7 @@ SECTIONS = {
     "merges": "merges",
     "interactions": "interactions",
     "orders": "orders",
+    "appointments": "appointments",
     "enrollments": "enrollments",
     "followups": "follow_ups",
     "hands_offs": "hands_off",
@@ -83,6 +84,12 @@ def client_data_queryset(*, customers: QuerySet[Customer]) -> QuerySet[Customer]
             "orders", queryset=Order.objects.select_related("boutique", "advisor__user").order_by("placed_at", "pk")
         ),
         "orders__lines",
+        Prefetch(
+            "appointments",
+            queryset=Appointment.objects.select_related("boutique", "advisor__user", "created_by").order_by(
+                "starts_at", "pk"
+            ),
+        ),
         Prefetch("enrollments", queryset=Enrollment.objects.select_related("journey", "stage").order_by("pk")),
         Prefetch(
             "enrollments__transitions",
@@ -139,6 +146,11 @@ def _client(customer: Customer) -> dict[str, Any]:
                 lines=[_fields(line) for line in order.lines.all()],
             )
             for order in customer.orders.all()
+        ],
+        "appointments": [
+            _fields(appointment, boutique=_name(appointment.boutique), advisor=_name(appointment.advisor),
+                    created_by=_name(appointment.created_by))
+            for appointment in customer.appointments.all()
         ],
         "enrollments": [
             _fields(

@@ -13,13 +13,13 @@ from typing import Any
 
 from django.apps import apps
 from django.contrib.auth import get_user_model
-from django.db.models import Model, QuerySet
+from django.db.models import DateTimeField, ExpressionWrapper, F, Model, QuerySet
 
 from customers.models import Advisor, ConsentChannel, ConsentPurpose, Customer, SourceSystem
 from customers.normalizers import PREFERENCE_KEYS
 from journeys.models import Enrollment, Stage
 from journeys.selectors import customer_enrollments, stages_of_active_journeys
-from touchpoints.models import Interaction
+from touchpoints.models import Appointment, Interaction
 
 # What counts as the client coming in: a visit to a boutique or an appointment there.
 VISIT_TYPES = ("store_visit", "appointment")
@@ -252,3 +252,14 @@ def customer_history(*, customer: Customer, limit: int = HISTORY_LIMIT) -> list[
             )
         )
     return entries
+
+
+def client_upcoming_appointments(*, customer: Customer, now: dt.datetime, limit: int = 10) -> list[Appointment]:
+    """The client's booked appointments not over yet (one under way included), the soonest first. One query."""
+    return list(
+        Appointment.objects.annotate(ends_at_moment=ExpressionWrapper(F("starts_at") + F("duration"),
+                                                                      output_field=DateTimeField()))
+        .filter(customer=customer, status=Appointment.Status.BOOKED, ends_at_moment__gt=now)
+        .select_related("advisor__user", "boutique")
+        .order_by("starts_at", "pk")[:limit]
+    )

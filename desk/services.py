@@ -33,6 +33,7 @@ ERASURE_OF_CLIENT_ROWS = {
     "events": "the client's history rows and their merged duplicates' deleted (customers)",
     "interactions": "kept for the figures; metadata cleared (touchpoints)",
     "orders": "kept for the figures, with their lines (touchpoints)",
+    "appointments": "kept for the figures; purpose erased; booked ones cancelled (touchpoints)",
     "enrollments": "kept for the funnels; open ones exited; stage move notes cleared (journeys)",
     "followups": "kept for the results; content cleared; scheduled ones cancelled (journeys)",
     "hands_offs": "kept (who paused automation, when); reasons cleared (journeys)",

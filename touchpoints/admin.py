@@ -1,4 +1,4 @@
-"""Admin for touchpoint types and products (editable) and for orders and interactions (shown only)."""
+"""Admin for touchpoint types and products (editable) and for orders, interactions and appointments (shown only)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.contrib import admin
 from core.admin import TIMESTAMPS, SpreadsheetExportMixin, ViewOnlyAdminMixin
 from core.money import format_money
 from customers.admin import SOURCE_SEARCH_HELP, BoutiqueScopedAdminMixin, ClientSearchMixin
-from touchpoints.models import Interaction, Order, OrderLine, Product, TouchpointType
+from touchpoints.models import Appointment, Interaction, Order, OrderLine, Product, TouchpointType
 
 
 @admin.register(TouchpointType)
@@ -108,3 +108,18 @@ class InteractionAdmin(BoutiqueScopedAdminMixin, ClientSearchMixin, ViewOnlyAdmi
     show_full_result_count = False
     autocomplete_fields = ["customer", "advisor", "order"]
     readonly_fields = ["created_at"]
+
+
+@admin.register(Appointment)
+class AppointmentAdmin(BoutiqueScopedAdminMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
+    """Written only by touchpoints.services.appointments (booked from the client page, then attended, cancelled
+    or missed), which hold the boutique-clock, reach and outcome rules."""
+
+    list_display = ["starts_at", "customer", "advisor", "boutique", "purpose", "status"]
+    list_filter = ["status", "boutique", ("starts_at", admin.DateFieldListFilter)]
+    list_select_related = ["customer", "advisor__user", "boutique"]
+    search_fields = ["customer__email", "purpose"]
+    ordering = ["-starts_at", "-pk"]
+    show_full_result_count = False
+    raw_id_fields = ["customer", "advisor", "interaction", "created_by"]
+    readonly_fields = TIMESTAMPS

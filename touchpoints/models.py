@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
@@ -192,3 +195,61 @@ class Interaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.touchpoint_type_id} for {self.customer_id} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class Appointment(TimeStampedModel):
+    """A time an advisor books with a client at a boutique. It stays a booking until it has happened: only an
+    attended appointment becomes the `appointment` interaction on the timeline (a future booking must not read as
+    the client's last visit)."""
+
+    class Status(models.TextChoices):
+        BOOKED = "booked", "Booked"
+        ATTENDED = "attended", "Attended"
+        CANCELLED = "cancelled", "Cancelled"
+        NO_SHOW = "no_show", "No-show"
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="appointments")
+    advisor = models.ForeignKey(Advisor, on_delete=models.PROTECT, related_name="appointments")
+    boutique = models.ForeignKey(Boutique, on_delete=models.PROTECT, related_name="appointments")
+    starts_at = models.DateTimeField()
+    duration = models.DurationField()
+    purpose = models.CharField(max_length=200)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.BOOKED)
+    interaction = models.OneToOneField(
+        Interaction, null=True, blank=True, on_delete=models.SET_NULL, related_name="appointment"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = BoutiqueScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["starts_at", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=stored_range("starts_at"), name="appointment_starts_at_in_range"),
+            models.CheckConstraint(
+                condition=Q(duration__gt=dt.timedelta(0)) & Q(duration__lte=dt.timedelta(hours=12)),
+                name="appointment_duration_sane",
+            ),
+            models.CheckConstraint(condition=~Q(purpose=""), name="appointment_purpose_not_blank"),
+            models.CheckConstraint(
+                condition=Q(status__in=["booked", "attended", "cancelled", "no_show"]), name="appointment_status_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(interaction__isnull=True) | Q(status="attended"),
+                name="appointment_interaction_only_when_attended",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["advisor", "starts_at"], name="appointment_advisor_day_idx"),
+            models.Index(fields=["boutique", "starts_at"], name="appointment_boutique_day_idx"),
+            models.Index(fields=["customer", "starts_at"], name="appointment_customer_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} for {self.customer_id} at {self.starts_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def ends_at(self) -> dt.datetime:
+        return self.starts_at + self.duration

@@ -29,6 +29,7 @@ from core.money import format_money
 from customers.models import Advisor, Customer, SourceSystem
 from customers.selectors import client_open_contact_conflicts
 from customers.services import customers_assign_advisor
+from desk.admin.appointments import AppointmentForm, book_from_form, pending_form
 from desk.selectors import (
     ConsentState,
     HistoryEntry,
@@ -37,6 +38,7 @@ from desk.selectors import (
     client_consent,
     client_journeys,
     client_last_visit_at,
+    client_upcoming_appointments,
     customer_history,
     movable_stages,
 )
@@ -44,6 +46,7 @@ from insight.selectors_predictions import PredictionInWords, client_prediction_w
 from journeys.models import FollowUp, HandsOff, Stage, Transition
 from journeys.selectors import hands_off_in_force, stages_of_active_journeys
 from journeys.services import enrollment_place, hands_off_lift, hands_off_set
+from touchpoints.models import Appointment
 from touchpoints.selectors import TimelineEntry, customer_timeline
 from touchpoints.services import STAFF_LOGGED_TYPES, interaction_log
 
@@ -125,6 +128,9 @@ def _interaction_row(entry: TimelineEntry) -> TimelineRow:
     if order is not None:
         title = f"{title} · order {order.external_id}"
         badge = order.get_status_display()
+    purpose = (interaction.metadata or {}).get("purpose") if interaction.touchpoint_type.code == "appointment" else ""
+    if purpose:  # an attended appointment (touchpoints.services.appointments) says what it was for
+        title = f"{title} · {purpose}"
     return TimelineRow(
         kind="purchase" if order is not None else "interaction",
         channel=interaction.channel,
@@ -206,13 +212,14 @@ class QuickActions:
     assign_url: str = ""
     pause_url: str = ""
     resume_url: str = ""
+    book_url: str = ""
     log_choices: tuple[tuple[str, str], ...] = LOG_CHOICES
     stages: list[Stage] = field(default_factory=list)
     advisors: list[Advisor] = field(default_factory=list)
 
     @property
     def any(self) -> bool:
-        return bool(self.log_url or self.move_url or self.assign_url or self.pause_url)
+        return bool(self.log_url or self.move_url or self.assign_url or self.pause_url or self.book_url)
 
 
 @dataclass
@@ -241,6 +248,9 @@ class ClientPage:
     actions: QuickActions
     # Foresight's card: the prediction in words, or None before the client's first purchase is scored.
     prediction: PredictionInWords | None = None
+    # Booked appointments still to come (the timeline shows them once attended), and the form that books one.
+    appointments: list[Appointment] = field(default_factory=list)
+    appointment_form: AppointmentForm | None = None
 
 
 class LogTouchpointForm(forms.Form):
@@ -314,6 +324,8 @@ class ClientPageMixin:
                  name="{}_{}_assign_advisor".format(*info)),
             path("<path:object_id>/pause-automation/", wrap(require_POST(self.pause_automation_view)),
                  name="{}_{}_pause_automation".format(*info)),
+            path("<path:object_id>/book-appointment/", wrap(require_POST(self.book_appointment_view)),
+                 name="{}_{}_book_appointment".format(*info)),
             path("<path:object_id>/resume-automation/", wrap(require_POST(self.resume_automation_view)),
                  name="{}_{}_resume_automation".format(*info)),
         ]
@@ -356,6 +368,11 @@ class ClientPageMixin:
         if self.has_change_permission(request, customer):
             actions.assign_url = self._page_url("assign_advisor", customer)
             actions.advisors = list(advisor_choices(customer=customer, user=user))
+        appointment_form = None
+        if user.has_perm("touchpoints.add_interaction") and customer.home_boutique_id:
+            actions.book_url = self._page_url("book_appointment", customer)
+            appointment_form = pending_form(request, customer, advisor_choices(customer=customer, user=user),
+                                            customer.advisor)
         preferences = customer.preferences or {}
         rows = [timeline_row(entry) for entry in timeline.entries]
         time_zone = customer.home_boutique.timezone if customer.home_boutique else settings.TIME_ZONE
@@ -385,6 +402,8 @@ class ClientPageMixin:
             prediction=client_prediction_words(
                 customer=customer, today=timezone.now().astimezone(zoneinfo.ZoneInfo(time_zone)).date()
             ),
+            appointments=client_upcoming_appointments(customer=customer, now=timezone.now()),
+            appointment_form=appointment_form,
         )
 
     # --- Quick actions ----------------------------------------------------------------------------------------
@@ -417,6 +436,16 @@ class ClientPageMixin:
             return self._back_to_page(customer, "quick-actions")
         messages.success(request, f"{interaction.touchpoint_type.name} logged on {customer}'s timeline.")
         return self._back_to_page(customer, "timeline")
+
+    def book_appointment_view(self, request: HttpRequest, object_id: str) -> HttpResponseRedirect:
+        # Booking is part of logging the client's touchpoints: the same permission, no new role grant.
+        customer = self._client_for_action(request, object_id, "touchpoints.add_interaction")
+        appointment = book_from_form(request, customer, advisor_choices(customer=customer, user=request.user))
+        if appointment is None:
+            messages.error(request, "The appointment was not booked: see the form.")
+            return self._back_to_page(customer, "appointments")
+        messages.success(request, f"Appointment booked for {customer}.")
+        return self._back_to_page(customer, "appointments")
 
     def move_stage_view(self, request: HttpRequest, object_id: str) -> HttpResponseRedirect:
         customer = self._client_for_action(request, object_id, "journeys.change_enrollment")

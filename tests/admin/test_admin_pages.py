@@ -48,8 +48,9 @@ from journeys.models import (
 )
 from journeys.services import enrollment_enroll, enrollment_move, hands_off_set
 from tests.factories import AdvisorFactory, BoutiqueFactory, PersonaFactory, ProductFactory
-from touchpoints.models import Interaction, Order, OrderLine, TouchpointType
+from touchpoints.models import Appointment, Interaction, Order, OrderLine, TouchpointType
 from touchpoints.services import OrderLineData, interaction_record, order_record
+from touchpoints.services.appointments import appointment_book
 
 pytestmark = pytest.mark.django_db
 
@@ -63,7 +64,7 @@ MODELS = [
 NOT_ADDABLE = {
     Customer, CustomerIdentity, ConsentEvent, CustomerMerge, Order, OrderLine, Interaction, Enrollment, Transition,
     FollowUp, Invitation, Response, RecoveryCase, ClientHandover, CustomerExternalState, ContactConflict,
-    SurveyMessage, RecoveryEvent,
+    SurveyMessage, RecoveryEvent, Appointment,
 }
 VIEW_ONLY = NOT_ADDABLE - {Customer, FollowUp}
 
@@ -169,8 +170,11 @@ def world(admin_user, paris):
     customer_external_pushed(customer_id=client.pk, system=SourceSystem.CRM, values={"advisor_notes": ""})
     customer_upsert(source=SourceSystem.ECOMMERCE, external_id="G-1", email="camille@example.com",
                     first_name="Cami", is_verified=False)
+    appointment = appointment_book(customer=client, day=dt.date(2026, 3, 20), time=dt.time(11), purpose="Fitting",
+                                   advisor=advisor, actor=admin_user, now=at(8))
     rows = [
-        ContactConflict.objects.get(customer=client), hands_off, CustomerExternalState.objects.get(customer=client),
+        appointment, ContactConflict.objects.get(customer=client), hands_off,
+        CustomerExternalState.objects.get(customer=client),
         paris, advisor, client.persona, client, client.identities.first(), consent, merge, segment, order,
         order.lines.get(), visit, visit.touchpoint_type, OrderLine.objects.get().product, journey, stages[1],
         enrollment, transition, template, variant, rule, followup, survey, invitation, response, recovery, handover,

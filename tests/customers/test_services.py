@@ -253,9 +253,9 @@ def test_merge_moves_everything_to_the_survivor_and_keeps_an_audit_entry():
     assert record.merged_public_id == duplicate.public_id
     assert record.merged_snapshot["last_name"] == "Dubois"
     assert record.moved == {
-        "identities": 1, "merges": 0, "consent_events": 1, "interactions": 2, "orders": 1, "enrollments": 1,
-        "transitions_of_duplicate_enrollments": 0, "followups": 0, "survey_invitations": 0, "survey_responses": 0,
-        "recovery_cases": 0,
+        "identities": 1, "merges": 0, "consent_events": 1, "interactions": 2, "orders": 1, "appointments": 0,
+        "enrollments": 1, "transitions_of_duplicate_enrollments": 0, "followups": 0, "survey_invitations": 0,
+        "survey_responses": 0, "recovery_cases": 0,
     }
 
 

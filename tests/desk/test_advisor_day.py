@@ -20,7 +20,9 @@ from desk.services import client_erase
 from feedback.models import Response, Survey
 from journeys.models import FollowUp, FollowUpTemplate
 from tests.factories import BoutiqueFactory, make_staff
+from touchpoints.models import Appointment
 from touchpoints.services import OrderLineData, interaction_record, order_record
+from touchpoints.services.appointments import appointment_book, appointment_cancel
 
 pytestmark = pytest.mark.django_db
 
@@ -114,6 +116,15 @@ def purchase(customer: Customer, *, placed_at: dt.datetime, total: str) -> None:
         boutique=customer.home_boutique,
         advisor=customer.advisor,
     )
+
+
+def booked_today(customer: Customer, user, *, at: dt.time = dt.time(18), advisor=None,
+                 day: dt.date | None = None) -> Appointment:
+    """An appointment at `at` on the boutique's clock today (or on `day`), booked at the start of that day."""
+    zone = zoneinfo.ZoneInfo(customer.home_boutique.timezone)
+    day = day or timezone.now().astimezone(zone).date()
+    return appointment_book(customer=customer, day=day, time=at, purpose="Fitting", actor=user,
+                            advisor=advisor or user.advisor, now=dt.datetime.combine(day, dt.time.min, tzinfo=zone))
 
 
 def answer(customer: Customer, survey: Survey, *, responded_at: dt.datetime, score: int = 9) -> Response:
@@ -395,6 +406,7 @@ def test_the_day_costs_the_same_queries_for_one_item_of_each_kind_as_for_fifteen
             client_of(user, birth_date=today.replace(year=1980))
             purchase(client_of(user), placed_at=now - dt.timedelta(days=120), total="9000.00")
             answer(client_of(user), survey, responded_at=now - dt.timedelta(days=1))
+            booked_today(client_of(user), user)
         return user
 
     def queries_of_the_day(user) -> tuple[int, object]:
@@ -413,10 +425,52 @@ def test_the_day_costs_the_same_queries_for_one_item_of_each_kind_as_for_fifteen
 
     # Then both pages cost the same queries (the quiet top clients stop at ten): the session (read, then saved in a
     # savepoint, as SESSION_SAVE_EVERY_REQUEST asks), the user, the advisor, their scope, the five lists, the
-    # user's and their groups' permissions (the app list), the recent actions, and the clients at risk (foresight)
+    # user's and their groups' permissions (the app list), the recent actions, the clients at risk (foresight), and
+    # today's appointments (one query, 17 with it)
     lengths = [
-        (len(day.tasks), len(day.birthdays), len(day.quiet_top_clients), len(day.recent_feedback))
+        (len(day.tasks), len(day.birthdays), len(day.quiet_top_clients), len(day.recent_feedback),
+         len(day.appointments))
         for day in (one_day, fifteen_day)
     ]
-    assert lengths == [(1, 1, 1, 1), (15, 15, 10, 15)]
-    assert one_count == fifteen_count == 16
+    assert lengths == [(1, 1, 1, 1, 1), (15, 15, 10, 15, 15)]
+    assert one_count == fifteen_count == 17
+
+
+# --- appointments --------------------------------------------------------------------------------------------------
+
+
+def test_today_s_appointments_are_on_the_advisor_s_day_on_the_boutique_clock(advisor, colleague, manager,
+                                                                              tokyo_advisor):
+    # Given 23:30 UTC on 10 March: 11 March in Paris and in Tokyo
+    now = dt.datetime(2026, 3, 10, 23, 30, tzinfo=dt.UTC)
+    march_11 = dt.date(2026, 3, 11)
+    claire = client_of(advisor)
+    late = booked_today(claire, advisor, at=dt.time(18), day=march_11)
+    early = booked_today(claire, advisor, at=dt.time(9, 30), day=march_11)
+    booked_today(claire, advisor, at=dt.time(9), day=dt.date(2026, 3, 12))  # tomorrow
+    appointment_cancel(appointment=booked_today(claire, advisor, at=dt.time(11), day=march_11), actor=advisor)
+    louise = booked_today(client_of(colleague), colleague, at=dt.time(10), day=march_11)
+    tokyo = booked_today(client_of(tokyo_advisor), tokyo_advisor, at=dt.time(10), day=march_11)
+
+    # When the days are read at that moment
+    days = {user: advisor_day(user=user, now=now) for user in (advisor, manager, tokyo_advisor)}
+
+    # Then each lists today's booked appointments, earliest first: the advisor's own, the manager the boutique's
+    # (the cancelled one and tomorrow's on no day), and Tokyo's at 10:00 there, 01:00 UTC
+    assert [item.pk for item in days[advisor].appointments] == [early.pk, late.pk]
+    assert [item.pk for item in days[manager].appointments] == [early.pk, louise.pk, late.pk]
+    assert [item.pk for item in days[tokyo_advisor].appointments] == [tokyo.pk]
+    assert tokyo.starts_at == dt.datetime(2026, 3, 11, 1, tzinfo=dt.UTC)
+
+
+def test_the_day_page_shows_today_s_appointments_on_the_boutique_clock(client, tokyo_advisor):
+    appointment = booked_today(client_of(tokyo_advisor, first_name="Yui"), tokyo_advisor, at=dt.time(10))
+    client.force_login(tokyo_advisor)
+
+    content = client.get(reverse("admin:index")).content.decode()
+
+    section = content[content.index('id="day-appointments"'):content.index('id="day-birthdays"')]
+    assert f'data-appointment="{appointment.pk}"' in section
+    assert "10:00–11:00" in section
+    assert "Fitting" in section
+    assert "Appointments today <span class=\"count\">1</span>" in section

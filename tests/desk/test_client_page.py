@@ -24,7 +24,7 @@ from journeys.models import Enrollment, FollowUp, FollowUpTemplate, HandsOff, Jo
 from journeys.services import enrollment_enroll
 from tests.desk.helpers import LOGIN_BACKEND, logged_in, messages_of
 from tests.factories import AdvisorFactory, BoutiqueFactory, PersonaFactory, UserFactory, make_staff
-from touchpoints.models import Interaction
+from touchpoints.models import Appointment, Interaction
 from touchpoints.services import OrderLineData, interaction_record, order_record
 
 pytestmark = pytest.mark.django_db
@@ -456,17 +456,21 @@ QUICK_ACTIONS = {
     "move_stage": lambda lifecycle, advisor: {"stage": lifecycle.stages.get(key="loyalty").pk, "note": "Because"},
     "assign_advisor": lambda lifecycle, advisor: {"advisor": advisor.pk},
     "pause_automation": lambda lifecycle, advisor: {"reason": "Travelling"},
+    "book_appointment": lambda lifecycle, advisor: {"date": "2099-01-05", "time": "10:00", "duration": "60",
+                                                    "purpose": "Fitting", "advisor": advisor.pk},
 }
-# The form of each quick action on the page (data-action="…").
-ACTION_FORMS = {"log_touchpoint": "log", "move_stage": "move", "assign_advisor": "assign",
-                "pause_automation": "pause"}
+# The form of each quick action on the page (data-action="…"), in page order, with the permission it needs
+# (booking an appointment is part of logging the client's touchpoints).
+ACTION_FORMS = {"log_touchpoint": ("log", "add_interaction"), "move_stage": ("move", "change_enrollment"),
+                "assign_advisor": ("assign", "change_customer"), "book_appointment": ("book", "add_interaction"),
+                "pause_automation": ("pause", "add_handsoff")}
 
 
 def written(customer: Customer) -> tuple:
     """Everything a quick action could write about the client."""
     customer.refresh_from_db()
     return (Interaction.objects.count(), Transition.objects.count(), Enrollment.objects.count(), customer.advisor_id,
-            len(customer_history(customer=customer)), HandsOff.objects.count())
+            len(customer_history(customer=customer)), HandsOff.objects.count(), Appointment.objects.count())
 
 
 @pytest.mark.parametrize("action", QUICK_ACTIONS)
@@ -485,7 +489,8 @@ def test_an_advisor_cannot_use_a_quick_action_on_another_boutiques_client(
 @pytest.mark.parametrize(
     ("action", "permission"),
     [("log_touchpoint", "add_interaction"), ("move_stage", "change_enrollment"),
-     ("assign_advisor", "change_customer"), ("pause_automation", "add_handsoff")],
+     ("assign_advisor", "change_customer"), ("pause_automation", "add_handsoff"),
+     ("book_appointment", "add_interaction")],
 )
 def test_a_staff_member_without_the_permission_cannot_use_the_quick_action(
     claire, paris, lifecycle, action, permission
@@ -506,7 +511,7 @@ def test_a_staff_member_without_the_permission_cannot_use_the_quick_action(
     assert response.status_code == 403
     assert written(claire) == before
     shown = re.findall(r'data-action="(\w+)"', page.content.decode())
-    assert shown == [form for name, form in ACTION_FORMS.items() if name != action]
+    assert shown == [form for form, needed in ACTION_FORMS.values() if needed != permission]
 
 
 def test_the_advisor_group_has_the_three_quick_action_permissions():
@@ -631,8 +636,9 @@ def test_the_client_page_costs_the_same_queries_for_one_touchpoint_and_for_thirt
     assert (one.orders.count(), thirty.orders.count()) == (1, 30)
     assert len(customer_history(customer=thirty)) == len(customer_history(customer=one))
     assert with_one == with_thirty
-    # (26 with foresight's card: the client's prediction and its run, one query)
-    assert with_one <= 26
+    # (26 with foresight's card: the client's prediction and its run, one query; 28 with the upcoming appointments,
+    # one query, and the booking form's advisor choices, one query)
+    assert with_one <= 28
 
 
 def test_an_advisor_pauses_automation_until_a_date_and_resumes_it_from_the_client_page(advisor_user, claire):

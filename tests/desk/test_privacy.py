@@ -37,8 +37,9 @@ from journeys.models import Enrollment, FollowUp, FollowUpTemplate, Journey, Tra
 from journeys.services import enrollment_enroll, enrollment_move, hands_off_set
 from tests.desk.helpers import messages_of
 from tests.factories import BoutiqueFactory, make_staff
-from touchpoints.models import Interaction, Order
+from touchpoints.models import Appointment, Interaction, Order
 from touchpoints.services import OrderLineData, interaction_record, order_record
+from touchpoints.services.appointments import appointment_book
 
 pytestmark = pytest.mark.django_db
 
@@ -139,6 +140,8 @@ def full_client(*, boutique, advisor_user, number: int) -> dict:
         customer=client, touchpoint_type="store_visit", occurred_at=at(3), source=SourceSystem.ATELIER,
         boutique=boutique, advisor=advisor, metadata={"note": "Camille is expecting; soft fabrics please."},
     ).record
+    appointment_book(customer=client, day=dt.date(2026, 3, 25), time=dt.time(10), actor=advisor_user, now=at(1),
+                     purpose="Camille Durand's wedding dress fitting")
     journey = Journey.objects.get(slug="client-lifecycle")
     stages = list(journey.stages.order_by("position"))
     enrollment, _ = enrollment_enroll(customer=client, journey=journey, actor=advisor_user, occurred_at=at(1))
@@ -351,7 +354,7 @@ def test_the_export_costs_the_same_queries_for_one_client_as_for_three(paris, ad
 
     # When one, then all three are exported
     # Then both cost the clients' query and one per kind of row (orders' lines and stage moves included)
-    assert queries_for(clients[:1]) == queries_for(clients) == 20
+    assert queries_for(clients[:1]) == queries_for(clients) == 21  # 21 with appointments
 
 
 def test_a_manager_s_selection_reaching_another_boutique_exports_only_their_own_clients(
@@ -457,6 +460,10 @@ def test_a_manager_erases_a_client_after_confirming_and_the_orders_stay_for_the_
     assert list(Interaction.objects.filter(customer=customer).order_by("pk").values_list(
         "touchpoint_type__code", "amount", "metadata"
     )) == [("purchase", Decimal("2400.00"), {}), ("store_visit", None, {})]
+    # Appointments keep their moment, not what they were for; the booked one will not happen
+    assert list(Appointment.objects.filter(customer=customer).values_list("starts_at", "purpose", "status")) == [
+        (dt.datetime(2026, 3, 25, 9, tzinfo=dt.UTC), "Erased", "cancelled")
+    ]
     # Follow-ups keep their facts, not their words; the scheduled one will not happen
     assert list(FollowUp.objects.filter(customer=customer).order_by("pk").values_list(
         "status", "subject", "body", "provider_message_id", "status_reason", "outcome"
