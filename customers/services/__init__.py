@@ -8,7 +8,7 @@ from customers.services.external import (
     customer_external_pushed,
     customer_push_changes,
 )
-from customers.services.identity import UpsertResult, customer_find, customer_upsert
+from customers.services.identity import UpsertResult, customer_clean, customer_find, customer_upsert
 from customers.services.merge import customer_merge, register_merge_handler
 from customers.services.metrics import customers_metrics_record_many
 from customers.services.profile import customer_update
@@ -32,6 +32,7 @@ __all__ = [
     "client_book_hand_over",
     "consent_record",
     "consents_record_many",
+    "customer_clean",
     "customer_external_apply",
     "customer_external_pushed",
     "customer_find",

@@ -1,4 +1,5 @@
-"""customer_upsert: one record from any system, cleaned and handed to customers_upsert_many as a batch of one."""
+"""customer_clean: one record from any system, cleaned into the item customers_upsert_many takes; customer_upsert:
+that item handed to it as a batch of one."""
 
 from __future__ import annotations
 
@@ -33,6 +34,74 @@ class UpsertResult:
     customer: Customer
     created: bool
     changed_fields: list[str] = field(default_factory=list)
+
+
+def customer_clean(
+    *,
+    source: str,
+    external_id: str | None = None,
+    identities: Mapping[str, str] | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    birth_date: dt.date | None = None,
+    language: str | None = None,
+    city: str | None = None,
+    country: str | None = None,
+    home_boutique: Boutique | None = None,
+    advisor: Advisor | None = None,
+    persona: Persona | None = None,
+    preferences: Mapping[str, Any] | None = None,
+    advisor_notes: str | None = None,
+    is_verified: bool = True,
+    may_update: bool = True,
+) -> ClientItem:
+    """One record about a client, cleaned the house's one way into the ClientItem customers_upsert_many takes
+    (customer_upsert's arguments, documented there): ids checked, email, phone (read in the home boutique's country,
+    else the record's), country and preferences normalized, text stripped. Raises ApplicationError naming the field
+    at fault. For a caller that finds or creates a batch of clients at once (a POS page); customer_upsert is this
+    and a batch of one."""
+    if source not in SourceSystem.values:
+        raise ApplicationError.for_field("source", f"Unknown source system {source!r}.")
+    wanted: dict[tuple[str, str], None] = {}
+    for system, value in [(source, external_id), *(identities or {}).items()]:
+        if system not in SourceSystem.values:
+            raise ApplicationError.for_field("identities", f"Unknown system {system!r}.")
+        # The house's one rule for ids: text or a whole number, printable, within the column.
+        text = external_id_check(value, field="external_id" if system == source else "identities",
+                                 max_length=IDENTITY_MAX_LENGTH)
+        if text:
+            wanted[(system, text)] = None
+    email = normalize_email(email)
+    phone = normalize_phone(phone, region=home_boutique.country if home_boutique else country)
+    country = normalize_country(country) if country is not None else None
+    if preferences is not None:
+        preferences = normalize_preferences(preferences)
+    if not (wanted or email or phone):
+        raise ApplicationError("A client needs at least an identity, an email or a phone number to be found again.")
+
+    values: dict[str, Any] = {
+        "first_name": first_name,
+        "last_name": last_name,
+        "birth_date": birth_date,
+        "language": language,
+        "city": city,
+        "country": country,
+        "home_boutique_id": home_boutique.pk if home_boutique else None,
+        "advisor_id": advisor.pk if advisor else None,
+        "persona_id": persona.pk if persona else None,
+        "advisor_notes": advisor_notes,
+    }
+    return ClientItem(
+        source=source,
+        key=ClientKey(identities=tuple(wanted), email=email, phone=phone),
+        external_id=str(external_id or "").strip(),
+        values={name: value.strip() if isinstance(value, str) else value for name, value in values.items()},
+        preferences=preferences or {},
+        is_verified=is_verified,
+        may_update=may_update,
+    )
 
 
 @transaction.atomic
@@ -73,43 +142,23 @@ def customer_upsert(
     - `may_update` False (an interaction or an order naming its client) finds or creates the client and never
       changes one found; the differences are kept as conflicts too.
     """
-    if source not in SourceSystem.values:
-        raise ApplicationError.for_field("source", f"Unknown source system {source!r}.")
-    wanted: dict[tuple[str, str], None] = {}
-    for system, value in [(source, external_id), *(identities or {}).items()]:
-        if system not in SourceSystem.values:
-            raise ApplicationError.for_field("identities", f"Unknown system {system!r}.")
-        # The house's one rule for ids: text or a whole number, printable, within the column.
-        text = external_id_check(value, field="external_id" if system == source else "identities",
-                                 max_length=IDENTITY_MAX_LENGTH)
-        if text:
-            wanted[(system, text)] = None
-    email = normalize_email(email)
-    phone = normalize_phone(phone, region=home_boutique.country if home_boutique else country)
-    country = normalize_country(country) if country is not None else None
-    if preferences is not None:
-        preferences = normalize_preferences(preferences)
-    if not (wanted or email or phone):
-        raise ApplicationError("A client needs at least an identity, an email or a phone number to be found again.")
-
-    values: dict[str, Any] = {
-        "first_name": first_name,
-        "last_name": last_name,
-        "birth_date": birth_date,
-        "language": language,
-        "city": city,
-        "country": country,
-        "home_boutique_id": home_boutique.pk if home_boutique else None,
-        "advisor_id": advisor.pk if advisor else None,
-        "persona_id": persona.pk if persona else None,
-        "advisor_notes": advisor_notes,
-    }
-    item = ClientItem(
+    item = customer_clean(
         source=source,
-        key=ClientKey(identities=tuple(wanted), email=email, phone=phone),
-        external_id=str(external_id or "").strip(),
-        values={name: value.strip() if isinstance(value, str) else value for name, value in values.items()},
-        preferences=preferences or {},
+        external_id=external_id,
+        identities=identities,
+        email=email,
+        phone=phone,
+        first_name=first_name,
+        last_name=last_name,
+        birth_date=birth_date,
+        language=language,
+        city=city,
+        country=country,
+        home_boutique=home_boutique,
+        advisor=advisor,
+        persona=persona,
+        preferences=preferences,
+        advisor_notes=advisor_notes,
         is_verified=is_verified,
         may_update=may_update,
     )

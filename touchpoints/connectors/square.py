@@ -13,7 +13,6 @@ page by page, for the boutique's location. The JSON is Square's (docs/connectors
 from __future__ import annotations
 
 import json
-from contextlib import nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -32,7 +31,7 @@ from core.connectors import (
 from core.connectors.values import iso, items, moment, obj, reject, text
 from core.errors import ApplicationError
 from customers.models import Channel, CustomerIdentity, SourceSystem
-from customers.services import customer_upsert
+from customers.services import ClientItem, customer_clean, customers_upsert_many
 from touchpoints.models import Order
 from touchpoints.services.interactions import InteractionItem, interactions_record_many, resolve_touchpoint_type
 from touchpoints.services.orders import OrderItem, OrderLineData, order_clean, orders_record_many
@@ -142,27 +141,30 @@ class SquarePosConnector(Connector):
         return self._record_many(stream, page.records, page)
 
     def _record_many(self, stream: str, records: list[Any], page: Page) -> list[Outcome | Exception]:
-        """Each record read and its client found (created when new, in a savepoint of its own), then the page's
-        orders through orders_record_many, or its visits through interactions_record_many, in one go."""
+        """Each record read, then the clients the page's readable records name found or created with one
+        customers_upsert_many, then the page's orders through orders_record_many, or its visits through
+        interactions_record_many, in one go. A record refused, or whose client is refused, costs only itself."""
         self._identities(records, page)
         outcomes: list[Outcome | Exception | None] = [None] * len(records)
-        accepted: list[tuple[int, Any]] = []
-        known = page.context["clients"]
+        # Read first, writing nothing: a record refused here never creates its client (no savepoint to take back).
+        read: list[tuple[int, str, dict[str, Any]]] = []
         for index, record in enumerate(records):
-            before = set(known)
-            # A savepoint only when the record may create its client: reading a record writes nothing else.
-            is_known = isinstance(record, dict) and record.get("customer_id") in known
             try:
-                with nullcontext() if is_known else transaction.atomic():
-                    if not isinstance(record, dict):
-                        raise RecordRejected("The record is not an object.")
-                    accepted.append((index, self._order_item(record, page) if stream == "orders"
-                                     else self._visit_item(record, page)))
+                if not isinstance(record, dict):
+                    raise RecordRejected("The record is not an object.")
+                read.append((index, *(self._order_values(record, page) if stream == "orders"
+                                      else self._visit_values(record, page))))
             except RECORD_ERRORS as error:
                 outcomes[index] = error
-                # A client created in the rolled-back savepoint is gone with it.
-                for gone in set(known) - before:
-                    del known[gone]
+        refused_clients = self._clients(page, [client for _index, client, _values in read])
+        known = page.context["clients"]
+        make = OrderItem if stream == "orders" else InteractionItem
+        accepted: list[tuple[int, Any]] = []
+        for index, client, values in read:
+            if client in refused_clients:
+                outcomes[index] = refused_clients[client]
+            else:
+                accepted.append((index, make(customer_id=known[client], **values)))
         record_many = orders_record_many if stream == "orders" else interactions_record_many
         try:
             with transaction.atomic():
@@ -194,30 +196,62 @@ class SquarePosConnector(Connector):
             known.update(CustomerIdentity.objects.filter(system=self.system, external_id__in=wanted)
                          .values_list("external_id", "customer_id"))
 
-    def _customer(self, record: dict[str, Any], page: Page, what: str) -> int:
+    def _client_id(self, record: dict[str, Any], page: Page, what: str) -> str:
+        """The record's client by their POS id, refused here when the record names none or the POS refused the
+        client's profile; found or created with the page's other new clients by _clients."""
         customer_id = text(record, "customer_id", max_length=128)
         if not customer_id:
             raise reject("customer_id", f"An anonymous {what} (no customer_id) belongs to no client.")
-        known = page.context.setdefault("clients", {})
-        if customer_id in known:
-            return known[customer_id]
-        refusal = page.context.get("refused_customers", {}).get(customer_id)
-        if refusal is not None:
-            raise reject("customer_id", f"The POS refused the client's profile: {refusal}")
-        profile = page.context.get("customers", {}).get(customer_id, {})
-        try:
-            customer = customer_upsert(
-                source=self.system, external_id=customer_id,
-                email=_profile_text(profile, "email_address"), phone=_profile_text(profile, "phone_number"),
-                first_name=_profile_text(profile, "given_name"), last_name=_profile_text(profile, "family_name"),
-                home_boutique=self.boutique,
-            ).customer
-        except ApplicationError as error:
-            raise RecordRejected(f"customer {customer_id}: {error.message}", field_errors=error.fields) from None
-        known[customer_id] = customer.pk
-        return customer.pk
+        if customer_id not in page.context.setdefault("clients", {}):
+            refusal = page.context.get("refused_customers", {}).get(customer_id)
+            if refusal is not None:
+                raise reject("customer_id", f"The POS refused the client's profile: {refusal}")
+        return customer_id
 
-    def _order_item(self, order: dict[str, Any], page: Page) -> OrderItem:
+    def _clients(self, page: Page, wanted: list[str]) -> dict[str, Exception]:
+        """Find or create the clients (by POS id) the page names that have no POS identity yet, from the profiles
+        fetched with the page, in one customers_upsert_many: kept with the page (context["clients"]); returns the
+        refusals by POS id, each in the words the record is refused with."""
+        known = page.context.setdefault("clients", {})
+        profiles = page.context.get("customers", {})
+        refused: dict[str, Exception] = {}
+        items: dict[str, ClientItem] = {}
+        for customer_id in dict.fromkeys(wanted):
+            if customer_id in known:
+                continue
+            profile = profiles.get(customer_id, {})
+            try:
+                items[customer_id] = customer_clean(
+                    source=self.system, external_id=customer_id,
+                    email=_profile_text(profile, "email_address"), phone=_profile_text(profile, "phone_number"),
+                    first_name=_profile_text(profile, "given_name"), last_name=_profile_text(profile, "family_name"),
+                    home_boutique=self.boutique,
+                )
+            except RECORD_ERRORS as error:
+                refused[customer_id] = _client_refused(customer_id, error)
+        if not items:
+            return refused
+        try:
+            outcomes = dict(zip(items, customers_upsert_many(list(items.values())).results, strict=True))
+        except RECORD_ERRORS:
+            # A value the cleaning let through but the database refused (its savepoint rolled back): each client
+            # alone, so that it costs only its own records.
+            outcomes = {}
+            for customer_id, item in items.items():
+                try:
+                    [outcomes[customer_id]] = customers_upsert_many([item]).results
+                except RECORD_ERRORS as error:
+                    refused[customer_id] = _client_refused(customer_id, error)
+        for customer_id, outcome in outcomes.items():
+            if outcome.status == "refused":
+                refused[customer_id] = _client_refused(
+                    customer_id, ApplicationError(outcome.reason, extra=outcome.extra))
+            else:
+                known[customer_id] = outcome.customer_id
+        return refused
+
+    def _order_values(self, order: dict[str, Any], page: Page) -> tuple[str, dict[str, Any]]:
+        """The order's client by POS id and its OrderItem's other values, checked: RecordRejected otherwise."""
         external_id = text(order, "id", required=True, max_length=128)
         if _is_stub(order):
             refusal = page.context.get("refused_orders", {}).get(external_id)
@@ -259,30 +293,29 @@ class SquarePosConnector(Connector):
                     refunded += amount
         if status != Order.Status.CANCELLED and total > 0 and refunded >= total:
             status = Order.Status.RETURNED
-        customer_id = self._customer(order, page, "sale")
+        client = self._client_id(order, page, "sale")
         values = {"source": self.system, "external_id": external_id, "placed_at": placed_at, "currency": currency,
                   "total": total, "lines": lines, "status": status, "channel": Channel.BOUTIQUE}
         try:
-            # Checked here, so that a refused order takes back (with its savepoint) the client it created.
+            # Checked before its client is found or created: a refused order creates no client.
             order_clean(**values)
         except ApplicationError as error:
             raise RecordRejected(error.message, field_errors=error.fields) from None
-        return OrderItem(customer_id=customer_id, boutique_id=self.boutique.pk if self.boutique else None, **values)
+        return client, {"boutique_id": self.boutique.pk if self.boutique else None, **values}
 
-    def _visit_item(self, visit: dict[str, Any], page: Page) -> InteractionItem:
+    def _visit_values(self, visit: dict[str, Any], page: Page) -> tuple[str, dict[str, Any]]:
+        """The visit's client by POS id and its InteractionItem's other values, checked."""
         external_id = text(visit, "id", required=True, max_length=150)
         location = text(visit, "location_id", required=True)
         if location != self.location_id:
             raise reject("location_id", f"The visit is at location {location!r}, not {self.location_id!r}.")
         visited_at = moment(visit, "visited_at")
-        customer_id = self._customer(visit, page, "visit")
+        client = self._client_id(visit, page, "visit")
         store_visit = page.context.get("store_visit") or page.context.setdefault(
             "store_visit", resolve_touchpoint_type("store_visit"))
-        return InteractionItem(
-            customer_id=customer_id, touchpoint_type=store_visit, occurred_at=visited_at, source=self.system,
-            external_id=f"visit:{external_id}", channel=Channel.BOUTIQUE,
-            boutique_id=self.boutique.pk if self.boutique else None,
-        )
+        return client, {"touchpoint_type": store_visit, "occurred_at": visited_at, "source": self.system,
+                        "external_id": f"visit:{external_id}", "channel": Channel.BOUTIQUE,
+                        "boutique_id": self.boutique.pk if self.boutique else None}
 
 
 @dataclass
@@ -290,6 +323,14 @@ class _Refused:
     """A record the database refused when written alone."""
 
     error: Exception
+
+
+def _client_refused(customer_id: str, error: Exception) -> Exception:
+    """A client customers refused, as the refusal of each record naming them: a rule's refusal in its words, any
+    other error (a value the database refused) as it is, for the run log to say so without the value."""
+    if isinstance(error, ApplicationError):
+        return RecordRejected(f"customer {customer_id}: {error.message}", field_errors=error.fields)
+    return error
 
 
 def _is_stub(order: Any) -> bool:
