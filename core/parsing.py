@@ -71,3 +71,15 @@ def json_loads(text: str | bytes) -> Any:
         raise JSONRefused(f"The body is nested deeper than {MAX_DEPTH} levels.") from None
     _check_tree(value, check_strings=_SURROGATE_ESCAPE.search(text) is not None)
     return value
+
+
+def json_holds_nul(value: Any) -> bool:
+    """Whether a parsed JSON value holds the NUL character in any string, key or value: PostgreSQL's jsonb refuses
+    it, so a service says so on the field instead of letting the INSERT fail."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(json_holds_nul(key) or json_holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(json_holds_nul(item) for item in value)
+    return False

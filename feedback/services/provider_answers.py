@@ -18,6 +18,7 @@ from typing import Any
 from django.db import transaction
 
 from core.errors import ApplicationError
+from core.parsing import json_holds_nul
 from customers.models import Customer
 from feedback.models import Response, Survey
 from feedback.services.answers import COMMENT_MAX_LENGTH
@@ -53,17 +54,6 @@ def _clean_comment(comment: str | None) -> str:
     return comment
 
 
-def _holds_nul(value: Any) -> bool:
-    """PostgreSQL's jsonb refuses the NUL character in any string, key or value."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_holds_nul(item) for item in value)
-    return False
-
-
 @transaction.atomic
 def response_upsert(
     *,
@@ -91,7 +81,7 @@ def response_upsert(
             "external_id", f"Give the tool's response id: 1 to {EXTERNAL_ID_MAX_LENGTH} printable characters."
         )
     comment = _clean_comment(comment)
-    if answers is not None and (not isinstance(answers, dict) or _holds_nul(answers)):
+    if answers is not None and (not isinstance(answers, dict) or json_holds_nul(answers)):
         raise ApplicationError.for_field("answers", "Give the answers as an object, without the NUL character.")
     nps_class = response_score_check(survey=survey, score=score)
     if customer.is_anonymized:

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
 from core.errors import ApplicationError
+from core.parsing import json_holds_nul
 from customers.models import Advisor, Boutique, Customer, SourceSystem
 from customers.services import customer_upsert
 from touchpoints.models import Interaction, Order, TouchpointType
@@ -229,17 +230,6 @@ class ClientLookup:
         return customer
 
 
-def _holds_nul(value: Any) -> bool:
-    """PostgreSQL's jsonb refuses the NUL character in any string, key or value."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_holds_nul(item) for item in value)
-    return False
-
-
 # --- interactions --------------------------------------------------------------------------------------------------
 
 
@@ -262,7 +252,7 @@ def _clean_interaction(
     source = _text(item, "source", required=True)
     external_id = _text(item, "external_id", max_length=EXTERNAL_ID_MAX_LENGTH)
     metadata = item.get("metadata")
-    if isinstance(metadata, dict) and _holds_nul(metadata):
+    if isinstance(metadata, dict) and json_holds_nul(metadata):
         raise ItemError("metadata", "Metadata cannot hold the NUL character.")
     # Checked here, before the references and the client, so that an item hears of its own values first.
     clean = interaction_clean(
