@@ -36,6 +36,22 @@ class UpsertResult:
     changed_fields: list[str] = field(default_factory=list)
 
 
+def _identity_keys(
+    identities: Mapping[str, str] | None, *, own: tuple[str, str | None] | None = None
+) -> dict[tuple[str, str], None]:
+    """The (system, id) pairs a record names, its own first, each held to the house's one rule for ids (text or a
+    whole number, printable, within the column); blank ones dropped. Refuses an unknown system."""
+    wanted: dict[tuple[str, str], None] = {}
+    for system, value in [*([own] if own else []), *(identities or {}).items()]:
+        if system not in SourceSystem.values:
+            raise ApplicationError.for_field("identities", f"Unknown system {system!r}.")
+        text = external_id_check(value, field="external_id" if own and system == own[0] else "identities",
+                                 max_length=IDENTITY_MAX_LENGTH)
+        if text:
+            wanted[(system, text)] = None
+    return wanted
+
+
 def customer_clean(
     *,
     source: str,
@@ -64,15 +80,7 @@ def customer_clean(
     and a batch of one."""
     if source not in SourceSystem.values:
         raise ApplicationError.for_field("source", f"Unknown source system {source!r}.")
-    wanted: dict[tuple[str, str], None] = {}
-    for system, value in [(source, external_id), *(identities or {}).items()]:
-        if system not in SourceSystem.values:
-            raise ApplicationError.for_field("identities", f"Unknown system {system!r}.")
-        # The house's one rule for ids: text or a whole number, printable, within the column.
-        text = external_id_check(value, field="external_id" if system == source else "identities",
-                                 max_length=IDENTITY_MAX_LENGTH)
-        if text:
-            wanted[(system, text)] = None
+    wanted = _identity_keys(identities, own=(source, external_id))
     email = normalize_email(email)
     phone = normalize_phone(phone, region=home_boutique.country if home_boutique else country)
     country = normalize_country(country) if country is not None else None
@@ -198,13 +206,7 @@ def customer_find(
     contradict), or None; an Atelier id no client has (merged away) falls back to the other keys. Never creates nor
     changes anyone. Refuses (ApplicationError) identities of different clients, an unknown system, and an email or
     phone that cannot be read. Locks the client found, as customer_upsert does, when called in a transaction."""
-    wanted: dict[tuple[str, str], None] = {}
-    for system, value in (identities or {}).items():
-        if system not in SourceSystem.values:
-            raise ApplicationError.for_field("identities", f"Unknown system {system!r}.")
-        text = external_id_check(value, field="identities", max_length=IDENTITY_MAX_LENGTH)
-        if text:
-            wanted[(system, text)] = None
+    wanted = _identity_keys(identities)
     own_id = None
     if public_id:
         try:
